@@ -1,0 +1,42 @@
+import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { LineCounter, parseDocument } from 'yaml'
+import { buildSourceMap, type Diagnostic, type SourceMap } from './diagnostics.js'
+
+export interface LoadedDocument {
+  /** Absolute path of the capability file; relative `file://` bindings resolve against its folder. */
+  path: string
+  /** The parsed YAML as plain data; `undefined` when the text is not YAML. */
+  data: unknown
+  source: SourceMap
+  diagnostics: Diagnostic[]
+}
+
+/** Reads and parses a capability file, keeping positions for every later report. */
+export async function loadCapabilityFile (file: string): Promise<LoadedDocument> {
+  const path = resolve(file)
+  const text = await readFile(path, 'utf8')
+  return parseCapabilityText(text, file, path)
+}
+
+export function parseCapabilityText (text: string, displayName: string, path = resolve(displayName)): LoadedDocument {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const source = buildSourceMap(displayName, doc, lines)
+  const diagnostics: Diagnostic[] = []
+  for (const err of doc.errors) {
+    const pos = err.linePos?.[0] ?? { line: 1, col: 1 }
+    diagnostics.push({ severity: 'error', file: displayName, line: pos.line, col: pos.col, message: `YAML: ${firstLine(err.message)}` })
+  }
+  for (const warn of doc.warnings) {
+    const pos = warn.linePos?.[0] ?? { line: 1, col: 1 }
+    diagnostics.push({ severity: 'warning', file: displayName, line: pos.line, col: pos.col, message: `YAML: ${firstLine(warn.message)}` })
+  }
+  const data = doc.errors.length > 0 ? undefined : doc.toJS({ maxAliasCount: 100 })
+  return { path, data, source, diagnostics }
+}
+
+function firstLine (message: string): string {
+  const end = message.indexOf('\n')
+  return end === -1 ? message : message.slice(0, end)
+}

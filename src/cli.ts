@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+import { readFileSync, existsSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { readCapability } from './capability/read-capability.js'
+import { formatDiagnostic, type Diagnostic } from './capability/diagnostics.js'
+import { BindingError } from './bindings/resolve-bindings.js'
+import { resolveOptions, UsageError, DEFAULTS } from './options.js'
+import { CapabilityError, startRuntime, type Runtime } from './runtime.js'
+
+const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
+
+Usage:
+  naftiko run FILE [options]          serve the capability's exposes
+  naftiko validate [--strict] FILE    check a capability; exit 0 when it can run, 1 when not
+  naftiko --help | --version
+
+Options for run (flags win over the NAFTIKO_* environment variables):
+  --host HOST                  bind every expose to HOST (default: the expose's address, else 127.0.0.1)   NAFTIKO_HOST
+  --port NAME=PORT             port of the expose with namespace or type NAME; 0 = any free port (repeatable)
+  --base-uri NAMESPACE=URL     replace the base URI of a consumed namespace (repeatable)
+  --log-level LEVEL            fatal|error|warn|info|debug|trace|silent (default ${DEFAULTS.logLevel})   NAFTIKO_LOG_LEVEL
+  --body-limit BYTES           largest request body (default ${DEFAULTS.bodyLimit})   NAFTIKO_BODY_LIMIT
+  --connect-timeout MS         upstream connect timeout (default ${DEFAULTS.connectTimeout})   NAFTIKO_CONNECT_TIMEOUT
+  --upstream-timeout MS        time until the upstream's response headers (default ${DEFAULTS.upstreamTimeout})   NAFTIKO_UPSTREAM_TIMEOUT
+  --body-timeout MS            longest silence inside an upstream body or stream (default ${DEFAULTS.bodyTimeout})   NAFTIKO_BODY_TIMEOUT
+  --shutdown-timeout MS        how long SIGTERM waits for in-flight requests (default ${DEFAULTS.shutdownTimeout})   NAFTIKO_SHUTDOWN_TIMEOUT
+
+Options for validate:
+  --strict                     also apply the official alpha2 JSON Schema
+  --official-schema PATH       where that schema is (default: NAFTIKO_OFFICIAL_SCHEMA, else ../shared/naftiko/schemas/v1.0.0-alpha2/naftiko-schema.json)
+
+Upstream calls honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY.
+`
+
+function version (): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+async function main (argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      strict: { type: 'boolean' },
+      'official-schema': { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string', multiple: true },
+      'base-uri': { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+      'body-limit': { type: 'string' },
+      'connect-timeout': { type: 'string' },
+      'upstream-timeout': { type: 'string' },
+      'body-timeout': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+    },
+  })
+  if (values.version === true) { process.stdout.write(`${version()}\n`); return 0 }
+  const [command, file, ...extra] = positionals
+  if (values.help === true || command === undefined || command === 'help') { process.stdout.write(HELP); return command === undefined && values.help !== true ? 2 : 0 }
+  if (file === undefined || extra.length > 0) throw new UsageError(`${command} expects exactly one FILE`)
+  if (command === 'validate') return validate(file, values.strict === true ? officialSchemaPath(values['official-schema']) : undefined)
+  if (command === 'run') return run(file, values)
+  throw new UsageError(`unknown command "${command}"`)
+}
+
+function officialSchemaPath (flag: string | undefined): string {
+  const candidates = [flag, process.env.NAFTIKO_OFFICIAL_SCHEMA, new URL('../../shared/naftiko/schemas/v1.0.0-alpha2/naftiko-schema.json', import.meta.url).pathname]
+  for (const candidate of candidates) if (candidate !== undefined && candidate !== '' && existsSync(candidate)) return candidate
+  throw new UsageError('--strict needs the official alpha2 schema: pass --official-schema PATH or set NAFTIKO_OFFICIAL_SCHEMA')
+}
+
+async function validate (file: string, officialSchema: string | undefined): Promise<number> {
+  const read = await readCapability(file, { officialSchema })
+  printDiagnostics(read.diagnostics)
+  const errors = read.diagnostics.filter((d) => d.severity === 'error').length
+  process.stdout.write(read.ok ? `${file}: valid${officialSchema === undefined ? '' : ' (strict)'}\n` : `${file}: ${errors} error(s)\n`)
+  return read.ok ? 0 : 1
+}
+
+async function run (file: string, flags: Record<string, unknown>): Promise<number> {
+  const options = resolveOptions(flags)
+  let runtime: Runtime
+  try {
+    runtime = await startRuntime(file, options)
+  } catch (err) {
+    if (err instanceof CapabilityError || err instanceof BindingError) {
+      printDiagnostics(err.diagnostics)
+      return 1
+    }
+    throw err
+  }
+  printDiagnostics(runtime.warnings)
+  for (const a of runtime.addresses) process.stdout.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
+
+  return new Promise((resolve) => {
+    let stopping = false
+    const stop = (signal: string): void => {
+      if (stopping) {
+        // a second signal: stop now
+        process.stderr.write(`naftiko: ${signal} again, exiting now\n`)
+        process.exit(1)
+      }
+      stopping = true
+      runtime.logger.info({ signal }, 'shutting down: no new connections, waiting for in-flight requests')
+      runtime.close().then(() => resolve(0), (err: unknown) => {
+        runtime.logger.error({ err }, 'shutdown failed')
+        resolve(1)
+      })
+    }
+    process.on('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', () => stop('SIGINT'))
+  })
+}
+
+function printDiagnostics (diagnostics: readonly Diagnostic[]): void {
+  for (const d of diagnostics) process.stderr.write(formatDiagnostic(d) + '\n')
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code
+}, (err: unknown) => {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    process.stderr.write(`naftiko: ${(err as Error).message}\nRun naftiko --help for usage.\n`)
+    process.exitCode = 2
+    return
+  }
+  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+    process.stderr.write(`naftiko: ${(err as Error).message}\n`)
+    process.exitCode = 1
+    return
+  }
+  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    process.stderr.write(`naftiko: ${(err as Error).message}\n`)
+    process.exitCode = 1
+    return
+  }
+  process.stderr.write(`naftiko: ${(err as Error).stack ?? String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,85 @@
+import type { Capability, ConsumedOperation } from '../capability/types.js'
+import { compileValue, type ExpressionScope } from './compile-value.js'
+import { compileRequest, type RequestBuilder } from './compile-request.js'
+import { buildDispatchers, type Dispatchers, type UpstreamTimeouts } from './upstream-dispatchers.js'
+import type { Dispatcher } from 'undici'
+
+export interface UpstreamTarget {
+  origin: string
+  dispatcher: Dispatcher
+}
+
+/** A consumed operation ready for the request path. */
+export interface ConsumedOperationRuntime {
+  readonly namespace: string
+  readonly name: string
+  readonly method: string
+  /** undefined when the namespace has no usable base URI: calls answer 502 upstream_not_configured */
+  readonly target: UpstreamTarget | undefined
+  readonly buildRequest: RequestBuilder
+  readonly definition: ConsumedOperation
+}
+
+export interface Consumers {
+  operation (call: string): ConsumedOperationRuntime | undefined
+  close (): Promise<void>
+}
+
+export interface ConsumerOptions {
+  timeouts: UpstreamTimeouts
+  /** namespace -> base URI that replaces the capability's */
+  baseUris: ReadonlyMap<string, string>
+  proxy: { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined
+}
+
+/**
+ * Builds every consumed operation: its base URI resolved, its request compiled, its connection
+ * pool created. Runs once at startup.
+ */
+export function buildConsumers (cap: Capability, scope: ExpressionScope, options: ConsumerOptions): Consumers {
+  const consumes = cap.capability.consumes ?? []
+  const bases = new Map<string, { origin: string, basePath: string } | undefined>()
+  for (const c of consumes) bases.set(c.namespace, parseBaseUri(options.baseUris.get(c.namespace) ?? c.baseUri, scope))
+
+  const origins = [...bases.values()].filter((b) => b !== undefined).map((b) => b.origin)
+  const dispatchers: Dispatchers = buildDispatchers(origins, options.timeouts, options.proxy)
+
+  const operations = new Map<string, ConsumedOperationRuntime>()
+  for (const c of consumes) {
+    const base = bases.get(c.namespace)
+    const target = base === undefined ? undefined : { origin: base.origin, dispatcher: dispatchers.forOrigin(base.origin) }
+    for (const resource of c.resources ?? []) {
+      for (const op of resource.operations ?? []) {
+        operations.set(`${c.namespace}.${op.name}`, {
+          namespace: c.namespace,
+          name: op.name,
+          method: String(op.method).toUpperCase(),
+          target,
+          buildRequest: compileRequest(c, resource, op, base?.basePath ?? '', scope),
+          definition: op,
+        })
+      }
+    }
+  }
+  return {
+    operation: (call) => operations.get(call),
+    close: () => dispatchers.close(),
+  }
+}
+
+/** `https://api.openai.com/v1` -> origin + base path; undefined when empty or still holding
+ * OpenAPI server variables (`https://{subdomain}.example.com`). */
+function parseBaseUri (raw: string | null | undefined, scope: ExpressionScope): { origin: string, basePath: string } | undefined {
+  if (raw === undefined || raw === null || raw.trim() === '') return undefined
+  const resolved = String(compileValue(raw, scope)({ inputs: { get: () => undefined, body: undefined }, args: new Map() }) ?? '')
+  if (/[{}]/.test(resolved)) return undefined
+  let url: URL
+  try {
+    url = new URL(resolved)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined
+  const basePath = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname
+  return { origin: url.origin, basePath }
+}

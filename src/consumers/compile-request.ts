@@ -1,0 +1,255 @@
+import { normalizeName } from '../bindings/template.js'
+import type { Authentication, ConsumedInputParameter, ConsumedOperation, ConsumedResource, ConsumesHttp, RequestBodyTemplate } from '../capability/types.js'
+import { NaftikoError } from '../errors/naftiko-error.js'
+import { type CallContext, JsonBody, plainValue, RawBody } from './call-context.js'
+import { compileValue, type ExpressionScope, type ValueExpression } from './compile-value.js'
+
+export interface UpstreamRequest {
+  method: string
+  /** Path and query, relative to the origin (base path included). */
+  path: string
+  headers: Record<string, string>
+  body: Buffer | string | null
+}
+
+export type RequestBuilder = (ctx: CallContext) => UpstreamRequest
+
+type PathPart = string | { name: string, expr: ValueExpression }
+interface Param { name: string, expr: ValueExpression }
+
+const NO_BODY = new Set(['GET', 'HEAD'])
+// eslint-disable-next-line no-control-regex
+const UNSAFE_HEADER_VALUE = /[\r\n\u0000]/
+
+/**
+ * Compiles one consumed operation into a function that builds the upstream request from a call
+ * context. Everything that does not depend on the call (base path, auth headers, fixed query
+ * parameters and headers) is computed here, once.
+ */
+export function compileRequest (consumes: ConsumesHttp, resource: ConsumedResource, operation: ConsumedOperation, basePath: string, scope: ExpressionScope): RequestBuilder {
+  const method = String(operation.method).toUpperCase()
+  const params = mergeParameters(consumes.inputParameters, resource.inputParameters, operation.inputParameters)
+  const lookup = (p: ConsumedInputParameter): ValueExpression => p.value === undefined ? byName(p.name) : compileValue(p.value, scope)
+
+  const pathParts = compilePath(joinPath(basePath, operation.path ?? resource.path), params.filter((p) => p.in === 'path'), lookup, scope)
+  const query: Param[] = params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, expr: lookup(p) }))
+  const headerParams: Param[] = params.filter((p) => p.in === 'header').map((p) => ({ name: p.name.toLowerCase(), expr: lookup(p) }))
+  const cookies: Param[] = params.filter((p) => p.in === 'cookie').map((p) => ({ name: p.name, expr: lookup(p) }))
+
+  const staticHeaders: Record<string, string> = {}
+  for (const [name, value] of Object.entries(consumes.headers ?? {})) {
+    const v = compileValue(value, scope)
+    headerParams.unshift({ name: name.toLowerCase(), expr: v })
+  }
+  const staticQuery: string[] = []
+  applyAuthentication(consumes.authentication, scope, staticHeaders, staticQuery)
+
+  const body = NO_BODY.has(method) ? undefined : compileBody(operation.body, params.filter((p) => p.in === 'body'), lookup, scope)
+  const staticQueryText = staticQuery.join('&')
+
+  return (ctx) => {
+    const headers: Record<string, string> = {}
+    for (const h of headerParams) {
+      const v = plainValue(h.expr(ctx))
+      if (v === undefined || v === null) continue
+      const text = typeof v === 'object' ? JSON.stringify(v) : String(v)
+      if (UNSAFE_HEADER_VALUE.test(text)) throw new NaftikoError('invalid_request', `Header parameter "${h.name}" contains a line break.`, { param: h.name })
+      headers[h.name] = text
+    }
+    if (cookies.length > 0) {
+      const pairs: string[] = []
+      for (const c of cookies) {
+        const v = plainValue(c.expr(ctx))
+        if (v !== undefined && v !== null) pairs.push(`${c.name}=${encodeURIComponent(String(v))}`)
+      }
+      if (pairs.length > 0) headers.cookie = pairs.join('; ')
+    }
+    let payload: Buffer | string | null = null
+    if (body !== undefined) {
+      const built = body(ctx)
+      if (built !== undefined) {
+        payload = built.data
+        if (headers['content-type'] === undefined && built.contentType !== undefined) headers['content-type'] = built.contentType
+      }
+    }
+    // the credential is applied last: nothing the caller sends can replace it
+    Object.assign(headers, staticHeaders)
+    return { method, path: buildPath(pathParts, ctx) + buildQuery(query, staticQueryText, ctx), headers, body: payload }
+  }
+}
+
+/** Consumes-level, then resource-level, then operation-level parameters; a later one with the same
+ * name and location replaces an earlier one. */
+function mergeParameters (...lists: Array<ConsumedInputParameter[] | undefined>): ConsumedInputParameter[] {
+  const merged = new Map<string, ConsumedInputParameter>()
+  for (const list of lists) for (const p of list ?? []) merged.set(`${p.in}:${p.name}`, p)
+  return [...merged.values()]
+}
+
+/** `https://x/v1` + `chat` and `https://x/v1/` + `/chat` both give `/v1/chat`. */
+function joinPath (basePath: string, path: string): string {
+  const base = basePath.endsWith('/') ? basePath.slice(0, -1) : basePath
+  if (path === '' || path === undefined) return base === '' ? '/' : base
+  return base + (path.startsWith('/') ? path : '/' + path)
+}
+
+/** A parameter without `value` takes the `with` value or the caller's input of the same name. */
+function byName (name: string): ValueExpression {
+  const key = normalizeName(name)
+  return (ctx) => ctx.args.has(key) ? ctx.args.get(key) : ctx.inputs.get(key)
+}
+
+/** `/users/{id}` and `/users/{{id}}` are both placeholders (DESIGN 2.1). */
+function compilePath (path: string, pathParams: ConsumedInputParameter[], lookup: (p: ConsumedInputParameter) => ValueExpression, scope: ExpressionScope): PathPart[] {
+  const parts: PathPart[] = []
+  let last = 0
+  for (const m of path.matchAll(/\{\{?\s*([^{}]+?)\s*\}?\}/g)) {
+    if (m.index > last) parts.push(path.slice(last, m.index))
+    const token = m[1] as string
+    const bound = scope.bindings.values.get(token)
+    if (bound !== undefined) {
+      parts.push(bound)
+    } else {
+      const name = token.includes('.') ? token.slice(token.lastIndexOf('.') + 1) : token
+      const declared = pathParams.find((p) => normalizeName(p.name) === normalizeName(name))
+      parts.push({ name, expr: declared === undefined ? byName(name) : lookup(declared) })
+    }
+    last = m.index + m[0].length
+  }
+  if (last < path.length) parts.push(path.slice(last))
+  return parts
+}
+
+function buildPath (parts: PathPart[], ctx: CallContext): string {
+  let out = ''
+  for (const part of parts) {
+    if (typeof part === 'string') { out += part; continue }
+    const v = plainValue(part.expr(ctx))
+    if (v === undefined || v === null || v === '') {
+      throw new NaftikoError('missing_required_parameter', `Missing required path parameter "${part.name}".`, { param: part.name })
+    }
+    const text = String(v)
+    // encodeURIComponent keeps '.' as is: a whole segment of dots would climb the upstream's path
+    if (text === '.' || text === '..') throw new NaftikoError('invalid_request', `Path parameter "${part.name}" may not be "${text}".`, { param: part.name })
+    out += encodeURIComponent(text)
+  }
+  return out
+}
+
+function buildQuery (query: Param[], staticQuery: string, ctx: CallContext): string {
+  let out = staticQuery
+  for (const q of query) {
+    const v = plainValue(q.expr(ctx))
+    if (v === undefined || v === null) continue
+    const values = Array.isArray(v) ? v : [v]
+    for (const item of values) {
+      const text = typeof item === 'object' ? JSON.stringify(item) : String(item)
+      out += (out === '' ? '' : '&') + encodeURIComponent(q.name) + '=' + encodeURIComponent(text)
+    }
+  }
+  return out === '' ? '' : '?' + out
+}
+
+function applyAuthentication (auth: Authentication | undefined, scope: ExpressionScope, headers: Record<string, string>, query: string[]): void {
+  if (auth === undefined) return
+  const text = (v: unknown): string => {
+    const out = compileValue(v ?? '', scope)({ inputs: { get: () => undefined, body: undefined }, args: new Map() })
+    return out === undefined || out === null ? '' : String(out)
+  }
+  switch (auth.type) {
+    case 'bearer':
+      headers.authorization = `Bearer ${text(auth.token)}`
+      break
+    case 'basic':
+      headers.authorization = `Basic ${Buffer.from(`${text(auth.username)}:${text(auth.password)}`).toString('base64')}`
+      break
+    case 'apikey':
+      if (auth.placement === 'query') query.push(`${encodeURIComponent(text(auth.key))}=${encodeURIComponent(text(auth.value))}`)
+      else if (auth.placement === undefined || auth.placement === 'header') {
+        if (auth.key !== undefined) headers[text(auth.key).toLowerCase()] = text(auth.value)
+      }
+      for (const [name, value] of Object.entries(auth.headers ?? {})) headers[name.toLowerCase()] = text(value)
+      break
+  }
+}
+
+interface BuiltBody { data: Buffer | string, contentType: string | undefined }
+
+/** An operation `body:` template wins; else one body parameter is the whole body and several are
+ * assembled into one JSON object by name (DESIGN 2.1). */
+function compileBody (template: RequestBodyTemplate | undefined, bodyParams: ConsumedInputParameter[], lookup: (p: ConsumedInputParameter) => ValueExpression, scope: ExpressionScope): ((ctx: CallContext) => BuiltBody | undefined) | undefined {
+  // `{type: json}` with no `data` (generator files) means the body comes from the caller
+  const hasData = typeof template === 'string' || (template as { data?: unknown } | undefined)?.data !== undefined
+  if (template !== undefined && hasData) return compileBodyTemplate(template, scope)
+  if (bodyParams.length === 0) return undefined
+  if (bodyParams.length === 1) {
+    const only = bodyParams[0] as ConsumedInputParameter
+    const expr = lookup(only)
+    return (ctx) => serialize(expr(ctx) ?? (only.value === undefined ? ctx.inputs.body : undefined))
+  }
+  const fields = bodyParams.map((p) => ({ name: p.name, expr: lookup(p) }))
+  return (ctx) => {
+    const out: Record<string, unknown> = {}
+    let any = false
+    for (const f of fields) {
+      const v = plainValue(f.expr(ctx))
+      if (v !== undefined) { out[f.name] = v; any = true }
+    }
+    return any ? { data: JSON.stringify(out), contentType: 'application/json' } : undefined
+  }
+}
+
+function serialize (value: unknown): BuiltBody | undefined {
+  if (value === undefined) return undefined
+  if (value instanceof JsonBody) return { data: value.raw, contentType: 'application/json' }
+  if (value instanceof RawBody) return { data: value.raw, contentType: value.contentType }
+  if (typeof value === 'string') return { data: value, contentType: 'text/plain; charset=utf-8' }
+  return { data: JSON.stringify(value), contentType: 'application/json' }
+}
+
+const TEXT_TYPES: Record<string, string> = {
+  text: 'text/plain; charset=utf-8',
+  xml: 'application/xml',
+  sparql: 'application/sparql-query',
+}
+
+function compileBodyTemplate (template: RequestBodyTemplate, scope: ExpressionScope): (ctx: CallContext) => BuiltBody | undefined {
+  if (typeof template === 'string') {
+    const expr = compileValue(template, scope)
+    return (ctx) => textBody(expr(ctx), 'text/plain; charset=utf-8')
+  }
+  const data = (template as { data?: unknown }).data
+  const expr = compileValue(data, scope)
+  switch (template.type) {
+    case 'json':
+      return (ctx) => {
+        const v = plainValue(expr(ctx))
+        // `data` given as text is already JSON (with templates filled in); an object is serialised
+        return { data: typeof data === 'string' ? String(v ?? '') : JSON.stringify(v ?? null), contentType: 'application/json' }
+      }
+    case 'formUrlEncoded':
+    case 'form':
+      return (ctx) => {
+        const v = plainValue(expr(ctx))
+        if (typeof v === 'string') return { data: v, contentType: 'application/x-www-form-urlencoded' }
+        const form = new URLSearchParams()
+        for (const [k, item] of Object.entries((v ?? {}) as Record<string, unknown>)) {
+          if (item !== undefined && item !== null) form.append(k, typeof item === 'object' ? JSON.stringify(item) : String(item))
+        }
+        return { data: form.toString(), contentType: 'application/x-www-form-urlencoded' }
+      }
+    default: {
+      const contentType = TEXT_TYPES[template.type]
+      if (contentType === undefined) {
+        return () => { throw new NaftikoError('feature_not_supported', `Request bodies of type "${template.type}" are not supported yet.`) }
+      }
+      return (ctx) => textBody(expr(ctx), contentType)
+    }
+  }
+}
+
+function textBody (value: unknown, contentType: string): BuiltBody | undefined {
+  const v = plainValue(value)
+  if (v === undefined || v === null) return undefined
+  return { data: typeof v === 'string' ? v : JSON.stringify(v), contentType }
+}

@@ -1,0 +1,50 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Dispatcher } from 'undici'
+import { NaftikoError } from '../errors/naftiko-error.js'
+import type { CallInputs } from '../consumers/call-context.js'
+import type { Invocation } from './compile-invocation.js'
+
+export interface UpstreamResponse {
+  status: number
+  headers: IncomingHttpHeaders
+  body: Dispatcher.ResponseData['body']
+}
+
+type CallInvocation = Extract<Invocation, { kind: 'call' }>
+
+/**
+ * The one call path REST and MCP share: build the upstream request from the caller's inputs and
+ * send it on the namespace's pool. The response body is left unread for the caller to stream,
+ * relay or parse; `signal` aborts the upstream request (client gone, cancelled, shutdown).
+ */
+export async function invokeOperation (invocation: CallInvocation, inputs: CallInputs, signal: AbortSignal): Promise<UpstreamResponse> {
+  const { operation } = invocation
+  const target = operation.target
+  if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${operation.namespace}" has no base URI; start the gateway with --base-uri ${operation.namespace}=URL.`)
+  const request = operation.buildRequest(invocation.args(inputs))
+  const response = await target.dispatcher.request({
+    origin: target.origin,
+    path: request.path,
+    method: request.method as Dispatcher.HttpMethod,
+    headers: request.headers,
+    body: request.body,
+    signal,
+  })
+  return { status: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: response.body }
+}
+
+/** Reads a whole upstream body and parses it as JSON, for mappings and MCP results. */
+export async function readJson (response: UpstreamResponse): Promise<unknown> {
+  const text = await response.body.text()
+  if (text === '') return null
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new NaftikoError('upstream_invalid_response', 'The upstream answered with a body that is not valid JSON.', { cause: err })
+  }
+}
+
+export function isEventStream (headers: IncomingHttpHeaders): boolean {
+  const type = headers['content-type']
+  return typeof type === 'string' && type.startsWith('text/event-stream')
+}

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { ExposedResource, ExposesRest } from '../capability/types.js'
+import { normalizeName } from '../bindings/template.js'
+import { JsonBody, RawBody } from '../consumers/call-context.js'
+import { NaftikoError } from '../errors/naftiko-error.js'
+import { toErrorResponse } from '../errors/envelope.js'
+import type { Logger } from '../logger.js'
+import type { Consumers } from '../consumers/build-consumers.js'
+import type { ExpressionScope } from '../consumers/compile-value.js'
+import { compileInvocation, type Invocation } from './compile-invocation.js'
+import { invokeOperation, isEventStream, readJson } from './invoke.js'
+import { passThroughHeaders, relayBody, relayEventStream, type RelayOutcome } from './relay-response.js'
+import { compileRouteInputs, RestInputs, type RouteInputs } from './rest-inputs.js'
+
+export interface RestExposerOptions {
+  bodyLimit: number
+  logger: Logger
+}
+
+interface CompiledRoute {
+  method: string
+  url: string
+  inputs: RouteInputs
+  invocation: Invocation
+}
+
+declare module 'fastify' {
+  interface FastifyRequest { upstreamStatus?: number }
+}
+
+/**
+ * One fastify server for one `type: rest` expose: a route per exposed resource and method, all
+ * compiled at startup; every error the gateway itself produces is an OpenAI-style envelope.
+ */
+export function buildRestExposer (expose: ExposesRest, consumers: Consumers, scope: ExpressionScope, options: RestExposerOptions): FastifyInstance {
+  const log = options.logger.child({ expose: expose.namespace })
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimit,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+    genReqId: () => randomUUID(),
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+  })
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser(/^application\/([\w.+-]*\+)?json$/i, { parseAs: 'buffer' }, (_req, raw: Buffer, done) => {
+    if (raw.length === 0) return done(null, undefined)
+    try {
+      // parsing is the check that the body is well-formed; the bytes go upstream as received
+      done(null, new JsonBody(raw, JSON.parse(raw.toString('utf8'))))
+    } catch {
+      done(new NaftikoError('invalid_json', 'The request body is not valid JSON.'), undefined)
+    }
+  })
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, raw: Buffer, done) => {
+    done(null, raw.length === 0 ? undefined : new RawBody(raw, req.headers['content-type']))
+  })
+
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body } = toErrorResponse(err)
+    if (status >= 500) log.error({ reqId: request.id, err }, 'request failed')
+    else log.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
+    void reply.code(status).header('content-type', 'application/json').send(body)
+  })
+  app.setNotFoundHandler((request, reply) => {
+    const { status, body } = toErrorResponse(new NaftikoError('unknown_route', `No route for ${request.method} ${request.url.split('?')[0] ?? ''}.`))
+    void reply.code(status).send(body)
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    logRequest(log, request, reply.statusCode, reply.elapsedTime)
+    done()
+  })
+
+  for (const route of compileRoutes(expose, consumers, scope)) {
+    app.route({
+      method: route.method as 'GET',
+      url: route.url,
+      handler: (request, reply) => handle(route, request, reply, log),
+    })
+  }
+  return app
+}
+
+function compileRoutes (expose: ExposesRest, consumers: Consumers, scope: ExpressionScope): CompiledRoute[] {
+  const routes: CompiledRoute[] = []
+  for (const resource of expose.resources ?? []) {
+    const { url, pathParams } = toFastifyPath(resource.path)
+    for (const op of resource.operations ?? []) {
+      routes.push({
+        method: String(op.method).toUpperCase(),
+        url,
+        inputs: compileRouteInputs(pathParams, [...(resource.inputParameters ?? []), ...(op.inputParameters ?? [])]),
+        invocation: compileInvocation(op, consumers, scope),
+      })
+    }
+    if (resource.forward !== undefined && (resource.operations ?? []).length === 0) {
+      routes.push(...forwardRoutes(resource, url, pathParams))
+    }
+  }
+  return routes
+}
+
+/** `forward` is recognised but not executed yet: its path answers 501 rather than 404. */
+function forwardRoutes (resource: ExposedResource, url: string, pathParams: Map<string, string>): CompiledRoute[] {
+  const invocation: Invocation = { kind: 'unsupported', feature: `forward to ${resource.forward?.targetNamespace ?? ''}` }
+  const inputs = compileRouteInputs(pathParams, [])
+  return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((method) => ({ method, url, inputs, invocation }))
+}
+
+/** `/ships/{imo}` and `/ships/{{imo}}` -> `/ships/:p0`; parameter names with `-` or `.` are not
+ * valid fastify names, so every parameter gets a positional one and a lookup by normalized name. */
+function toFastifyPath (path: string): { url: string, pathParams: Map<string, string> } {
+  const pathParams = new Map<string, string>()
+  let i = 0
+  const url = path.replace(/\{\{?\s*([^{}]+?)\s*\}?\}/g, (_m, name: string) => {
+    const key = `p${i++}`
+    pathParams.set(normalizeName(name), key)
+    return `:${key}`
+  })
+  return { url, pathParams }
+}
+
+async function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger): Promise<void> {
+  const invocation = route.invocation
+  const inputs = new RestInputs(request, route.inputs)
+  if (invocation.kind === 'unsupported') {
+    throw new NaftikoError('feature_not_supported', `This operation uses ${invocation.feature}, which this runtime does not execute yet.`)
+  }
+  if (invocation.kind === 'mock') {
+    await reply.send(invocation.render(inputs))
+    return
+  }
+  const abort = new AbortController()
+  const raw = reply.raw
+  const onClose = (): void => { if (!raw.writableFinished) abort.abort() }
+  raw.once('close', onClose)
+  const started = performance.now()
+  const upstream = await invokeOperation(invocation, inputs, abort.signal)
+  request.upstreamStatus = upstream.status
+  const upstreamMs = performance.now() - started
+
+  const ok = upstream.status >= 200 && upstream.status < 300
+  if (ok && !invocation.output.identity && !isEventStream(upstream.headers)) {
+    // a mapping needs the whole JSON body; a non-2xx answer is never mapped (DESIGN 2.1)
+    const mapped = invocation.output.map(await readJson(upstream))
+    const headers = passThroughHeaders(upstream.headers)
+    delete headers['content-encoding']
+    await reply.code(upstream.status).headers(headers).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(mapped ?? null))
+    return
+  }
+  reply.hijack()
+  const extra = { 'x-naftiko-request-id': request.id }
+  const outcome: RelayOutcome = await (isEventStream(upstream.headers)
+    ? relayEventStream(raw, upstream, extra)
+    : relayBody(raw, upstream, extra))
+  logRequest(log, request, upstream.status, performance.now() - started, { upstreamMs, outcome })
+}
+
+function logRequest (log: Logger, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs: number, outcome: RelayOutcome }): void {
+  log.info({
+    reqId: request.id,
+    method: request.method,
+    route: request.routeOptions.url ?? null,
+    status,
+    upstreamStatus: request.upstreamStatus ?? null,
+    ms: Math.round(ms * 100) / 100,
+    upstreamMs: extra === undefined ? undefined : Math.round(extra.upstreamMs * 100) / 100,
+    outcome: extra?.outcome,
+  }, 'request')
+}

@@ -1,0 +1,77 @@
+import type { FastifyRequest } from 'fastify'
+import { normalizeName } from '../bindings/template.js'
+import { type CallInputs, JsonBody } from '../consumers/call-context.js'
+import { compileJsonPath, type Extractor } from '../consumers/compile-mapping.js'
+import type { ExposedInputParameter } from '../capability/types.js'
+
+/** Headers that are credentials or connection details of the client: never an input. */
+const PRIVATE_HEADERS = new Set(['authorization', 'cookie', 'proxyauthorization', 'host', 'connection', 'contentlength', 'transferencoding'])
+
+export interface RouteInputs {
+  /** normalized name -> fastify's name for that path parameter */
+  readonly pathParams: ReadonlyMap<string, string>
+  /** declared inputs (`inputParameters` of the resource and operation), by normalized name */
+  readonly declared: ReadonlyMap<string, { in?: string, extract?: Extractor }>
+}
+
+export function compileRouteInputs (pathParams: Map<string, string>, params: ExposedInputParameter[]): RouteInputs {
+  const declared = new Map<string, { in?: string, extract?: Extractor }>()
+  for (const p of params) {
+    const value = typeof p.value === 'string' && p.value.startsWith('$') ? compileJsonPath(p.value) : undefined
+    declared.set(normalizeName(p.name), { in: p.in, extract: value })
+  }
+  return { pathParams, declared }
+}
+
+/**
+ * A REST call's inputs (DESIGN 2.1): a path parameter, else a query parameter, else a header,
+ * else a field of the JSON body; `body` is the whole body unless the operation declares an input
+ * named `body`. Lookups are lazy: a route that forwards the whole body never builds these maps.
+ */
+export class RestInputs implements CallInputs {
+  private query?: Map<string, unknown>
+  private headers?: Map<string, unknown>
+  private fields?: Map<string, unknown>
+
+  constructor (private readonly request: FastifyRequest, private readonly route: RouteInputs) {}
+
+  get body (): unknown { return this.request.body }
+
+  get (name: string): unknown {
+    const declared = this.route.declared.get(name)
+    if (declared?.extract !== undefined) return declared.extract(this.jsonBody())
+    const param = this.route.pathParams.get(name)
+    if (param !== undefined) return (this.request.params as Record<string, string>)[param]
+    if (name === 'body' && declared === undefined) return this.request.body
+    const where = declared?.in
+    if (where === undefined || where === 'query') {
+      this.query ??= normalizedEntries(this.request.query)
+      if (this.query.has(name)) return this.query.get(name)
+    }
+    if (where === undefined || where === 'header') {
+      this.headers ??= normalizedEntries(this.request.headers, PRIVATE_HEADERS)
+      if (this.headers.has(name)) return this.headers.get(name)
+    }
+    if (where === undefined || where === 'body') {
+      this.fields ??= normalizedEntries(this.jsonBody())
+      if (this.fields.has(name)) return this.fields.get(name)
+    }
+    return undefined
+  }
+
+  private jsonBody (): unknown {
+    const body = this.request.body
+    return body instanceof JsonBody ? body.value : undefined
+  }
+}
+
+function normalizedEntries (source: unknown, skip?: ReadonlySet<string>): Map<string, unknown> {
+  const map = new Map<string, unknown>()
+  if (source === null || typeof source !== 'object' || Array.isArray(source)) return map
+  for (const [key, value] of Object.entries(source)) {
+    const name = normalizeName(key)
+    if (skip?.has(name) === true || map.has(name)) continue
+    map.set(name, value)
+  }
+  return map
+}

@@ -1,0 +1,107 @@
+import type { LevelWithSilent } from 'pino'
+
+/** Validated, frozen settings of one runtime; the only reader of process.env besides bindings/. */
+export interface RuntimeOptions {
+  readonly host: string | undefined
+  /** expose namespace or expose type (`rest`, `mcp`) -> port; 0 = any free port */
+  readonly ports: ReadonlyMap<string, number>
+  /** consumes namespace -> base URI */
+  readonly baseUris: ReadonlyMap<string, string>
+  readonly logLevel: LevelWithSilent
+  readonly bodyLimit: number
+  readonly connectTimeout: number
+  readonly upstreamTimeout: number
+  readonly bodyTimeout: number
+  readonly shutdownTimeout: number
+  readonly proxy: { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined
+  readonly env: NodeJS.ProcessEnv
+}
+
+export class UsageError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+export interface RuntimeFlags {
+  host?: string
+  port?: string[]
+  'base-uri'?: string[]
+  'log-level'?: string
+  'body-limit'?: string
+  'connect-timeout'?: string
+  'upstream-timeout'?: string
+  'body-timeout'?: string
+  'shutdown-timeout'?: string
+}
+
+export const DEFAULTS = {
+  bodyLimit: 32 * 1024 * 1024,
+  connectTimeout: 10_000,
+  // a non-streamed completion of a long generation can take minutes before its headers
+  upstreamTimeout: 600_000,
+  // longest silence between two chunks of a streamed body
+  bodyTimeout: 300_000,
+  shutdownTimeout: 30_000,
+  logLevel: 'info' as LevelWithSilent,
+}
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+
+/** Flags win over `NAFTIKO_*` environment variables, which win over the defaults. */
+export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = process.env): RuntimeOptions {
+  const pick = (flag: string | undefined, name: string): string | undefined => flag ?? nonEmpty(env[name])
+  const logLevel = pick(flags['log-level'], 'NAFTIKO_LOG_LEVEL') ?? DEFAULTS.logLevel
+  if (!LEVELS.has(logLevel)) throw new UsageError(`--log-level must be one of ${[...LEVELS].join(', ')}`)
+  const httpProxy = nonEmpty(env.HTTP_PROXY ?? env.http_proxy)
+  const httpsProxy = nonEmpty(env.HTTPS_PROXY ?? env.https_proxy)
+  const noProxy = nonEmpty(env.NO_PROXY ?? env.no_proxy)
+  return Object.freeze({
+    host: pick(flags.host, 'NAFTIKO_HOST'),
+    ports: pairs(flags.port ?? [], '--port', 'NAME=PORT', (v) => integer(v, '--port', 0, 65535)),
+    baseUris: pairs(flags['base-uri'] ?? [], '--base-uri', 'NAMESPACE=URL', checkUrl),
+    logLevel: logLevel as LevelWithSilent,
+    bodyLimit: integer(pick(flags['body-limit'], 'NAFTIKO_BODY_LIMIT'), '--body-limit', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULTS.bodyLimit,
+    connectTimeout: integer(pick(flags['connect-timeout'], 'NAFTIKO_CONNECT_TIMEOUT'), '--connect-timeout', 1) ?? DEFAULTS.connectTimeout,
+    upstreamTimeout: integer(pick(flags['upstream-timeout'], 'NAFTIKO_UPSTREAM_TIMEOUT'), '--upstream-timeout', 1) ?? DEFAULTS.upstreamTimeout,
+    bodyTimeout: integer(pick(flags['body-timeout'], 'NAFTIKO_BODY_TIMEOUT'), '--body-timeout', 1) ?? DEFAULTS.bodyTimeout,
+    shutdownTimeout: integer(pick(flags['shutdown-timeout'], 'NAFTIKO_SHUTDOWN_TIMEOUT'), '--shutdown-timeout', 0) ?? DEFAULTS.shutdownTimeout,
+    proxy: httpProxy === undefined && httpsProxy === undefined ? undefined : { httpProxy, httpsProxy, noProxy },
+    env,
+  })
+}
+
+function nonEmpty (v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v
+}
+
+function integer (raw: string | undefined, flag: string, min: number, max = 2_147_483_647): number | undefined {
+  if (raw === undefined) return undefined
+  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${flag} expects a whole number, got "${raw}"`)
+  const n = Number(raw)
+  if (n < min || n > max) throw new UsageError(`${flag} must be between ${min} and ${max}, got ${n}`)
+  return n
+}
+
+function checkUrl (raw: string): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new UsageError(`--base-uri expects an http(s) URL, got "${raw}"`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--base-uri expects an http(s) URL, got "${raw}"`)
+  return raw
+}
+
+function pairs<T> (items: string[], flag: string, shape: string, parse: (v: string) => T | undefined): Map<string, T> {
+  const map = new Map<string, T>()
+  for (const item of items) {
+    const eq = item.indexOf('=')
+    if (eq <= 0) throw new UsageError(`${flag} expects ${shape}, got "${item}"`)
+    const value = parse(item.slice(eq + 1))
+    if (value !== undefined) map.set(item.slice(0, eq), value)
+  }
+  return map
+}
