@@ -24,6 +24,7 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --upstream-timeout MS        time until the upstream's response headers (default ${DEFAULTS.upstreamTimeout})   NAFTIKO_UPSTREAM_TIMEOUT
   --body-timeout MS            longest silence inside an upstream body or stream (default ${DEFAULTS.bodyTimeout})   NAFTIKO_BODY_TIMEOUT
   --shutdown-timeout MS        how long SIGTERM waits for in-flight requests (default ${DEFAULTS.shutdownTimeout})   NAFTIKO_SHUTDOWN_TIMEOUT
+  --progress-interval MS       MCP progress heartbeat while an upstream call is slow; 0 = off (default ${DEFAULTS.progressInterval})   NAFTIKO_PROGRESS_INTERVAL
 
 Options for validate:
   --strict                     also apply the official alpha2 JSON Schema
@@ -55,6 +56,7 @@ async function main (argv: string[]): Promise<number> {
       'upstream-timeout': { type: 'string' },
       'body-timeout': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
+      'progress-interval': { type: 'string' },
     },
   })
   if (values.version === true) { process.stdout.write(`${version()}\n`); return 0 }
@@ -93,7 +95,9 @@ async function run (file: string, flags: Record<string, unknown>): Promise<numbe
     throw err
   }
   printDiagnostics(runtime.warnings)
-  for (const a of runtime.addresses) process.stdout.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
+  // with an MCP stdio expose, stdout belongs to the protocol
+  const out = runtime.stdio ? process.stderr : process.stdout
+  for (const a of runtime.addresses) out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
 
   return new Promise((resolve) => {
     let stopping = false

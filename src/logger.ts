@@ -17,15 +17,17 @@ export function createLogger (level: LevelWithSilent, secrets: readonly string[]
       paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'headers.cookie', '*.apiKey', '*.token', '*.password'],
       censor: '[redacted]',
     },
-    hooks: needles.length === 0
-      ? undefined
+    ...(needles.length === 0
+      ? {}
       : {
-          streamWrite (line: string): string {
-            let out = line
-            for (const needle of needles) if (out.includes(needle)) out = out.split(needle).join('[redacted]')
-            return out
+          hooks: {
+            streamWrite (line: string): string {
+              let out = line
+              for (const needle of needles) if (out.includes(needle)) out = out.split(needle).join('[redacted]')
+              return out
+            },
           },
-        },
+        }),
   }, destination as pino.DestinationStream)
 }
 

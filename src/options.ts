@@ -13,6 +13,8 @@ export interface RuntimeOptions {
   readonly upstreamTimeout: number
   readonly bodyTimeout: number
   readonly shutdownTimeout: number
+  /** interval of MCP progress heartbeats while a non-streaming upstream call is slow */
+  readonly progressInterval: number
   readonly proxy: { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined
   readonly env: NodeJS.ProcessEnv
 }
@@ -34,6 +36,7 @@ export interface RuntimeFlags {
   'upstream-timeout'?: string
   'body-timeout'?: string
   'shutdown-timeout'?: string
+  'progress-interval'?: string
 }
 
 export const DEFAULTS = {
@@ -44,6 +47,8 @@ export const DEFAULTS = {
   // longest silence between two chunks of a streamed body
   bodyTimeout: 300_000,
   shutdownTimeout: 30_000,
+  // well inside the 60 s request timeout common MCP clients use
+  progressInterval: 15_000,
   logLevel: 'info' as LevelWithSilent,
 }
 
@@ -67,6 +72,7 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     upstreamTimeout: integer(pick(flags['upstream-timeout'], 'NAFTIKO_UPSTREAM_TIMEOUT'), '--upstream-timeout', 1) ?? DEFAULTS.upstreamTimeout,
     bodyTimeout: integer(pick(flags['body-timeout'], 'NAFTIKO_BODY_TIMEOUT'), '--body-timeout', 1) ?? DEFAULTS.bodyTimeout,
     shutdownTimeout: integer(pick(flags['shutdown-timeout'], 'NAFTIKO_SHUTDOWN_TIMEOUT'), '--shutdown-timeout', 0) ?? DEFAULTS.shutdownTimeout,
+    progressInterval: integer(pick(flags['progress-interval'], 'NAFTIKO_PROGRESS_INTERVAL'), '--progress-interval', 0) ?? DEFAULTS.progressInterval,
     proxy: httpProxy === undefined && httpsProxy === undefined ? undefined : { httpProxy, httpsProxy, noProxy },
     env,
   })

@@ -2,7 +2,12 @@ import { isIP } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { readCapability } from './capability/read-capability.js'
 import type { Diagnostic } from './capability/diagnostics.js'
-import type { ExposeBase, ExposesRest } from './capability/types.js'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import type { Server as HttpServer } from 'node:http'
+import type { ExposeBase, ExposesMcp, ExposesRest } from './capability/types.js'
+import { buildMcpHttpExposer, startMcpStdioExposer } from './exposers/mcp-exposer.js'
+import { prepareTools } from './exposers/mcp-tools.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
 import { buildConsumers } from './consumers/build-consumers.js'
 import { ADAPTER_ROOTS, type ExpressionScope } from './consumers/compile-value.js'
@@ -21,6 +26,8 @@ export interface Runtime {
   /** warnings found while loading (unsupported features, missing base URIs, exposure) */
   readonly warnings: readonly Diagnostic[]
   readonly logger: Logger
+  /** true when an MCP expose serves stdin/stdout */
+  readonly stdio: boolean
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes pools. */
   close (): Promise<void>
 }
@@ -53,28 +60,44 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
     proxy: options.proxy,
   })
 
-  const servers: Array<{ expose: ExposeBase, app: FastifyInstance }> = []
+  const servers: Array<{ expose: ExposeBase, server: HttpServer, path: string, listen: (host: string, port: number) => Promise<unknown>, close: () => Promise<unknown> }> = []
+  const stdio: Array<{ close: () => Promise<void> }> = []
+  const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.progressInterval, logger, version: VERSION }
   for (const expose of exposes) {
+    const host = hostOf(expose, options)
     if (expose.type === 'rest') {
-      servers.push({ expose, app: buildRestExposer(expose as ExposesRest, consumers, scope, { bodyLimit: options.bodyLimit, logger }) })
+      const app: FastifyInstance = buildRestExposer(expose as ExposesRest, consumers, scope, { bodyLimit: options.bodyLimit, logger })
+      servers.push({ expose, server: app.server, path: '', listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
+    } else if (expose.type === 'mcp') {
+      const tools = prepareTools(expose as ExposesMcp, consumers, scope)
+      if ((expose as ExposesMcp).transport === 'stdio') {
+        stdio.push(startMcpStdioExposer(expose as ExposesMcp, tools, mcpOptions))
+        continue
+      }
+      const mcp = buildMcpHttpExposer(expose as ExposesMcp, tools, mcpOptions, isLoopback(host))
+      const listen = async (host: string, port: number): Promise<void> => {
+        mcp.server.listen({ host, port })
+        await once(mcp.server, 'listening')
+      }
+      servers.push({ expose, server: mcp.server, path: '/mcp', listen, close: async () => { await mcp.close(); await closeHttpServer(mcp.server) } })
     }
   }
 
   const addresses: BoundAddress[] = []
   try {
-    for (const { expose, app } of servers) {
-      const host = options.host ?? expose.address ?? '127.0.0.1'
+    for (const { expose, server, path, listen } of servers) {
+      const host = hostOf(expose, options)
       const port = options.ports.get(expose.namespace ?? '') ?? options.ports.get(expose.type) ?? expose.port ?? 0
-      await app.listen({ host, port })
-      const bound = app.server.address()
+      await listen(host, port)
+      const bound = server.address()
       const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port
-      addresses.push({ type: expose.type, namespace: expose.namespace ?? '', url: `http://${urlHost(host)}:${actualPort}` })
+      addresses.push({ type: expose.type, namespace: expose.namespace ?? '', url: `http://${urlHost(host)}:${actualPort}${path}` })
       if (!isLoopback(host) && expose.authentication === undefined) {
         logger.warn({ expose: expose.namespace, host }, `expose "${expose.namespace}" listens on ${host} without inbound authentication: anyone who reaches it spends the gateway's upstream credentials`)
       }
     }
   } catch (err) {
-    await Promise.allSettled(servers.map(({ app }) => app.close()))
+    await Promise.allSettled([...servers.map((s) => s.close()), ...stdio.map((s) => s.close())])
     await consumers.close()
     throw err
   }
@@ -84,13 +107,14 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
     addresses,
     warnings,
     logger,
+    stdio: stdio.length > 0,
     close () {
       closing ??= (async () => {
         const timer = setTimeout(() => {
-          for (const { app } of servers) app.server.closeAllConnections()
+          for (const { server } of servers) server.closeAllConnections()
         }, options.shutdownTimeout)
         try {
-          await Promise.allSettled(servers.map(({ app }) => app.close()))
+          await Promise.allSettled([...servers.map((s) => s.close()), ...stdio.map((s) => s.close())])
         } finally {
           clearTimeout(timer)
           await consumers.close()
@@ -99,6 +123,20 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       return closing
     },
   }
+}
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+function hostOf (expose: ExposeBase, options: RuntimeOptions): string {
+  return options.host ?? expose.address ?? '127.0.0.1'
+}
+
+/** Stops accepting; idle keep-alive connections close now, busy ones when their response ends. */
+function closeHttpServer (server: HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeIdleConnections()
+  })
 }
 
 function isLoopback (host: string): boolean {

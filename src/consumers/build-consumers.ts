@@ -1,6 +1,6 @@
-import type { Capability, ConsumedOperation } from '../capability/types.js'
+import type { Capability, ConsumedInputParameter, ConsumedOperation } from '../capability/types.js'
 import { compileValue, type ExpressionScope } from './compile-value.js'
-import { compileRequest, type RequestBuilder } from './compile-request.js'
+import { compileRequest, mergeParameters, type RequestBuilder } from './compile-request.js'
 import { buildDispatchers, type Dispatchers, type UpstreamTimeouts } from './upstream-dispatchers.js'
 import type { Dispatcher } from 'undici'
 
@@ -18,6 +18,8 @@ export interface ConsumedOperationRuntime {
   readonly target: UpstreamTarget | undefined
   readonly buildRequest: RequestBuilder
   readonly definition: ConsumedOperation
+  /** consumes-, resource- and operation-level parameters, merged */
+  readonly parameters: readonly ConsumedInputParameter[]
 }
 
 export interface Consumers {
@@ -57,6 +59,7 @@ export function buildConsumers (cap: Capability, scope: ExpressionScope, options
           target,
           buildRequest: compileRequest(c, resource, op, base?.basePath ?? '', scope),
           definition: op,
+          parameters: mergeParameters(c.inputParameters, resource.inputParameters, op.inputParameters),
         })
       }
     }

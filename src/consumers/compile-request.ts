@@ -80,7 +80,7 @@ export function compileRequest (consumes: ConsumesHttp, resource: ConsumedResour
 
 /** Consumes-level, then resource-level, then operation-level parameters; a later one with the same
  * name and location replaces an earlier one. */
-function mergeParameters (...lists: Array<ConsumedInputParameter[] | undefined>): ConsumedInputParameter[] {
+export function mergeParameters (...lists: Array<ConsumedInputParameter[] | undefined>): ConsumedInputParameter[] {
   const merged = new Map<string, ConsumedInputParameter>()
   for (const list of lists) for (const p of list ?? []) merged.set(`${p.in}:${p.name}`, p)
   return [...merged.values()]

@@ -1,0 +1,135 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { createMcpHandler, ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server'
+import { serveStdio } from '@modelcontextprotocol/server/stdio'
+import { localhostHostValidation, localhostOriginValidation, toNodeHandler } from '@modelcontextprotocol/node'
+import type { ExposesMcp } from '../capability/types.js'
+import { toErrorResponse } from '../errors/envelope.js'
+import { NaftikoError } from '../errors/naftiko-error.js'
+import type { Logger } from '../logger.js'
+import { callTool, type ToolCallContext } from './mcp-call-tool.js'
+import type { PreparedTool } from './mcp-tools.js'
+
+export interface McpExposerOptions {
+  bodyLimit: number
+  heartbeatMs: number
+  logger: Logger
+  version: string
+}
+
+/** The HTTP request a message arrived on: the client going away aborts the upstream call (an
+ * HTTP disconnect is not an MCP cancellation in the SDK), and `client` tells callers apart. */
+interface Connection { signal: AbortSignal, client: string }
+const connection = new AsyncLocalStorage<Connection>()
+
+/**
+ * Tool calls in flight, by client and JSON-RPC id. Served statelessly, a `notifications/cancelled`
+ * arrives on another HTTP request (and another server instance) than the call it cancels, so the
+ * SDK's per-instance cancellation cannot see it; this registry can. The key includes the client's
+ * address and credential so that one client cannot cancel another's call.
+ */
+const inflight = new Map<string, AbortController>()
+
+function callKey (requestId: unknown): string {
+  return `${connection.getStore()?.client ?? 'stdio'}\u0000${String(requestId)}`
+}
+
+/**
+ * The per-request server factory only wires prebuilt definitions: the tool list is a constant and
+ * `tools/call` looks the tool up by name. The low-level Server is used so that nothing per tool
+ * (schema conversion, validator compilation) happens per request.
+ */
+function serverFactory (name: string, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions): () => Server {
+  const list = { tools: [...tools.values()].map((t) => t.definition) }
+  const logger = options.logger
+  return () => {
+    const server = new Server({ name, version: options.version }, { capabilities: { tools: { listChanged: false } } })
+    server.setRequestHandler('tools/list', () => list as never)
+    server.setRequestHandler('tools/call', async (request, ctx) => {
+      const tool = tools.get(request.params.name)
+      if (tool === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`)
+      const http = connection.getStore()
+      const key = callKey(ctx.mcpReq.id)
+      const cancel = new AbortController()
+      inflight.set(key, cancel)
+      const progressToken = ctx.mcpReq._meta?.progressToken
+      const callCtx: ToolCallContext = {
+        signal: AbortSignal.any(http === undefined ? [ctx.mcpReq.signal, cancel.signal] : [ctx.mcpReq.signal, cancel.signal, http.signal]),
+        heartbeatMs: options.heartbeatMs,
+        logger,
+      }
+      if (progressToken !== undefined) {
+        callCtx.progress = (progress, message) => {
+          ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, message } }).catch(() => {})
+        }
+      }
+      try {
+        const result = await callTool(tool, request.params.arguments, callCtx)
+        return server.projectCallToolResult(result as never, tool.definition.outputSchema) as never
+      } finally {
+        if (inflight.get(key) === cancel) inflight.delete(key)
+      }
+    })
+    server.setNotificationHandler('notifications/cancelled', (notification) => {
+      inflight.get(callKey(notification.params.requestId))?.abort()
+    })
+    return server
+  }
+}
+
+export interface McpHttpExposer {
+  server: HttpServer
+  close (): Promise<void>
+}
+
+/** Streamable HTTP at `/mcp`: one endpoint for 2026-07-28 clients and, statelessly, 2025-era ones. */
+export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, loopback: boolean): McpHttpExposer {
+  const log = options.logger.child({ expose: expose.namespace })
+  const handler = createMcpHandler(serverFactory(expose.namespace ?? 'naftiko', tools, { ...options, logger: log }), {
+    maxRequestBodySize: options.bodyLimit,
+    onerror: (err) => log.debug({ err }, 'mcp request rejected'),
+  })
+  const node = toNodeHandler(handler, { maxRequestBodySize: options.bodyLimit, onerror: (err) => log.error({ err }, 'mcp handler failed') })
+  // DNS-rebinding protection: a loopback server must only answer to loopback names
+  const checkHost = loopback ? localhostHostValidation() : undefined
+  const checkOrigin = loopback ? localhostOriginValidation() : undefined
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const started = performance.now()
+    res.once('finish', () => log.info({ method: req.method, route: '/mcp', status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request'))
+    const path = (req.url ?? '/').split('?')[0]
+    if (path !== '/mcp' && path !== '/mcp/') return sendError(res, new NaftikoError('unknown_route', `No route for ${req.method ?? ''} ${path ?? ''}; the MCP endpoint is /mcp.`))
+    if (checkHost !== undefined && !checkHost(req, res)) return
+    if (checkOrigin !== undefined && !checkOrigin(req, res)) return
+    const abort = new AbortController()
+    res.once('close', () => { if (!res.writableFinished) abort.abort() })
+    const client = `${req.socket.remoteAddress ?? ''}|${req.headers.authorization ?? ''}|${req.headers['user-agent'] ?? ''}`
+    connection.run({ signal: abort.signal, client }, () => {
+      node(req, res).catch((err: unknown) => {
+        log.error({ err }, 'mcp request failed')
+        if (!res.headersSent) sendError(res, err)
+        else res.destroy()
+      })
+    })
+  })
+  return {
+    server,
+    async close () {
+      await handler.close()
+    },
+  }
+}
+
+/** `transport: stdio`: the same tools on stdin/stdout; logs stay on stderr. */
+export function startMcpStdioExposer (expose: ExposesMcp, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions): { close (): Promise<void> } {
+  const log = options.logger.child({ expose: expose.namespace })
+  return serveStdio(serverFactory(expose.namespace ?? 'naftiko', tools, { ...options, logger: log }), {
+    onerror: (err) => log.error({ err }, 'mcp stdio error'),
+  })
+}
+
+function sendError (res: ServerResponse, err: unknown): void {
+  const { status, body } = toErrorResponse(err)
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify(body))
+}

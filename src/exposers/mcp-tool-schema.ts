@@ -1,0 +1,89 @@
+import { normalizeName, templateTokens } from '../bindings/template.js'
+import type { ConsumedInputParameter, McpTool } from '../capability/types.js'
+import type { ConsumedOperationRuntime } from '../consumers/build-consumers.js'
+import { inputReference, type ExpressionScope } from '../consumers/compile-value.js'
+
+export interface JsonSchemaObject {
+  type: 'object'
+  properties: Record<string, Record<string, unknown>>
+  required?: string[]
+  additionalProperties?: boolean
+}
+
+const JSON_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array'])
+
+/**
+ * A tool's input schema: from its `inputParameters` when it declares them; otherwise derived
+ * (DESIGN 2.1) from the inputs its `with` refers to and the consumed operation's parameters, so
+ * that an agent can call every tool. Path parameters and required body parameters are required.
+ */
+export function buildInputSchema (tool: McpTool, operation: ConsumedOperationRuntime | undefined, scope: ExpressionScope): JsonSchemaObject {
+  if (tool.inputParameters !== undefined && tool.inputParameters.length > 0) {
+    const properties: JsonSchemaObject['properties'] = {}
+    const required: string[] = []
+    for (const p of tool.inputParameters) {
+      properties[p.name] = property(p.type, p.description)
+      // McpToolInputParameter.required defaults to true (spec 3.x)
+      if (p.required !== false) required.push(p.name)
+    }
+    return { type: 'object', properties, ...(required.length > 0 ? { required } : {}), additionalProperties: true }
+  }
+  return deriveInputSchema(tool, operation, scope)
+}
+
+function deriveInputSchema (tool: McpTool, operation: ConsumedOperationRuntime | undefined, scope: ExpressionScope): JsonSchemaObject {
+  const properties: JsonSchemaObject['properties'] = {}
+  const required = new Set<string>()
+  const params = operation?.parameters ?? []
+  const byName = new Map(params.map((p) => [normalizeName(p.name), p]))
+
+  // every input the `with` block reads becomes an argument
+  for (const [key, value] of Object.entries(tool.with ?? {})) {
+    for (const name of referencedInputs(value, scope)) {
+      const param = byName.get(normalizeName(key)) ?? byName.get(normalizeName(name))
+      properties[name] ??= argumentFor(param)
+      if (param !== undefined && isRequired(param)) required.add(name)
+    }
+  }
+  // consumed parameters the `with` block does not fill are the caller's to give
+  const filled = new Set(Object.keys(tool.with ?? {}).map(normalizeName))
+  for (const p of params) {
+    if (filled.has(normalizeName(p.name)) || p.value !== undefined || p.in === 'environment') continue
+    properties[p.name] ??= argumentFor(p)
+    if (isRequired(p)) required.add(p.name)
+  }
+  // `{{tools.x}}` inside a body template are arguments too
+  for (const token of templateTokens(JSON.stringify(operation?.definition.body ?? ''))) {
+    const name = inputReference(token, scope)
+    if (name !== undefined) properties[token.slice(token.lastIndexOf('.') + 1)] ??= { type: 'string' }
+  }
+  const requiredList = [...required].filter((r) => r in properties)
+  return { type: 'object', properties, ...(requiredList.length > 0 ? { required: requiredList } : {}), additionalProperties: true }
+}
+
+function referencedInputs (value: unknown, scope: ExpressionScope): string[] {
+  if (typeof value === 'string') {
+    const direct = inputReference(value, scope)
+    if (direct !== undefined) return [value.trim().slice(value.trim().lastIndexOf('.') + 1)]
+    return templateTokens(value).filter((t) => inputReference(t, scope) !== undefined).map((t) => t.slice(t.lastIndexOf('.') + 1))
+  }
+  if (value !== null && typeof value === 'object') return Object.values(value).flatMap((v) => referencedInputs(v, scope))
+  return []
+}
+
+function argumentFor (param: ConsumedInputParameter | undefined): Record<string, unknown> {
+  if (param === undefined) return {}
+  if (param.in === 'body') return property(param.type ?? 'object', param.description)
+  return property(param.type === undefined || param.type === 'object' ? 'string' : param.type, param.description ?? `${param.in} parameter ${param.name}`)
+}
+
+function isRequired (param: ConsumedInputParameter): boolean {
+  return param.in === 'path' || param.required === true
+}
+
+function property (type: string | undefined, description: string | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  if (type !== undefined && JSON_TYPES.has(type)) out.type = type
+  if (description !== undefined) out.description = description
+  return out
+}

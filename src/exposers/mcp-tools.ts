@@ -1,0 +1,106 @@
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
+import type { ExposesMcp, MappedOutput, McpTool } from '../capability/types.js'
+import { normalizeName } from '../bindings/template.js'
+import type { CallInputs } from '../consumers/call-context.js'
+import type { Consumers } from '../consumers/build-consumers.js'
+import type { ExpressionScope } from '../consumers/compile-value.js'
+import { compileInvocation, type Invocation } from './compile-invocation.js'
+import { buildInputSchema, type JsonSchemaObject } from './mcp-tool-schema.js'
+
+/** The wire definition of a tool, as `tools/list` returns it. */
+export interface ToolDefinition {
+  name: string
+  title?: string
+  description?: string
+  inputSchema: JsonSchemaObject
+  outputSchema?: Record<string, unknown>
+  annotations?: Record<string, boolean>
+}
+
+/** Everything a tool needs on the request path, built once at startup. */
+export interface PreparedTool {
+  readonly definition: ToolDefinition
+  readonly validate: ValidateFunction
+  readonly invocation: Invocation
+}
+
+const HINTS = { readOnly: 'readOnlyHint', destructive: 'destructiveHint', idempotent: 'idempotentHint', openWorld: 'openWorldHint' } as const
+
+export function prepareTools (expose: ExposesMcp, consumers: Consumers, scope: ExpressionScope): Map<string, PreparedTool> {
+  const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false })
+  const tools = new Map<string, PreparedTool>()
+  for (const tool of expose.tools ?? []) {
+    const operation = tool.call === undefined ? undefined : consumers.operation(tool.call)
+    const inputSchema = buildInputSchema(tool, operation, scope)
+    const definition: ToolDefinition = { name: tool.name, inputSchema }
+    if (tool.label !== undefined) definition.title = tool.label
+    if (tool.description !== undefined) definition.description = tool.description
+    const annotations = toolAnnotations(tool)
+    if (annotations !== undefined) definition.annotations = annotations
+    const outputSchema = outputSchemaOf(tool.outputParameters)
+    if (outputSchema !== undefined) definition.outputSchema = outputSchema
+    tools.set(tool.name, { definition, validate: ajv.compile(inputSchema), invocation: compileInvocation(tool, consumers, scope) })
+  }
+  return tools
+}
+
+/** `hints` -> MCP annotations; only the hints the capability sets. */
+function toolAnnotations (tool: McpTool): Record<string, boolean> | undefined {
+  const out: Record<string, boolean> = {}
+  for (const [hint, annotation] of Object.entries(HINTS)) {
+    const value = tool.hints?.[hint as keyof typeof HINTS]
+    if (typeof value === 'boolean') out[annotation] = value
+  }
+  return Object.keys(out).length > 0 ? out : undefined
+}
+
+/** An output schema only where the mapping declares an object shape (MCP requires an object root). */
+function outputSchemaOf (outputs: readonly MappedOutput[] | undefined): Record<string, unknown> | undefined {
+  if (outputs === undefined || outputs.length !== 1) return undefined
+  const root = outputs[0] as MappedOutput
+  const properties = root.properties ?? (typeof root.mapping === 'object' ? root.mapping?.properties : undefined)
+  if (root.type !== 'object' || properties === undefined) return undefined
+  return shapeSchema(root)
+}
+
+function shapeSchema (node: MappedOutput): Record<string, unknown> {
+  const properties = node.properties ?? (typeof node.mapping === 'object' ? node.mapping?.properties : undefined)
+  const items = node.items ?? (typeof node.mapping === 'object' ? node.mapping?.items : undefined)
+  if (properties !== undefined) {
+    return { type: ['object', 'null'], properties: Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, shapeSchema(v)])) }
+  }
+  if (items !== undefined) return { type: 'array', items: shapeSchema(items) }
+  // mapped values may be missing in a response: a scalar shape admits null
+  switch (node.type) {
+    case 'string': case 'number': case 'integer': case 'boolean': return { type: [node.type, 'null'] }
+    default: return {}
+  }
+}
+
+/** Tool arguments as call inputs, looked up by normalized name. */
+export class McpInputs implements CallInputs {
+  private readonly byName = new Map<string, unknown>()
+  readonly body: unknown
+
+  constructor (args: Record<string, unknown>) {
+    for (const [key, value] of Object.entries(args)) {
+      const name = normalizeName(key)
+      if (!this.byName.has(name)) this.byName.set(name, value)
+    }
+    this.body = args.body
+  }
+
+  get (name: string): unknown { return this.byName.get(name) }
+}
+
+/** `body must have required property 'model'` -> a message that names the argument. */
+export function describeArgumentErrors (validate: ValidateFunction): string {
+  const err = validate.errors?.[0]
+  if (err === undefined) return 'Invalid arguments.'
+  const path = err.instancePath.slice(1).replace(/\//g, '.')
+  if (err.keyword === 'required') {
+    const missing = String((err.params as { missingProperty?: unknown }).missingProperty)
+    return `Invalid arguments: missing required argument "${path === '' ? missing : `${path}.${missing}`}".`
+  }
+  return `Invalid arguments: "${path === '' ? '(arguments)' : path}" ${err.message ?? 'is not valid'}.`
+}
