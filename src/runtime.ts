@@ -113,10 +113,16 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
         const timer = setTimeout(() => {
           for (const { server } of servers) server.closeAllConnections()
         }, options.shutdownTimeout)
+        // a keep-alive connection whose last response just ended would hold close() open until
+        // the keep-alive timeout: close connections as soon as they fall idle
+        const sweep = setInterval(() => {
+          for (const { server } of servers) server.closeIdleConnections()
+        }, 100)
         try {
           await Promise.allSettled([...servers.map((s) => s.close()), ...stdio.map((s) => s.close())])
         } finally {
           clearTimeout(timer)
+          clearInterval(sweep)
           await consumers.close()
         }
       })()

@@ -88,6 +88,8 @@ async function loadProvider (binding: Binding, capabilityPath: string, env: Node
 
 /** `file:///abs/x.json`, `file://./x.json` and `file://x.json` (the last two relative to the capability). */
 function filePathOf (location: string, capabilityPath: string): string {
+  // `file:///./shared/secrets.yaml` (the official tutorial) means a path relative to the capability
+  if (location.startsWith('file:///./') || location.startsWith('file:///../')) return resolve(dirname(capabilityPath), location.slice('file:///'.length))
   if (location.startsWith('file:///')) return fileURLToPath(location)
   const rest = location.replace(/^file:(\/\/)?/, '')
   return isAbsolute(rest) ? rest : resolve(dirname(capabilityPath), rest)

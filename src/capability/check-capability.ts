@@ -1,7 +1,8 @@
 import { buildBindScope, classifyToken } from '../bindings/bind-scope.js'
 import { templateTokens } from '../bindings/template.js'
+import { compileOutputMapping } from '../consumers/compile-mapping.js'
 import type { DiagnosticList, Path } from './diagnostics.js'
-import type { Capability, ExposedResource, ExposesMcp, ExposesRest, Invocable } from './types.js'
+import type { Capability, ExposedResource, ExposesMcp, ExposesRest, Invocable, McpTool } from './types.js'
 
 /**
  * Semantic checks the schema cannot express: references resolve, namespaces are unique, every
@@ -74,7 +75,7 @@ function checkExposes (cap: Capability, operations: Set<string>, functions: Set<
           out.error([...rpath, 'forward', 'targetNamespace'], `forward target "${resource.forward.targetNamespace}" is not a consumed namespace`)
         }
         ;(resource?.operations ?? []).forEach((op, o) => {
-          const route = `${String(op?.method).toUpperCase()} ${routeKey(resource.path)}`
+          const route = `${String(op?.method).toUpperCase()} ${routeKey(op?.path ?? resource.path)}`
           if (routes.has(route)) out.error([...rpath, 'operations', o, 'method'], `route ${route} is declared twice`)
           routes.add(route)
           checkInvocable(op, [...rpath, 'operations', o], operations, functions, out)
@@ -83,8 +84,9 @@ function checkExposes (cap: Capability, operations: Set<string>, functions: Set<
     } else if (expose?.type === 'mcp') {
       const names = new Set<string>()
       ;((expose as ExposesMcp).tools ?? []).forEach((tool, t) => {
-        if (names.has(tool?.name)) out.error([...base, 'tools', t, 'name'], `tool "${tool.name}" is declared twice`)
-        names.add(tool?.name)
+        const name = toolName(tool)
+        if (names.has(name)) out.error([...base, 'tools', t, 'name'], `tool "${name}" is declared twice`)
+        names.add(name)
         checkInvocable(tool, [...base, 'tools', t], operations, functions, out)
       })
     }
@@ -114,6 +116,27 @@ function checkInvocable (item: Invocable, path: Path, operations: Set<string>, f
   if (item?.call === undefined && item?.ref === undefined && item?.steps === undefined && !isMock(item)) {
     out.error(path, 'has neither call, ref nor steps, and its outputs are not mock values: nothing to invoke')
   }
+}
+
+/** Every REST operation and MCP tool, with its path in the document. */
+function invocables (cap: Capability): Array<[Invocable, Path]> {
+  const items: Array<[Invocable, Path]> = []
+  ;(cap.capability?.exposes ?? []).forEach((expose, e) => {
+    const base: Path = ['capability', 'exposes', e]
+    if (expose?.type === 'rest') {
+      ;((expose as ExposesRest).resources ?? []).forEach((res, r) => {
+        ;(res?.operations ?? []).forEach((op, o) => items.push([op, [...base, 'resources', r, 'operations', o]]))
+      })
+    } else if (expose?.type === 'mcp') {
+      ;((expose as ExposesMcp).tools ?? []).forEach((tool, t) => items.push([tool, [...base, 'tools', t]]))
+    }
+  })
+  return items
+}
+
+/** A tool that only has a `ref` takes the name of the aggregate function it refers to. */
+export function toolName (tool: McpTool): string {
+  return tool.name ?? String(tool.ref ?? '').split('.').pop() ?? ''
 }
 
 /** A tool with no call whose outputs all carry a `value` answers with those values (spec MockOutputParameter). */
@@ -152,24 +175,21 @@ function reportUnsupported (cap: Capability, out: DiagnosticList): void {
   ;(c.exposes ?? []).forEach((expose, e) => {
     const base: Path = ['capability', 'exposes', e]
     if (expose?.type !== 'rest' && expose?.type !== 'mcp') unsupported([...base, 'type'], `expose type "${expose?.type}"`)
-    const items: Array<[Invocable, Path]> = []
     if (expose?.type === 'rest') {
       ;((expose as ExposesRest).resources ?? []).forEach((res, r) => {
         if (res?.forward !== undefined) unsupported([...base, 'resources', r, 'forward'], 'forward')
-        ;(res?.operations ?? []).forEach((op, o) => items.push([op, [...base, 'resources', r, 'operations', o]]))
       })
     }
     if (expose?.type === 'mcp') {
       const mcp = expose as ExposesMcp
       if (mcp.resources !== undefined) unsupported([...base, 'resources'], 'MCP resources')
       if (mcp.prompts !== undefined) unsupported([...base, 'prompts'], 'MCP prompts')
-      ;(mcp.tools ?? []).forEach((tool, t) => items.push([tool, [...base, 'tools', t]]))
-    }
-    for (const [item, path] of items) {
-      if (item?.steps !== undefined) unsupported([...path, 'steps'], 'orchestration steps')
-      else if (item?.ref !== undefined) unsupported([...path, 'ref'], 'aggregate function ref')
     }
   })
+  for (const [item, path] of invocables(cap)) {
+    if (item?.steps !== undefined) unsupported([...path, 'steps'], 'orchestration steps')
+    else if (item?.ref !== undefined) unsupported([...path, 'ref'], 'aggregate function ref')
+  }
   ;(c.consumes ?? []).forEach((consumes, i) => {
     const base = consumes?.baseUri
     if (base === undefined || base === null || base === '') {
@@ -184,11 +204,18 @@ function reportUnsupported (cap: Capability, out: DiagnosticList): void {
     if (auth?.type === 'apikey' && auth.placement !== undefined && auth.placement !== 'header' && auth.placement !== 'query' && auth.headers === undefined) {
       unsupported(['capability', 'consumes', i, 'authentication', 'placement'], `apikey placement "${auth.placement}"`)
     }
-    ;(consumes?.resources ?? []).forEach((res, r) => (res?.operations ?? []).forEach((op, o) => {
-      const format = op?.outputRawFormat
-      if (format !== undefined && format !== 'json' && op.outputParameters !== undefined && op.outputParameters.length > 0) {
-        unsupported(['capability', 'consumes', i, 'resources', r, 'operations', o, 'outputRawFormat'], `output mapping over ${format}`)
-      }
-    }))
   })
+  // a non-JSON body is relayed as it is; only a mapping over it would need a decoder
+  const formats = new Map<string, string>()
+  for (const consumes of c.consumes ?? []) {
+    for (const res of consumes?.resources ?? []) {
+      for (const op of res?.operations ?? []) {
+        if (op?.outputRawFormat !== undefined && op.outputRawFormat !== 'json') formats.set(`${consumes.namespace}.${op.name}`, op.outputRawFormat)
+      }
+    }
+  }
+  for (const [item, path] of invocables(cap)) {
+    const format = typeof item?.call === 'string' ? formats.get(item.call) : undefined
+    if (format !== undefined && !compileOutputMapping(item.outputParameters).identity) unsupported([...path, 'outputParameters'], `output mapping over ${format}`)
+  }
 }

@@ -25,12 +25,14 @@ export async function readCapability (file: string, options: { officialSchema?: 
   let capability: Capability | undefined
   if (loaded.data !== undefined) {
     if (options.officialSchema !== undefined) validateAgainstOfficialSchema(loaded.data, options.officialSchema, out)
+    const data = loaded.data as Capability
+    const runnable = typeof data?.capability === 'object' && data.capability !== null
+    // imported consumes entries are replaced by what they import before the runtime's schema sees them
+    if (runnable && Array.isArray(data.capability.consumes)) await resolveImports(data, loaded.path, out)
     validateAgainstProjectSchema(loaded.data, out)
     const schemaOk = !out.hasErrors
-    const data = loaded.data as Capability
-    if (typeof data?.capability === 'object' && data.capability !== null) {
+    if (runnable) {
       try {
-        await resolveImports(data, loaded.path, out)
         checkCapability(data, out)
       } catch (err) {
         // only reachable on shapes the schema already rejected; those errors are the report

@@ -122,6 +122,8 @@ export interface Invocable {
 
 export interface ExposedOperation extends Invocable {
   method: HttpMethod | string
+  /** overrides the resource path (generator files) */
+  path?: string
 }
 
 export interface ExposedResource {

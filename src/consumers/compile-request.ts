@@ -43,6 +43,11 @@ export function compileRequest (consumes: ConsumesHttp, resource: ConsumedResour
   }
   const staticQuery: string[] = []
   applyAuthentication(consumes.authentication, scope, staticHeaders, staticQuery)
+  // like the auth header, a query credential is never doubled or replaced by a caller's value
+  const credentialNames = new Set(staticQuery.map((pair) => pair.slice(0, pair.indexOf('='))))
+  if (credentialNames.size > 0) {
+    for (let i = query.length - 1; i >= 0; i--) if (credentialNames.has(encodeURIComponent((query[i] as Param).name))) query.splice(i, 1)
+  }
 
   const body = NO_BODY.has(method) ? undefined : compileBody(operation.body, params.filter((p) => p.in === 'body'), lookup, scope)
   const staticQueryText = staticQuery.join('&')

@@ -1,4 +1,5 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
+import { toolName } from '../capability/check-capability.js'
 import type { ExposesMcp, MappedOutput, McpTool } from '../capability/types.js'
 import { normalizeName } from '../bindings/template.js'
 import type { CallInputs } from '../consumers/call-context.js'
@@ -32,14 +33,14 @@ export function prepareTools (expose: ExposesMcp, consumers: Consumers, scope: E
   for (const tool of expose.tools ?? []) {
     const operation = tool.call === undefined ? undefined : consumers.operation(tool.call)
     const inputSchema = buildInputSchema(tool, operation, scope)
-    const definition: ToolDefinition = { name: tool.name, inputSchema }
+    const definition: ToolDefinition = { name: toolName(tool), inputSchema }
     if (tool.label !== undefined) definition.title = tool.label
     if (tool.description !== undefined) definition.description = tool.description
     const annotations = toolAnnotations(tool)
     if (annotations !== undefined) definition.annotations = annotations
     const outputSchema = outputSchemaOf(tool.outputParameters)
     if (outputSchema !== undefined) definition.outputSchema = outputSchema
-    tools.set(tool.name, { definition, validate: ajv.compile(inputSchema), invocation: compileInvocation(tool, consumers, scope) })
+    tools.set(definition.name, { definition, validate: ajv.compile(inputSchema), invocation: compileInvocation(tool, consumers, scope) })
   }
   return tools
 }

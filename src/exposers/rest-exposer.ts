@@ -88,10 +88,11 @@ function compileRoutes (expose: ExposesRest, consumers: Consumers, scope: Expres
   for (const resource of expose.resources ?? []) {
     const { url, pathParams } = toFastifyPath(resource.path)
     for (const op of resource.operations ?? []) {
+      const own = op.path === undefined ? { url, pathParams } : toFastifyPath(op.path)
       routes.push({
         method: String(op.method).toUpperCase(),
-        url,
-        inputs: compileRouteInputs(pathParams, [...(resource.inputParameters ?? []), ...(op.inputParameters ?? [])]),
+        url: own.url,
+        inputs: compileRouteInputs(own.pathParams, [...(resource.inputParameters ?? []), ...(op.inputParameters ?? [])]),
         invocation: compileInvocation(op, consumers, scope),
       })
     }

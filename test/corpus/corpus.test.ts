@@ -3,9 +3,6 @@
  * (`../shared/corpus/`, see its PROVENANCE.md): every capability document loads (or is rejected for
  * the reason written below), features a later issue executes are warnings that say "not yet
  * supported", and every REST route of an accepted file is mounted and reaches the right upstream path.
- *
- * Known bugs of the runtime are marked `it.fails` with the bug they show (KNOWN_BUGS): such a test
- * passes while the bug is there and fails once it is fixed, so the marker must then be removed.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
@@ -59,40 +56,7 @@ const EXPECTED_REJECTIONS: Record<string, RegExp> = {
   'api-evangelist/twilio/verify-access-tokens.yaml': UNBOUND('TWILIO_USER', 'TWILIO_PASS'),
 }
 
-const BUG = {
-  importsBeforeSchema: 'BUG-1: the project schema requires capability.consumes[].namespace, but it is checked before `import:` entries are resolved (read-capability.ts runs validateAgainstProjectSchema before resolveImports)',
-  refOnlyTool: 'BUG-2: the project schema requires tools[].name, but a tool with only `ref` takes its name from the aggregate function',
-  apikeyHeaders: 'BUG-3: the project schema requires key/value on an apikey authentication that gives a `headers` map instead, which compile-request.ts supports',
-  exposedOperationPath: 'BUG-4: an exposed operation\'s own `path` is ignored: check-capability.ts reports GET /v2/pipelines/{pipeline} as a second GET /v2/pipelines, and rest-exposer.ts mounts it there',
-  formatWarning: 'BUG-5: a non-JSON outputRawFormat mapped by an exposed operation or tool gets no "not yet supported" warning (check-capability.ts only warns when the consumed operation has outputParameters); the call then fails with 502 upstream_invalid_response',
-  queryCredential: 'BUG-7: an apikey credential with placement query is sent first, then a caller input of the same name is appended (compile-request.ts buildQuery), so the upstream gets appid twice and may use the caller\'s',
-  relativeFileBind: 'BUG-6: a bind location `file:///./shared/secrets.yaml` is read as the absolute /shared/secrets.yaml, not relative to the capability (resolve-bindings.ts filePathOf)',
-} as const
-
 const TUTORIAL = 'naftiko-alpha2/src/main/resources/tutorial/'
-const SPECTRAL = 'naftiko-alpha2/src/test/resources/rules/'
-
-/** Real files the runtime rejects for a wrong reason; each is a bug of the runtime. */
-const WRONGLY_REJECTED: Record<string, string> = {
-  [`${TUTORIAL}step-5-shipyard-multi-source.yml`]: BUG.importsBeforeSchema,
-  [`${TUTORIAL}step-6-shipyard-write-operations.yml`]: BUG.importsBeforeSchema,
-  [`${TUTORIAL}step-7-shipyard-orchestrated-lookup.yml`]: BUG.importsBeforeSchema,
-  [`${TUTORIAL}step-8-shipyard-skill-groups.yml`]: BUG.importsBeforeSchema,
-  [`${TUTORIAL}step-9-shipyard-aggregates.yml`]: BUG.importsBeforeSchema,
-  [`${TUTORIAL}step-10-shipyard-rest-adapter.yml`]: BUG.importsBeforeSchema,
-  [`${TUTORIAL}step-11-shipyard-fleet-manifest.yml`]: BUG.importsBeforeSchema,
-  [`${SPECTRAL}spectral-semantics-consistent.yaml`]: BUG.refOnlyTool,
-  [`${SPECTRAL}spectral-semantics-inconsistent.yaml`]: BUG.refOnlyTool,
-  'api-evangelist/datadog/synthetic-testing.yaml': BUG.apikeyHeaders,
-  'api-evangelist/buildkite-com/pipelines.yaml': BUG.exposedOperationPath,
-}
-
-/** Feature tests that fail because of a bug (file -> feature kind -> bug). */
-function featureBug (rel: string, kind: FeatureKind): string | undefined {
-  if (kind === 'output mapping over a non-JSON format') return BUG.formatWarning
-  if (kind === 'aggregate function ref' && WRONGLY_REJECTED[rel] === BUG.refOnlyTool) return BUG.refOnlyTool
-  return undefined
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading the corpus
@@ -266,7 +230,7 @@ function bindings (rel: string): { values: Map<string, string>, env: Record<stri
 interface RouteCall {
   /** path and query to send to the gateway */
   gatewayPath: string
-  /** upstream path the echo must see (base path `/echo/<namespace>` included), or undefined when not modelled */
+  /** upstream path the echo must see, base path `/echo/<namespace>` included */
   upstreamPath: string
 }
 
@@ -295,19 +259,16 @@ function modelCall (rel: string, exposeNamespace: string, routePath: string, op:
     return value
   }
   const ownRoot = new RegExp(`^${exposeNamespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(.+)$`)
-  const evaluate = (expr: unknown): { text: string, raw: boolean } => {
-    if (typeof expr !== 'string') return { text: String(expr), raw: false }
+  /** A `with` value or parameter `value`: a bound variable, an input reference, or a literal. */
+  const evaluate = (expr: unknown): string => {
+    if (typeof expr !== 'string') return String(expr)
     const whole = WHOLE_TOKEN.exec(expr)
-    if (whole !== null) {
-      const token = whole[1] as string
-      const b = bound.get(token)
-      if (b !== undefined) return { text: b, raw: false }
-      const ref = INPUT_ROOT.exec(token) ?? ownRoot.exec(token)
-      return { text: input(ref === null ? token : ref[1] as string), raw: false }
-    }
-    const ref = INPUT_ROOT.exec(expr) ?? ownRoot.exec(expr)
-    if (ref !== null) return { text: input(ref[1] as string), raw: false }
-    return { text: expr, raw: false }
+    const token = whole === null ? expr : whole[1] as string
+    const b = whole === null ? undefined : bound.get(token)
+    if (b !== undefined) return b
+    const ref = INPUT_ROOT.exec(token) ?? ownRoot.exec(token)
+    if (ref !== null) return input(ref[1] as string)
+    return whole === null ? expr : input(token)
   }
   const { consumes, resource, operation } = target
   const params = [...list(consumes.inputParameters), ...list(resource.inputParameters), ...list(operation.inputParameters)]
@@ -319,11 +280,9 @@ function modelCall (rel: string, exposeNamespace: string, routePath: string, op:
     if (b !== undefined) return b
     const name = token.includes('.') ? token.slice(token.lastIndexOf('.') + 1) : token
     const declared = [...pathParams].reverse().find((p) => norm(String(p.name)) === norm(name))
-    let v: { text: string, raw: boolean }
-    if (declared?.value !== undefined) v = evaluate(declared.value)
-    else if (withEntries.has(norm(name))) v = evaluate(withEntries.get(norm(name)))
-    else v = { text: input(name), raw: false }
-    return v.raw ? v.text : encodeURIComponent(v.text)
+    if (declared?.value !== undefined) return encodeURIComponent(evaluate(declared.value))
+    if (withEntries.has(norm(name))) return encodeURIComponent(evaluate(withEntries.get(norm(name))))
+    return encodeURIComponent(input(name))
   })
   const base = `/echo/${String(consumes.namespace)}`
   const upstreamPath = built === '' ? base : base + (built.startsWith('/') ? built : `/${built}`)
@@ -418,17 +377,19 @@ async function checkEveryRoute (rel: string): Promise<{ routes: number, problems
         for (const op of ops) {
           routes++
           const method = String(op.method).toUpperCase()
-          const label = `${method} ${routePath}`
+          // an exposed operation's own `path` (generator files) replaces its resource's
+          const opPath = typeof op.path === 'string' ? op.path : routePath
+          const label = `${method} ${opPath}`
           const body = WITH_BODY.has(method) ? { probe: true } : undefined
           const target = typeof op.call === 'string' && op.steps === undefined ? operations.get(op.call) : undefined
           if (target === undefined) {
             // steps, ref, mock: the route exists and says what it does
-            const answer = await send(base, method, routePath.replace(PLACEHOLDER, 'x'), body)
+            const answer = await send(base, method, opPath.replace(PLACEHOLDER, 'x'), body)
             const expected = op.steps !== undefined || op.ref !== undefined ? 501 : 200
             if (answer.status !== expected) problems.push(`${label}: expected ${expected}, got ${answer.status} ${answer.text.slice(0, 200)}`)
             continue
           }
-          const call = modelCall(rel, String(expose.namespace), routePath, op, target)
+          const call = modelCall(rel, String(expose.namespace), opPath, op, target)
           const before = upstream.requests.length
           const answer = await send(base, method, call.gatewayPath, body)
           const seen = upstream.requests[before]
@@ -494,7 +455,7 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
     })
 
     it('lists only capability documents as rejections and known bugs', () => {
-      for (const rel of [...Object.keys(EXPECTED_REJECTIONS), ...Object.keys(WRONGLY_REJECTED)]) expect(CAPABILITIES, rel).toContain(rel)
+      for (const rel of Object.keys(EXPECTED_REJECTIONS)) expect(CAPABILITIES, rel).toContain(rel)
     })
   })
 
@@ -514,9 +475,7 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
         })
         continue
       }
-      const bug = WRONGLY_REJECTED[rel]
-      const test = bug === undefined ? it : it.fails
-      test(`loads ${rel} without errors${bug === undefined ? '' : ` [known ${bug.slice(0, 5)}]`}`, async () => {
+      it(`loads ${rel} without errors`, async () => {
         const result = await read(rel)
         expect(result.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.line}:${d.col} ${d.message}`)).toEqual([])
         expect(result.ok).toBe(true)
@@ -531,9 +490,7 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
       const kinds = [...new Set(uses.map((u) => u.kind))]
       for (const kind of kinds) {
         byKind.set(kind, [...(byKind.get(kind) ?? []), rel])
-        const bug = featureBug(rel, kind)
-        const test = bug === undefined ? it : it.fails
-        test(`${rel}: ${kind} is a "not yet supported" warning and no error${bug === undefined ? '' : ` [known ${bug.slice(0, 5)}]`}`, async () => {
+        it(`${rel}: ${kind} is a "not yet supported" warning and no error`, async () => {
           const result = await read(rel)
           const warnings = result.diagnostics.filter((d) => d.severity === 'warning')
           const expectedReason = EXPECTED_REJECTIONS[rel]
@@ -568,9 +525,7 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
     })
 
     for (const rel of ROUTED) {
-      const bug = WRONGLY_REJECTED[rel]
-      const test = bug === undefined ? it : it.fails
-      test(`${rel}: every route answers and the echo sees the consumed method and path${bug === undefined ? '' : ` [known ${bug.slice(0, 5)}]`}`, async () => {
+      it(`${rel}: every route answers and the echo sees the consumed method and path`, async () => {
         const { routes, problems } = await checkEveryRoute(rel)
         expect(routes).toBeGreaterThan(0)
         expect(problems).toEqual([])
@@ -633,7 +588,7 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
       })
     })
 
-    it.fails(`geocoding: a caller's appid does not travel next to the query credential appid [known ${BUG.queryCredential.slice(0, 5)}]`, async () => {
+    it('geocoding: a caller\'s appid never travels next to the query credential appid', async () => {
       const rel = 'api-evangelist/openweathermap/geocoding.yaml'
       await withGateway(rel, 'openweathermap-geocoding-rest', async (base) => {
         const { answer, url } = await call(base, 'GET', '/v1/geocoding/direct?q=Paris&appid=caller-key')
@@ -720,7 +675,7 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
   })
 
   describe('binds read from a file next to the capability', () => {
-    it.fails(`tutorial step 3 starts with its secrets from shared/secrets.yaml [known ${BUG.relativeFileBind.slice(0, 5)}]`, async () => {
+    it('tutorial step 3 starts with its secrets from shared/secrets.yaml', async () => {
       const gateway = await gatewayFor(`${TUTORIAL}step-3-shipyard-auth.yml`)
       await gateway.close()
     })
