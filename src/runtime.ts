@@ -60,14 +60,14 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
     proxy: options.proxy,
   })
 
-  const servers: Array<{ expose: ExposeBase, server: HttpServer, path: string, listen: (host: string, port: number) => Promise<unknown>, close: () => Promise<unknown> }> = []
+  const servers: Array<{ expose: ExposeBase, server: HttpServer, path: string, active: () => number, listen: (host: string, port: number) => Promise<unknown>, close: () => Promise<unknown> }> = []
   const stdio: Array<{ close: () => Promise<void> }> = []
   const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.progressInterval, logger, version: VERSION }
   for (const expose of exposes) {
     const host = hostOf(expose, options)
     if (expose.type === 'rest') {
       const app: FastifyInstance = buildRestExposer(expose as ExposesRest, consumers, scope, { bodyLimit: options.bodyLimit, logger })
-      servers.push({ expose, server: app.server, path: '', listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
+      servers.push({ expose, server: app.server, path: '', active: countRequests(app.server), listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
     } else if (expose.type === 'mcp') {
       const tools = prepareTools(expose as ExposesMcp, consumers, scope)
       if ((expose as ExposesMcp).transport === 'stdio') {
@@ -79,7 +79,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
         mcp.server.listen({ host, port })
         await once(mcp.server, 'listening')
       }
-      servers.push({ expose, server: mcp.server, path: '/mcp', listen, close: async () => { await mcp.close(); await closeHttpServer(mcp.server) } })
+      servers.push({ expose, server: mcp.server, path: '/mcp', active: countRequests(mcp.server), listen, close: async () => { await mcp.close(); await closeHttpServer(mcp.server) } })
     }
   }
 
@@ -116,7 +116,11 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
         // a keep-alive connection whose last response just ended would hold close() open until
         // the keep-alive timeout: close connections as soon as they fall idle
         const sweep = setInterval(() => {
-          for (const { server } of servers) server.closeIdleConnections()
+          for (const { server, active } of servers) {
+            // with nothing in flight, even a connection that never sent a request can go
+            if (active() === 0) server.closeAllConnections()
+            else server.closeIdleConnections()
+          }
         }, 100)
         try {
           await Promise.allSettled([...servers.map((s) => s.close()), ...stdio.map((s) => s.close())])
@@ -135,6 +139,16 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 
 function hostOf (expose: ExposeBase, options: RuntimeOptions): string {
   return options.host ?? expose.address ?? '127.0.0.1'
+}
+
+/** Requests whose response has not closed yet, streams included. */
+function countRequests (server: HttpServer): () => number {
+  let active = 0
+  server.on('request', (_req, res: import('node:http').ServerResponse) => {
+    active++
+    res.once('close', () => { active-- })
+  })
+  return () => active
 }
 
 /** Stops accepting; idle keep-alive connections close now, busy ones when their response ends. */

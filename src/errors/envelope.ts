@@ -41,7 +41,7 @@ const FOREIGN_CODES: Record<string, ErrorCode> = {
 export function errorCodeOf (err: unknown): ErrorCode {
   if (err instanceof NaftikoError) return err.code
   const code = (err as { code?: unknown } | null)?.code
-  if (typeof code === 'string' && code in FOREIGN_CODES) return FOREIGN_CODES[code] as ErrorCode
+  if (typeof code === 'string' && Object.hasOwn(FOREIGN_CODES, code)) return FOREIGN_CODES[code] as ErrorCode
   // fastify reports body-limit and parse failures with a statusCode and its own code
   const statusCode = (err as { statusCode?: unknown } | null)?.statusCode
   if (statusCode === 413) return 'body_too_large'

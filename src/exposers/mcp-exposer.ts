@@ -9,6 +9,7 @@ import { NaftikoError } from '../errors/naftiko-error.js'
 import type { Logger } from '../logger.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
 import type { PreparedTool } from './mcp-tools.js'
+import { answerClientError } from './client-error.js'
 
 export interface McpExposerOptions {
   bodyLimit: number
@@ -112,6 +113,7 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
       })
     })
   })
+  server.on('clientError', answerClientError)
   return {
     server,
     async close () {

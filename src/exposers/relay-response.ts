@@ -77,10 +77,15 @@ function pump (res: ServerResponse, upstream: UpstreamResponse, onChunk: (chunk:
     }
     const breakOff = (): void => {
       if (res.destroyed) return finish('client_gone')
-      if (endedEarly !== undefined) res.write(streamErrorEvent())
-      // destroying before the final chunk makes the client see an incomplete response
-      res.destroy()
       finish('upstream_broken')
+      // destroying before the final chunk makes the client see an incomplete response; an event
+      // stream first gets an error event, once it is flushed (or after a short grace period)
+      if (endedEarly === undefined) return void res.destroy()
+      const cut = setTimeout(() => res.destroy(), 1000)
+      res.write(streamErrorEvent(), () => {
+        clearTimeout(cut)
+        res.destroy()
+      })
     }
     res.on('drain', resume)
     res.on('close', onClose)

@@ -12,6 +12,7 @@ import { compileInvocation, type Invocation } from './compile-invocation.js'
 import { invokeOperation, isEventStream, readJson } from './invoke.js'
 import { passThroughHeaders, relayBody, relayEventStream, type RelayOutcome } from './relay-response.js'
 import { compileRouteInputs, RestInputs, type RouteInputs } from './rest-inputs.js'
+import { answerClientError } from './client-error.js'
 
 export interface RestExposerOptions {
   bodyLimit: number
@@ -26,7 +27,11 @@ interface CompiledRoute {
 }
 
 declare module 'fastify' {
-  interface FastifyRequest { upstreamStatus?: number }
+  interface FastifyRequest {
+    upstreamStatus?: number
+    /** set when the handler logs the request itself (relayed responses, clients gone) */
+    logged?: boolean
+  }
 }
 
 /**
@@ -42,10 +47,11 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
     return503OnClosing: true,
     genReqId: () => randomUUID(),
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    clientErrorHandler: answerClientError,
   })
 
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser(/^application\/([\w.+-]*\+)?json$/i, { parseAs: 'buffer' }, (_req, raw: Buffer, done) => {
+  app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, { parseAs: 'buffer' }, (_req, raw: Buffer, done) => {
     if (raw.length === 0) return done(null, undefined)
     try {
       // parsing is the check that the body is well-formed; the bytes go upstream as received
@@ -59,6 +65,12 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
   })
 
   app.setErrorHandler((err, request, reply) => {
+    if (reply.raw.destroyed || request.raw.socket?.destroyed === true) {
+      // the client went away (its upstream call was aborted because of that): nothing to answer
+      request.logged = true
+      logRequest(log, request, 499, reply.elapsedTime, { outcome: 'client_gone' })
+      return
+    }
     const { status, body } = toErrorResponse(err)
     if (status >= 500) log.error({ reqId: request.id, err }, 'request failed')
     else log.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
@@ -69,7 +81,7 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
     void reply.code(status).send(body)
   })
   app.addHook('onResponse', (request, reply, done) => {
-    logRequest(log, request, reply.statusCode, reply.elapsedTime)
+    if (request.logged !== true) logRequest(log, request, reply.statusCode, reply.elapsedTime)
     done()
   })
 
@@ -151,6 +163,7 @@ async function handle (route: CompiledRoute, request: FastifyRequest, reply: Fas
     await reply.code(upstream.status).headers(headers).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(mapped ?? null))
     return
   }
+  request.logged = true
   reply.hijack()
   const extra = { 'x-naftiko-request-id': request.id }
   const outcome: RelayOutcome = await (isEventStream(upstream.headers)
@@ -159,7 +172,7 @@ async function handle (route: CompiledRoute, request: FastifyRequest, reply: Fas
   logRequest(log, request, upstream.status, performance.now() - started, { upstreamMs, outcome })
 }
 
-function logRequest (log: Logger, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs: number, outcome: RelayOutcome }): void {
+function logRequest (log: Logger, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
   log.info({
     reqId: request.id,
     method: request.method,
@@ -167,7 +180,7 @@ function logRequest (log: Logger, request: FastifyRequest, status: number, ms: n
     status,
     upstreamStatus: request.upstreamStatus ?? null,
     ms: Math.round(ms * 100) / 100,
-    upstreamMs: extra === undefined ? undefined : Math.round(extra.upstreamMs * 100) / 100,
+    upstreamMs: extra?.upstreamMs === undefined ? undefined : Math.round(extra.upstreamMs * 100) / 100,
     outcome: extra?.outcome,
   }, 'request')
 }
