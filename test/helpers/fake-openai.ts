@@ -85,6 +85,8 @@ export interface FakeOpenAI {
 export interface FakeOpenAIOptions {
   apiKey?: string;
   host?: string;
+  /** default 0: any free port */
+  port?: number;
 }
 
 const DEFAULT_API_KEY = 'sk-test-upstream';
@@ -849,7 +851,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
   const server = http.createServer((req, res) => handleSafely(state, req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => {
+    server.listen(opts.port ?? 0, host, () => {
       server.off('error', reject);
       resolve();
     });

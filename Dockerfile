@@ -1,0 +1,21 @@
+# naftiko gateway image: docker build -t naftiko . && docker run -e CHATGPT_API_KEY -p 8080:8080 -p 9090:9090 naftiko
+FROM node:20-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY schemas ./schemas
+RUN npm ci --ignore-scripts && npm run build
+
+FROM node:20-slim
+ENV NODE_ENV=production \
+    NAFTIKO_HOST=0.0.0.0
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY schemas ./schemas
+COPY capabilities ./capabilities
+USER node
+EXPOSE 8080 9090
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["run", "capabilities/chat-completions.yaml"]
