@@ -8,6 +8,7 @@ import type { Server as HttpServer } from 'node:http'
 import type { ExposeBase, ExposesMcp, ExposesRest } from './capability/types.js'
 import { buildMcpHttpExposer, startMcpStdioExposer } from './exposers/mcp-exposer.js'
 import { prepareTools } from './exposers/mcp-tools.js'
+import { buildInboundAuth } from './exposers/inbound-auth.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
 import { buildConsumers } from './consumers/build-consumers.js'
 import { ADAPTER_ROOTS, type ExpressionScope } from './consumers/compile-value.js'
@@ -74,7 +75,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
         stdio.push(startMcpStdioExposer(expose as ExposesMcp, tools, mcpOptions))
         continue
       }
-      const mcp = buildMcpHttpExposer(expose as ExposesMcp, tools, mcpOptions, isLoopback(host))
+      const mcp = buildMcpHttpExposer(expose as ExposesMcp, tools, mcpOptions, isLoopback(host), buildInboundAuth(expose.authentication, scope))
       const listen = async (host: string, port: number): Promise<void> => {
         mcp.server.listen({ host, port })
         await once(mcp.server, 'listening')

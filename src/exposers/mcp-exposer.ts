@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
 import type { PreparedTool } from './mcp-tools.js'
 import { answerClientError } from './client-error.js'
+import type { buildInboundAuth, InboundCheck } from './inbound-auth.js'
 
 export interface McpExposerOptions {
   bodyLimit: number
@@ -84,7 +85,7 @@ export interface McpHttpExposer {
 }
 
 /** Streamable HTTP at `/mcp`: one endpoint for 2026-07-28 clients and, statelessly, 2025-era ones. */
-export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, loopback: boolean): McpHttpExposer {
+export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, loopback: boolean, auth: ReturnType<typeof buildInboundAuth>): McpHttpExposer {
   const log = options.logger.child({ expose: expose.namespace })
   const handler = createMcpHandler(serverFactory(expose.namespace ?? 'naftiko', tools, { ...options, logger: log }), {
     maxRequestBodySize: options.bodyLimit,
@@ -98,10 +99,19 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
     res.once('finish', () => log.info({ method: req.method, route: '/mcp', status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request'))
-    const path = (req.url ?? '/').split('?')[0]
-    if (path !== '/mcp' && path !== '/mcp/') return sendError(res, new NaftikoError('unknown_route', `No route for ${req.method ?? ''} ${path ?? ''}; the MCP endpoint is /mcp.`))
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    if (auth?.resourceServer?.metadataPaths.includes(path) === true && req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
+      return void res.end(JSON.stringify(auth.resourceServer.metadata))
+    }
+    if (path !== '/mcp' && path !== '/mcp/') return sendError(res, new NaftikoError('unknown_route', `No route for ${req.method ?? ''} ${path}; the MCP endpoint is /mcp.`))
     if (checkHost !== undefined && !checkHost(req, res)) return
     if (checkOrigin !== undefined && !checkOrigin(req, res)) return
+    if (auth !== undefined) return void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res) }, (err: unknown) => sendError(res, err))
+    serve(req, res)
+  })
+
+  const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const abort = new AbortController()
     res.once('close', () => { if (!res.writableFinished) abort.abort() })
     const client = `${req.socket.remoteAddress ?? ''}|${req.headers.authorization ?? ''}|${req.headers['user-agent'] ?? ''}`
@@ -112,7 +122,7 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
         else res.destroy()
       })
     })
-  })
+  }
   server.on('clientError', answerClientError)
   return {
     server,
@@ -130,8 +140,16 @@ export function startMcpStdioExposer (expose: ExposesMcp, tools: ReadonlyMap<str
   })
 }
 
-function sendError (res: ServerResponse, err: unknown): void {
+/** The expose's inbound credential check; a refusal is answered here (401 or 403 with a challenge). */
+async function authenticate (check: InboundCheck, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  const verdict = await check(req.headers, req.url ?? '/')
+  if (verdict.ok) return true
+  sendError(res, new NaftikoError(verdict.status === 403 ? 'insufficient_scope' : 'unauthorized', verdict.message), { 'www-authenticate': verdict.challenge })
+  return false
+}
+
+function sendError (res: ServerResponse, err: unknown, headers: Record<string, string> = {}): void {
   const { status, body } = toErrorResponse(err)
-  res.writeHead(status, { 'content-type': 'application/json' })
+  res.writeHead(status, { 'content-type': 'application/json', ...headers })
   res.end(JSON.stringify(body))
 }

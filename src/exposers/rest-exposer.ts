@@ -13,6 +13,7 @@ import { invokeOperation, isEventStream, readJson } from './invoke.js'
 import { passThroughHeaders, relayBody, relayEventStream, type RelayOutcome } from './relay-response.js'
 import { compileRouteInputs, RestInputs, type RouteInputs } from './rest-inputs.js'
 import { answerClientError } from './client-error.js'
+import { buildInboundAuth, credentialInputs } from './inbound-auth.js'
 
 export interface RestExposerOptions {
   bodyLimit: number
@@ -64,6 +65,16 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
     done(null, raw.length === 0 ? undefined : new RawBody(raw, req.headers['content-type']))
   })
 
+  const auth = buildInboundAuth(expose.authentication, scope)
+  if (auth !== undefined) {
+    app.addHook('onRequest', async (request, reply) => {
+      const verdict = await auth.check(request.headers, request.url)
+      if (verdict.ok) return
+      void reply.header('www-authenticate', verdict.challenge)
+      throw new NaftikoError(verdict.status === 403 ? 'insufficient_scope' : 'unauthorized', verdict.message)
+    })
+  }
+
   app.setErrorHandler((err, request, reply) => {
     if (reply.raw.destroyed || request.raw.socket?.destroyed === true) {
       // the client went away (its upstream call was aborted because of that): nothing to answer
@@ -85,7 +96,8 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
     done()
   })
 
-  for (const route of compileRoutes(expose, consumers, scope)) {
+  const hidden = credentialInputs(expose.authentication)
+  for (const route of compileRoutes(expose, consumers, scope, hidden)) {
     app.route({
       method: route.method as 'GET',
       url: route.url,
@@ -95,7 +107,7 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
   return app
 }
 
-function compileRoutes (expose: ExposesRest, consumers: Consumers, scope: ExpressionScope): CompiledRoute[] {
+function compileRoutes (expose: ExposesRest, consumers: Consumers, scope: ExpressionScope, hidden: string[]): CompiledRoute[] {
   const routes: CompiledRoute[] = []
   for (const resource of expose.resources ?? []) {
     const { url, pathParams } = toFastifyPath(resource.path)
@@ -104,7 +116,7 @@ function compileRoutes (expose: ExposesRest, consumers: Consumers, scope: Expres
       routes.push({
         method: String(op.method).toUpperCase(),
         url: own.url,
-        inputs: compileRouteInputs(own.pathParams, [...(resource.inputParameters ?? []), ...(op.inputParameters ?? [])]),
+        inputs: compileRouteInputs(own.pathParams, [...(resource.inputParameters ?? []), ...(op.inputParameters ?? [])], hidden),
         invocation: compileInvocation(op, consumers, scope),
       })
     }
@@ -118,7 +130,7 @@ function compileRoutes (expose: ExposesRest, consumers: Consumers, scope: Expres
 /** `forward` is recognised but not executed yet: its path answers 501 rather than 404. */
 function forwardRoutes (resource: ExposedResource, url: string, pathParams: Map<string, string>): CompiledRoute[] {
   const invocation: Invocation = { kind: 'unsupported', feature: `forward to ${resource.forward?.targetNamespace ?? ''}` }
-  const inputs = compileRouteInputs(pathParams, [])
+  const inputs = compileRouteInputs(pathParams, [], [])
   return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((method) => ({ method, url, inputs, invocation }))
 }
 

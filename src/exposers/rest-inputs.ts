@@ -12,15 +12,17 @@ export interface RouteInputs {
   readonly pathParams: ReadonlyMap<string, string>
   /** declared inputs (`inputParameters` of the resource and operation), by normalized name */
   readonly declared: ReadonlyMap<string, { in?: string, extract?: Extractor }>
+  /** query parameters and headers that are the client's credential for the gateway */
+  readonly hidden: ReadonlySet<string>
 }
 
-export function compileRouteInputs (pathParams: Map<string, string>, params: ExposedInputParameter[]): RouteInputs {
+export function compileRouteInputs (pathParams: Map<string, string>, params: ExposedInputParameter[], credentials: string[]): RouteInputs {
   const declared = new Map<string, { in?: string, extract?: Extractor }>()
   for (const p of params) {
     const value = typeof p.value === 'string' && p.value.startsWith('$') ? compileJsonPath(p.value) : undefined
     declared.set(normalizeName(p.name), { in: p.in, extract: value })
   }
-  return { pathParams, declared }
+  return { pathParams, declared, hidden: new Set([...PRIVATE_HEADERS, ...credentials.map(normalizeName)]) }
 }
 
 /**
@@ -45,11 +47,11 @@ export class RestInputs implements CallInputs {
     if (name === 'body' && declared === undefined) return this.request.body
     const where = declared?.in
     if (where === undefined || where === 'query') {
-      this.query ??= normalizedEntries(this.request.query)
+      this.query ??= normalizedEntries(this.request.query, this.route.hidden)
       if (this.query.has(name)) return this.query.get(name)
     }
     if (where === undefined || where === 'header') {
-      this.headers ??= normalizedEntries(this.request.headers, PRIVATE_HEADERS)
+      this.headers ??= normalizedEntries(this.request.headers, this.route.hidden)
       if (this.headers.has(name)) return this.headers.get(name)
     }
     if (where === undefined || where === 'body') {
