@@ -14,6 +14,7 @@ import { buildConsumers } from './consumers/build-consumers.js'
 import { ADAPTER_ROOTS, type ExpressionScope } from './consumers/compile-value.js'
 import { buildRestExposer } from './exposers/rest-exposer.js'
 import { createLogger, type Logger } from './logger.js'
+import { buildRedactor } from './bindings/redact.js'
 import type { RuntimeOptions } from './options.js'
 
 export interface BoundAddress {
@@ -48,7 +49,8 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   const warnings = read.diagnostics.filter((d) => d.severity === 'warning')
 
   const bindings = await resolveBindings(cap, read.path, read.source, options.env)
-  const logger = createLogger(options.logLevel, bindings.secrets, logDestination)
+  const redact = buildRedactor(bindings.secrets)
+  const logger = createLogger(options.logLevel, redact, logDestination)
 
   const exposes: ExposeBase[] = cap.capability.exposes ?? []
   const scope: ExpressionScope = {
@@ -63,11 +65,11 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
 
   const servers: Array<{ expose: ExposeBase, server: HttpServer, path: string, active: () => number, listen: (host: string, port: number) => Promise<unknown>, close: () => Promise<unknown> }> = []
   const stdio: Array<{ close: () => Promise<void> }> = []
-  const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.progressInterval, logger, version: VERSION }
+  const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.progressInterval, logger, version: VERSION, redact }
   for (const expose of exposes) {
     const host = hostOf(expose, options)
     if (expose.type === 'rest') {
-      const app: FastifyInstance = buildRestExposer(expose as ExposesRest, consumers, scope, { bodyLimit: options.bodyLimit, logger })
+      const app: FastifyInstance = buildRestExposer(expose as ExposesRest, consumers, scope, { bodyLimit: options.bodyLimit, logger, redact })
       servers.push({ expose, server: app.server, path: '', active: countRequests(app.server), listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
     } else if (expose.type === 'mcp') {
       const tools = prepareTools(expose as ExposesMcp, consumers, scope)

@@ -1,5 +1,6 @@
 import { toErrorResponse } from '../errors/envelope.js'
 import type { Logger } from '../logger.js'
+import type { Redactor } from '../bindings/redact.js'
 import { assembleEventStream } from './assemble-stream.js'
 import { invokeOperation, isEventStream, readJson } from './invoke.js'
 import { describeArgumentErrors, McpInputs, type PreparedTool } from './mcp-tools.js'
@@ -18,6 +19,8 @@ export interface ToolCallContext {
   progress?: (progress: number, message: string) => void
   heartbeatMs: number
   logger: Logger
+  /** scrubs bound secrets out of upstream error text */
+  redact: Redactor | undefined
 }
 
 /**
@@ -40,7 +43,8 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
     const upstream = await invokeOperation(invocation, inputs, ctx.signal)
     status = upstream.status
     if (upstream.status < 200 || upstream.status >= 300) {
-      return errorResult(`Upstream answered ${upstream.status}: ${upstreamMessage(await upstream.body.text().catch(() => ''))}`)
+      const message = upstreamMessage(await upstream.body.text().catch(() => ''))
+      return errorResult(`Upstream answered ${upstream.status}: ${ctx.redact === undefined ? message : ctx.redact(message)}`)
     }
     if (isEventStream(upstream.headers)) {
       heartbeat?.stop()

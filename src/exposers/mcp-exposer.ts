@@ -7,6 +7,7 @@ import type { ExposesMcp } from '../capability/types.js'
 import { toErrorResponse } from '../errors/envelope.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import type { Logger } from '../logger.js'
+import type { Redactor } from '../bindings/redact.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
 import type { PreparedTool } from './mcp-tools.js'
 import { answerClientError } from './client-error.js'
@@ -17,6 +18,7 @@ export interface McpExposerOptions {
   heartbeatMs: number
   logger: Logger
   version: string
+  redact: Redactor | undefined
 }
 
 /** The HTTP request a message arrived on: the client going away aborts the upstream call (an
@@ -59,6 +61,7 @@ function serverFactory (name: string, tools: ReadonlyMap<string, PreparedTool>, 
         signal: AbortSignal.any(http === undefined ? [ctx.mcpReq.signal, cancel.signal] : [ctx.mcpReq.signal, cancel.signal, http.signal]),
         heartbeatMs: options.heartbeatMs,
         logger,
+        redact: options.redact,
       }
       if (progressToken !== undefined) {
         callCtx.progress = (progress, message) => {

@@ -6,6 +6,7 @@ import { JsonBody, RawBody } from '../consumers/call-context.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { toErrorResponse } from '../errors/envelope.js'
 import type { Logger } from '../logger.js'
+import type { Redactor } from '../bindings/redact.js'
 import type { Consumers } from '../consumers/build-consumers.js'
 import type { ExpressionScope } from '../consumers/compile-value.js'
 import { compileInvocation, type Invocation } from './compile-invocation.js'
@@ -18,6 +19,8 @@ import { buildInboundAuth, credentialInputs } from './inbound-auth.js'
 export interface RestExposerOptions {
   bodyLimit: number
   logger: Logger
+  /** scrubs bound secrets out of upstream error bodies before they reach the client */
+  redact: Redactor | undefined
 }
 
 interface CompiledRoute {
@@ -101,7 +104,7 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
     app.route({
       method: route.method as 'GET',
       url: route.url,
-      handler: (request, reply) => handle(route, request, reply, log),
+      handler: (request, reply) => handle(route, request, reply, log, options.redact),
     })
   }
   return app
@@ -147,7 +150,7 @@ function toFastifyPath (path: string): { url: string, pathParams: Map<string, st
   return { url, pathParams }
 }
 
-async function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger): Promise<void> {
+async function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger, redact: Redactor | undefined): Promise<void> {
   const invocation = route.invocation
   const inputs = new RestInputs(request, route.inputs)
   if (invocation.kind === 'unsupported') {
@@ -167,6 +170,12 @@ async function handle (route: CompiledRoute, request: FastifyRequest, reply: Fas
   const upstreamMs = performance.now() - started
 
   const ok = upstream.status >= 200 && upstream.status < 300
+  if (!ok && redact !== undefined) {
+    // an error answer can echo what it was sent, the gateway's credential included
+    const text = redact(await upstream.body.text())
+    await reply.code(upstream.status).headers(passThroughHeaders(upstream.headers)).send(text)
+    return
+  }
   if (ok && !invocation.output.identity && !isEventStream(upstream.headers)) {
     // a mapping needs the whole JSON body; a non-2xx answer is never mapped (DESIGN 2.1)
     const mapped = invocation.output.map(await readJson(upstream))

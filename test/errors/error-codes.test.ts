@@ -73,7 +73,7 @@ describe('the registry', () => {
     const entry = ERROR_CODES[code]
     expect(entry.status).toBeGreaterThanOrEqual(400)
     expect(entry.status).toBeLessThan(600)
-    expect(entry.type).toBe(entry.status >= 500 ? 'server_error' : entry.status === 401 ? 'authentication_error' : 'invalid_request_error')
+    expect(entry.type).toBe(entry.status >= 500 ? 'server_error' : entry.status === 401 ? 'authentication_error' : entry.status === 403 ? 'permission_error' : 'invalid_request_error')
     expect(entry.message).toMatch(/^[A-Z].*\.$/)
   })
 

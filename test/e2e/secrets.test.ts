@@ -1,0 +1,98 @@
+import { createServer, type Server } from 'node:http'
+import { once } from 'node:events'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Client } from '@modelcontextprotocol/client'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
+import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
+
+const SECRET = 'sk-bound-secret-never-to-be-shown-42'
+
+/** An upstream that answers every call 400 and echoes the credential it received. */
+let leaky: Server
+let leakyUrl: string
+let gateway: Gateway
+
+beforeAll(async () => {
+  leaky = createServer((req, res) => {
+    res.writeHead(400, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ error: { message: `rejected credential ${req.headers.authorization ?? ''} for ${req.url ?? ''}`, type: 'invalid_request_error', param: null, code: null } }))
+  })
+  leaky.listen(0, '127.0.0.1')
+  await once(leaky, 'listening')
+  const address = leaky.address()
+  leakyUrl = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+  const file = await writeCapability(`naftiko: 1.0.0-alpha2
+binds:
+- namespace: env
+  keys:
+    API_KEY: API_KEY
+capability:
+  consumes:
+  - type: http
+    namespace: leaky
+    baseUri: https://leaky.example
+    authentication:
+      type: bearer
+      token: '{{API_KEY}}'
+    resources:
+    - name: things
+      path: /things
+      operations:
+      - name: create
+        method: POST
+        inputParameters:
+        - name: body
+          in: body
+  exposes:
+  - type: rest
+    namespace: api
+    port: 0
+    resources:
+    - path: /things
+      operations:
+      - method: POST
+        call: leaky.create
+        with:
+          body: rest.body
+  - type: mcp
+    namespace: tools
+    port: 0
+    tools:
+    - name: create-thing
+      description: Create a thing
+      call: leaky.create
+      with:
+        body: tools.body
+`)
+  gateway = await startGateway(file, { flags: { 'base-uri': [`leaky=${leakyUrl}`], 'log-level': 'debug' }, env: { API_KEY: SECRET } })
+})
+
+afterAll(async () => {
+  await gateway?.close()
+  leaky?.close()
+})
+
+describe('bound secrets in upstream error answers', () => {
+  it('are scrubbed from a relayed REST error body, which otherwise goes back as it is', async () => {
+    const response = await fetch(`${gateway.url('rest')}/things`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+    expect(response.status).toBe(400)
+    const text = await response.text()
+    expect(text).not.toContain(SECRET)
+    expect(JSON.parse(text)).toEqual({ error: { message: 'rejected credential Bearer [redacted] for /things', type: 'invalid_request_error', param: null, code: null } })
+  })
+
+  it('are scrubbed from an MCP error result', async () => {
+    const client = new Client({ name: 'secrets', version: '1' })
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url('mcp'))))
+    const result = await client.callTool({ name: 'create-thing', arguments: { body: { a: 1 } } })
+    await client.close()
+    expect(result.isError).toBe(true)
+    expect(JSON.stringify(result)).not.toContain(SECRET)
+    expect(JSON.stringify(result.content)).toContain('Upstream answered 400')
+  })
+
+  it('never reach the log, even at debug level', () => {
+    expect(gateway.logs.lines.length).toBeGreaterThan(0)
+    expect(gateway.logs.text).not.toContain(SECRET)
+  })
+})
