@@ -22,15 +22,41 @@ export async function invokeOperation (invocation: CallInvocation, inputs: CallI
   const target = operation.target
   if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${operation.namespace}" has no base URI; start the gateway with --base-uri ${operation.namespace}=URL.`)
   const request = operation.buildRequest(invocation.args(inputs))
-  const response = await target.dispatcher.request({
+  const options: Dispatcher.RequestOptions = {
     origin: target.origin,
     path: request.path,
     method: request.method as Dispatcher.HttpMethod,
     headers: request.headers,
     body: request.body,
     signal,
-  })
+  }
+  let response: Dispatcher.ResponseData
+  try {
+    response = await target.dispatcher.request(options)
+  } catch (err) {
+    if (signal.aborted || !safeToRetry(err, request.method)) throw err
+    // once, on a fresh connection (the pool drops the failed socket)
+    response = await target.dispatcher.request(options)
+  }
   return { status: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: response.body }
+}
+
+/** Failures where the request cannot have reached the upstream: the connection never opened. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EAI_AGAIN'])
+/** A connection that broke before any response: the upstream may have acted, so only an
+ * idempotent request is sent again. */
+const BROKEN = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'])
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
+
+/**
+ * A retry is safe only before the first response byte, and for a non-idempotent call only when the
+ * request cannot have reached the upstream. Upstream 429/5xx answers are never retried here: they go
+ * back to the client, whose SDK retries with the upstream's retry-after.
+ */
+function safeToRetry (err: unknown, method: string): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') return false
+  return NOT_CONNECTED.has(code) || (BROKEN.has(code) && IDEMPOTENT.has(method))
 }
 
 /** Reads a whole upstream body and parses it as JSON, for mappings and MCP results. */
