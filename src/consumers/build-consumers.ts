@@ -20,6 +20,8 @@ export interface ConsumedOperationRuntime {
   readonly definition: ConsumedOperation
   /** consumes-, resource- and operation-level parameters, merged */
   readonly parameters: readonly ConsumedInputParameter[]
+  /** placeholders of the path that a call must fill (bound variables excluded) */
+  readonly pathPlaceholders: readonly string[]
 }
 
 export interface Consumers {
@@ -60,6 +62,7 @@ export function buildConsumers (cap: Capability, scope: ExpressionScope, options
           buildRequest: compileRequest(c, resource, op, base?.basePath ?? '', scope),
           definition: op,
           parameters: mergeParameters(c.inputParameters, resource.inputParameters, op.inputParameters),
+          pathPlaceholders: pathPlaceholders(op.path ?? resource.path, scope),
         })
       }
     }
@@ -68,6 +71,13 @@ export function buildConsumers (cap: Capability, scope: ExpressionScope, options
     operation: (call) => operations.get(call),
     close: () => dispatchers.close(),
   }
+}
+
+function pathPlaceholders (path: string, scope: ExpressionScope): string[] {
+  return [...String(path).matchAll(/\{\{?\s*([^{}]+?)\s*\}?\}/g)]
+    .map((m) => m[1] as string)
+    .filter((token) => !scope.bindings.values.has(token))
+    .map((token) => token.slice(token.lastIndexOf('.') + 1))
 }
 
 /** `https://api.openai.com/v1` -> origin + base path; undefined when empty or still holding

@@ -52,6 +52,14 @@ function deriveInputSchema (tool: McpTool, operation: ConsumedOperationRuntime |
     properties[p.name] ??= argumentFor(p)
     if (isRequired(p)) required.add(p.name)
   }
+  // a path placeholder no parameter declares and `with` does not fill is the caller's too
+  const declared = new Set(params.map((p) => normalizeName(p.name)))
+  for (const name of operation?.pathPlaceholders ?? []) {
+    const key = normalizeName(name)
+    if (filled.has(key) || declared.has(key)) continue
+    properties[name] ??= { type: 'string', description: `path parameter ${name}` }
+    required.add(name)
+  }
   // `{{tools.x}}` inside a body template are arguments too
   for (const token of templateTokens(JSON.stringify(operation?.definition.body ?? ''))) {
     const name = inputReference(token, scope)
