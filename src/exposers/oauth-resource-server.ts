@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTVerifyGetKey } from 'jose'
+import type { JWTVerifyGetKey } from 'jose'
 import type { Authentication } from '../capability/types.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import type { InboundCheck, InboundVerdict } from './inbound-auth.js'
@@ -50,12 +50,13 @@ export function buildResourceServer (auth: OAuthAuthentication): ResourceServer 
       keys = undefined
       throw err
     })
+    const jose = await loadJose()
     let payload: Record<string, unknown>
     try {
-      payload = (await jwtVerify(token, await keys, { issuer: [issuer, `${issuer}/`], audience })).payload
+      payload = (await jose.jwtVerify(token, await keys, { issuer: [issuer, `${issuer}/`], audience })).payload
     } catch (err) {
       if (err instanceof NaftikoError) throw err
-      if (err instanceof joseErrors.JOSEError && !(err instanceof joseErrors.JWKSTimeout)) {
+      if (err instanceof jose.errors.JOSEError && !(err instanceof jose.errors.JWKSTimeout)) {
         return refuse(401, 'invalid_token', 'The access token is not valid for this resource.')
       }
       throw new NaftikoError('upstream_unreachable', 'The authorization server could not be reached to check the access token.', { cause: err })
@@ -78,6 +79,13 @@ export function buildResourceServer (auth: OAuthAuthentication): ResourceServer 
   }
 }
 
+/** jose is loaded on first use: a gateway without an OAuth expose does not pay its memory. */
+let joseModule: Promise<typeof import('jose')> | undefined
+function loadJose (): Promise<typeof import('jose')> {
+  joseModule ??= import('jose')
+  return joseModule
+}
+
 /** The JWKS of the authorization server, from its RFC 8414 metadata or, failing that, OpenID's. */
 async function discoverKeys (issuer: string): Promise<JWTVerifyGetKey> {
   const url = new URL(issuer)
@@ -91,7 +99,7 @@ async function discoverKeys (issuer: string): Promise<JWTVerifyGetKey> {
     const response = await fetch(candidate, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
     if (response?.ok !== true) continue
     const metadata = await response.json().catch(() => undefined) as { jwks_uri?: unknown } | undefined
-    if (typeof metadata?.jwks_uri === 'string') return createRemoteJWKSet(new URL(metadata.jwks_uri))
+    if (typeof metadata?.jwks_uri === 'string') return (await loadJose()).createRemoteJWKSet(new URL(metadata.jwks_uri))
   }
   throw new NaftikoError('upstream_unreachable', 'The authorization server metadata (jwks_uri) could not be fetched.')
 }
