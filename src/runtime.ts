@@ -96,7 +96,10 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port
       addresses.push({ type: expose.type, namespace: expose.namespace ?? '', url: `http://${urlHost(host)}:${actualPort}${path}` })
       if (!isLoopback(host) && expose.authentication === undefined) {
-        logger.warn({ expose: expose.namespace, host }, `expose "${expose.namespace}" listens on ${host} without inbound authentication: anyone who reaches it spends the gateway's upstream credentials`)
+        const message = `expose "${expose.namespace}" listens on ${host} without inbound authentication: anyone who reaches it spends the gateway's upstream credentials`
+        logger.warn({ expose: expose.namespace, host }, message)
+        const { line, col } = read.source.locate(['capability', 'exposes', exposes.indexOf(expose)])
+        warnings.push({ severity: 'warning', file: read.source.file, line, col, message })
       }
     }
   } catch (err) {

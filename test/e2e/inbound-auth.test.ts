@@ -220,3 +220,20 @@ describe('OAuth 2.1 resource server on the MCP expose', () => {
     expect((await initialize(forged)).status).toBe(401)
   })
 })
+
+describe('exposure warning', () => {
+  it('warns at startup when an expose without inbound authentication listens beyond loopback', async () => {
+    const file = await writeCapability(capability(`      type: bearer\n      token: '{{GATEWAY_TOKEN}}'`, `      type: bearer\n      token: '{{GATEWAY_TOKEN}}'`).replace(/    authentication:\n      type: bearer\n      token: '\{\{GATEWAY_TOKEN\}\}'\n    tools:/, '    tools:'))
+    const gateway = await startGateway(file, {
+      flags: { port: ['api=0', 'tools=0'], host: '0.0.0.0', 'base-uri': [`openai=${upstream.url}`] },
+      env: { CHATGPT_API_KEY: UPSTREAM_KEY, GATEWAY_TOKEN },
+    })
+    try {
+      const warnings = gateway.logs.entries().filter((e) => e.level === 40)
+      expect(warnings.map((w) => w.expose)).toEqual(['tools'])
+      expect(String(warnings[0]?.msg)).toMatch(/listens on 0\.0\.0\.0 without inbound authentication/)
+    } finally {
+      await gateway.close()
+    }
+  })
+})
