@@ -1,0 +1,114 @@
+// The load generators: autocannon for throughput, an undici Client loop for latency, and a stream
+// reader that timestamps every read for time-to-first-byte, stalls and coalescing.
+import autocannon from 'autocannon'
+import { Client, Pool } from 'undici'
+
+/** Requests per second over `seconds` (or for `amount` requests) at `connections`. */
+export async function throughput (target, { connections = 32, seconds, amount }) {
+  const result = await autocannon({
+    url: target.url,
+    method: 'POST',
+    headers: target.headers,
+    body: target.body,
+    connections,
+    pipelining: 1,
+    ...(amount === undefined ? { duration: seconds } : { amount }),
+    timeout: 10,
+  })
+  const failed = result.errors + result.timeouts + result.non2xx
+  return {
+    rps: result.requests.total / result.duration,
+    total: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed,
+  }
+}
+
+/**
+ * `count` requests one after the other on one keep-alive connection; every duration is taken with
+ * the high-resolution clock from sending to the last byte of the body. Returns durations in µs.
+ */
+export async function sequential (target, count) {
+  const url = new URL(target.url)
+  const client = new Client(url.origin, { pipelining: 1, keepAliveTimeout: 60_000 })
+  const samples = new Float64Array(count)
+  let failed = 0
+  try {
+    for (let i = 0; i < count; i++) {
+      const t0 = process.hrtime.bigint()
+      const res = await client.request({ path: url.pathname, method: 'POST', headers: target.headers, body: target.body })
+      await res.body.arrayBuffer()
+      samples[i] = Number(process.hrtime.bigint() - t0) / 1000
+      if (res.statusCode !== 200) failed++
+    }
+  } finally {
+    await client.close()
+  }
+  return { samples, failed }
+}
+
+/**
+ * Opens `concurrency` streams at once (each on its own connection) and reads them to the end,
+ * timestamping every read. Per stream: time to first body byte, duration, events received, reads
+ * that carried more than one event (coalesced), the longest silence between two reads, [DONE] seen.
+ */
+export async function streams (target, { concurrency, count = concurrency, expectEvents, timeoutMs }) {
+  const url = new URL(target.url)
+  const pool = new Pool(url.origin, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000, bodyTimeout: timeoutMs, headersTimeout: timeoutMs })
+  const results = []
+  let next = 0
+  const one = async () => {
+    const t0 = performance.now()
+    const r = { ttfbUs: NaN, ms: NaN, events: 0, reads: 0, coalesced: 0, maxGapMs: 0, done: false, error: undefined }
+    try {
+      const res = await pool.request({ path: url.pathname, method: 'POST', headers: target.headers, body: target.body, signal: AbortSignal.timeout(timeoutMs) })
+      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`)
+      let last
+      for await (const chunk of res.body) {
+        const now = performance.now()
+        if (last === undefined) r.ttfbUs = (now - t0) * 1000
+        else r.maxGapMs = Math.max(r.maxGapMs, now - last)
+        last = now
+        const text = chunk.toString('latin1')
+        const n = countEvents(text)
+        r.reads++
+        r.events += n
+        if (n > 1) r.coalesced++
+        if (text.includes('data: [DONE]')) r.done = true
+      }
+      r.ms = performance.now() - t0
+    } catch (err) {
+      r.error = err.message
+    }
+    results.push(r)
+  }
+  const worker = async () => { while (next++ < count) await one() }
+  try {
+    await Promise.all(Array.from({ length: concurrency }, worker))
+  } finally {
+    await pool.destroy()
+  }
+  const complete = results.filter((r) => r.done && r.error === undefined && (expectEvents === undefined || r.events === expectEvents))
+  return { results, complete: complete.length }
+}
+
+function countEvents (text) {
+  let n = 0
+  let at = -1
+  while ((at = text.indexOf('data:', at + 1)) !== -1) n++
+  return n
+}
+
+export function median (values) {
+  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+export function percentile (values, p) {
+  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]
+}

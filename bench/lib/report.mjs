@@ -1,0 +1,138 @@
+// Turns the measurements into bench/results.md: the targets of issue 5 first, then the detail.
+import { median } from './measure.mjs'
+
+const MB = 2 ** 20
+/** a stream silent for this long while the upstream sends every 20 ms has stalled */
+export const STALL_MS = 1000
+
+export function renderReport (d) {
+  const { env, tp, lat, ttfb, concurrent, memory, labels } = d
+  const lines = []
+  const rounds = (key) => tp[key] ?? []
+  const rpsMedian = (key) => median(rounds(key).map((r) => r.rps))
+  /** median over rounds of a per-round ratio (targets of one round ran side by side) */
+  const ratio = (a, b) => median(rounds(a).map((r, i) => r.rps / rounds(b)[i]?.rps))
+  const latP50 = (key) => median((lat[key] ?? []).map((r) => r.p50))
+  const latP99 = (key) => median((lat[key] ?? []).map((r) => r.p99))
+  const added = (key) => median((lat[key] ?? []).map((r, i) => r.p50 - lat.direct[i].p50))
+  const ttfbMedian = (key) => median((ttfb[key] ?? []).map((r) => r.ttfbUs))
+  const ttfbAdded = (key) => median((ttfb[key] ?? []).map((r, i) => r.ttfbUs - ttfb.direct[i].ttfbUs))
+
+  const restRatio = ratio('rest', 'proxy')
+  const latRatio = added('rest') / added('proxy')
+  const ttfbAdd = ttfbAdded('rest')
+  const warmMedian = (key) => median((d.ttfbWarm[key] ?? []).map((r) => r.ttfbUs))
+  const warmAdded = (key) => median((d.ttfbWarm[key] ?? []).map((r, i) => r.ttfbUs - d.ttfbWarm.direct[i].ttfbUs))
+  const warmAdd = warmAdded('rest')
+  const c = concurrent.rest
+  const single = sumRounds(ttfb.rest)
+  const coalescedShare = (x) => x === undefined || x.reads === 0 ? NaN : x.coalesced / x.reads
+  const stalled = c === undefined || c.complete !== c.count || !(c.maxGapMs < STALL_MS)
+  // the gateway must not merge events: none at 1 connection, and at 512 no more merged reads
+  // than the minimal proxy shows (there the client itself reads late at times)
+  const singleProxy = sumRounds(ttfb.proxy)
+  const coalescing = coalescedShare(single) > coalescedShare(singleProxy) + 0.01 || coalescedShare(c) > coalescedShare(concurrent.proxy) + 0.01
+  const mcpModernRatio = ratio('mcpModern', 'rest')
+  const mcpLegacyRatio = ratio('mcpLegacy', 'rest')
+  const startup = median(d.startups)
+  const flat = memory.after / memory.warm
+
+  const { machine: m } = env
+  lines.push('# naftiko benchmark', '')
+  lines.push(`${m.date} · ${m.cpu}, ${m.cores} cores, ${m.memGb} GB · ${m.os} · Node ${m.node} · naftiko ${env.gatewayRef}`)
+  lines.push('')
+  lines.push(`${env.mode} run (\`npm run bench${env.mode === 'quick' ? ' -- --quick' : ''}\`, ${Math.round(d.seconds)} s): every figure is the median of ${env.cfg.rounds} rounds, ` +
+    'the targets alternating order from round to round; load from autocannon (throughput) and a sequential undici loop timed with `process.hrtime` (latency), ' +
+    `all against one fake OpenAI upstream on loopback. Gateway log level: ${env.logLevel}.`)
+  lines.push('')
+  const busy = Math.max(d.background ?? 0, d.foreignShare ?? 0)
+  if (busy >= 0.1) {
+    lines.push(`> **The machine was not quiet**: other processes used ${pct(d.background)} of its CPU just before the run and ${pct(d.foreignShare)} during it. Absolute figures are low and noisy; ratios from the same round are still comparable.`, '')
+  } else {
+    lines.push(`Other processes used ${pct(d.background)} of the CPU before the run and ${pct(d.foreignShare)} during it.`, '')
+  }
+  lines.push('## Targets', '')
+  lines.push('| Figure | Measured | Target | Holds |', '| --- | --- | --- | --- |')
+  const row = (figure, measured, target, ok) => lines.push(`| ${figure} | ${measured} | ${target} | ${ok ? 'yes' : '**no**'} |`)
+  row('REST throughput at 32 connections, vs minimal proxy', `${x(restRatio)} (${int(rpsMedian('rest'))} vs ${int(rpsMedian('proxy'))} req/s)`, '>= 0.80x', restRatio >= 0.8)
+  row('Added latency at 1 connection, vs minimal proxy\'s', `${x(latRatio)} (${int(added('rest'))} vs ${int(added('proxy'))} µs)`, '<= 1.5x', latRatio <= 1.5)
+  row('Streaming: time to first byte added (warm: streams back to back)', `${int(warmAdd)} µs (minimal proxy ${int(warmAdded('proxy'))} µs)`, '< 1000 µs', warmAdd < 1000)
+  row('... same, idle: 20 ms gaps, each process wakes from sleep per request', `${int(ttfbAdd)} µs (minimal proxy ${int(ttfbAdded('proxy'))} µs)`, '< 1000 µs', ttfbAdd < 1000)
+  row(`Streaming: ${env.cfg.streams} concurrent streams, no stall`, c === undefined ? 'not run' : `${c.complete}/${c.count} complete, longest silence ${int(c.maxGapMs)} ms`, `all complete, no silence >= ${STALL_MS} ms`, !stalled)
+  row('Streaming: no coalescing (reads carrying > 1 event)', `${pct(coalescedShare(single))} at 1 connection (proxy ${pct(coalescedShare(singleProxy))}); ${pct(coalescedShare(c))} at ${env.cfg.streams} (proxy ${pct(coalescedShare(concurrent.proxy))})`, 'not above the minimal proxy (+1 point)', !coalescing)
+  row('MCP tools/call throughput, 2026-07-28, vs REST', `${x(mcpModernRatio)} (${int(rpsMedian('mcpModern'))} req/s)`, '>= 0.40x', mcpModernRatio >= 0.4)
+  row('MCP tools/call throughput, 2025 era, vs REST', `${x(mcpLegacyRatio)} (${int(rpsMedian('mcpLegacy'))} req/s)`, '>= 0.40x', mcpLegacyRatio >= 0.4)
+  row('RSS idle', mb(memory.idle), '< 90 MB', memory.idle < 90 * MB)
+  row(`RSS flat over ${int(memory.requests)} requests`, `${mb(memory.warm)} after ${int(memory.warmRequests)} warm-up, ${mb(memory.after)} after ${int(memory.requests)} more (${signedPct(flat - 1)})`, 'within 10%', flat <= 1.1)
+  row('`naftiko run` to first answer', `${int(startup)} ms`, '< 600 ms', startup < 600)
+  lines.push('')
+
+  lines.push(`## Throughput at 32 connections (${env.cfg.seconds} s per target and round)`, '')
+  lines.push('| Target | req/s | rounds min-max | p50 ms | p99 ms | vs minimal proxy | failed requests |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const key of Object.keys(tp)) {
+    const rs = rounds(key)
+    const base = key.endsWith('Stream') ? 'proxyStream' : 'proxy'
+    lines.push(`| ${labels[key]} | ${int(rpsMedian(key))} | ${int(Math.min(...rs.map((r) => r.rps)))}-${int(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${x(ratio(key, base))} | ${sum(rs.map((r) => r.failed))} |`)
+  }
+  if (d.peerNote !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} | ${d.peerNote} | | | | | |`)
+  lines.push('')
+  lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream.')
+  lines.push('')
+
+  lines.push(`## Latency at 1 connection (${env.cfg.latencyCount} sequential requests per target and round)`, '')
+  lines.push('| Target | p50 µs | p99 µs | added vs direct, µs | vs minimal proxy\'s added |', '| --- | ---: | ---: | ---: | ---: |')
+  for (const key of Object.keys(lat)) {
+    lines.push(`| ${labels[key]} | ${int(latP50(key))} | ${int(latP99(key))} | ${key === 'direct' ? '-' : int(added(key))} | ${key === 'direct' || key === 'proxy' ? '-' : x(added(key) / added('proxy'))} |`)
+  }
+  lines.push('')
+
+  lines.push(`## Streaming with realistic gaps (${env.gapMs} ms between events)`, '')
+  lines.push('| | upstream direct | minimal proxy | naftiko REST |', '| --- | ---: | ---: | ---: |')
+  const keys = ['direct', 'proxy', 'rest']
+  const cells = (f) => keys.map((k) => f(k)).join(' | ')
+  lines.push(`| time to first byte, warm (${env.cfg.ttfbWarmCount} streams back to back, no gaps), µs | ${cells((k) => int(warmMedian(k)))} |`)
+  lines.push(`| ... added vs direct, µs | - | ${int(warmAdded('proxy'))} | ${int(warmAdded('rest'))} |`)
+  lines.push(`| time to first byte, idle (${env.cfg.ttfbCount} gapped streams one after the other), µs | ${cells((k) => int(ttfbMedian(k)))} |`)
+  lines.push(`| ... added vs direct, µs | - | ${int(ttfbAdded('proxy'))} | ${int(ttfbAdded('rest'))} |`)
+  lines.push(`| reads carrying > 1 event, 1 connection | ${cells((k) => { const s = sumRounds(ttfb[k]); return `${s.coalesced} of ${s.reads}` })} |`)
+  lines.push(`| ${env.cfg.streams} concurrent streams (${env.chunks + 3} events each) complete | ${cells((k) => concurrent[k] === undefined ? '-' : `${concurrent[k].complete}/${concurrent[k].count}`)} |`)
+  lines.push(`| ... time to first byte p50 / p99, ms | ${cells((k) => concurrent[k] === undefined ? '-' : `${ms1(concurrent[k].ttfbP50Us / 1000)} / ${ms1(concurrent[k].ttfbP99Us / 1000)}`)} |`)
+  lines.push(`| ... stream duration p50 / max, ms (ideal ${(env.chunks + 2) * env.gapMs}) | ${cells((k) => concurrent[k] === undefined ? '-' : `${int(concurrent[k].durP50)} / ${int(concurrent[k].durMax)}`)} |`)
+  lines.push(`| ... longest silence in any stream, ms | ${cells((k) => concurrent[k] === undefined ? '-' : int(concurrent[k].maxGapMs))} |`)
+  lines.push(`| ... reads carrying > 1 event | ${cells((k) => concurrent[k] === undefined ? '-' : `${pct(coalescedShare(concurrent[k]))} (${concurrent[k].coalesced} of ${concurrent[k].reads})`)} |`)
+  const errs = keys.flatMap((k) => (concurrent[k]?.errors ?? []).map((e) => `${k}: ${e}`))
+  if (errs.length > 0) lines.push('', `Stream errors: ${errs.join('; ')}`)
+  lines.push('')
+
+  lines.push('## Memory and startup', '')
+  lines.push('| Figure | Value |', '| --- | ---: |')
+  lines.push(`| naftiko RSS idle (fresh process, 1 s after its first answer) | ${mb(memory.idle)} |`)
+  lines.push(`| ... after ${int(memory.warmRequests)} warm-up requests | ${mb(memory.warm)} |`)
+  lines.push(`| ... after ${int(memory.requests)} more requests at 32 connections | ${mb(memory.after)}${memory.failed > 0 ? ` (${memory.failed} failed)` : ''} |`)
+  lines.push(`| naftiko RSS after the whole run above (throughput, latency, streams) | ${mb(d.rssAfterRun)} |`)
+  if (d.peerRss !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} RSS after its runs | ${mb(d.peerRss)} |`)
+  lines.push(`| \`naftiko run\` to first answer, median (min-max of ${d.startups.length}) | ${int(startup)} ms (${int(Math.min(...d.startups))}-${int(Math.max(...d.startups))}) |`)
+  lines.push(`| minimal proxy process to first answer, for reference | ${int(median(d.proxyStartups))} ms |`)
+  lines.push('')
+
+  lines.push('## Notes', '')
+  if (d.peerNote === undefined && d.peerStream !== undefined) lines.push(`- @portkey-ai/gateway ${env.peerVersion} streaming through the same upstream: ${d.peerStream.replace(/\|/g, '/').replace(/\s+/g, ' ')} (not measured).`)
+  for (const [key, problem] of Object.entries(d.broken)) lines.push(`- ${key}: failed its check and was not measured: ${problem.replace(/\|/g, '/').replace(/\s+/g, ' ')}`)
+  lines.push('- Processes: upstream, minimal proxy, gateway and peer each run as their own `node` process; the load generator runs in the bench process. All share the same cores, so absolute numbers swing between runs: compare ratios from one run.')
+  lines.push(`- "Added latency" is the median over rounds of (p50 through the target - p50 direct, same round). The MCP requests are stateless POSTs on /mcp: 2026-07-28 with the \`mcp-method\`/\`mcp-name\` headers and the \`_meta\` envelope of @modelcontextprotocol/client 2.x, the 2025 era as the 1.x SDK sends them after initialize (\`mcp-protocol-version: 2025-11-25\`, SSE answer).`)
+  lines.push('- Time to first byte: on this VM a process that slept (20 ms between stream events) needs several hundred µs to wake up, and every process hop pays it: the idle figure measures that as much as the gateway, which is why the minimal proxy shows it too. The warm figure (streams requested back to back) is the gateway\'s own cost.')
+  lines.push(`- RSS "flat": the last reading against the one after warm-up (JIT, pools and heap sized); idle is a fresh process.`)
+  return { markdown: lines.join('\n'), restRatio }
+}
+
+function sumRounds (rounds = []) {
+  return { coalesced: sum(rounds.map((r) => r.coalesced)), reads: sum(rounds.map((r) => r.reads)), events: sum(rounds.map((r) => r.events)) }
+}
+
+const sum = (values) => values.reduce((a, b) => a + b, 0)
+const int = (v) => Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a'
+const x = (v) => Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a'
+const mb = (v) => v === undefined ? 'n/a' : `${(v / MB).toFixed(1)} MB`
+const ms1 = (v) => Number.isFinite(v) ? v.toFixed(1) : 'n/a'
+const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : 'n/a'
+const signedPct = (v) => Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%` : 'n/a'

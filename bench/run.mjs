@@ -1,0 +1,377 @@
+#!/usr/bin/env node
+// The benchmark of issue 5 (DESIGN.md section 5): one run, one load generator, the same upstream.
+//   npm run bench                full run (about 6-8 minutes), writes bench/results.md
+//   npm run bench -- --quick     CI variant (under 2 minutes); exit 1 when the gateway's REST
+//                                throughput falls under 0.6x the minimal proxy's
+// Options: --rounds N  --seconds S  --no-peer  --log-level LEVEL (gateway; default: its own, info)
+//          --out FILE  --profile DIR (run the measured gateway under --cpu-prof, profiles in DIR)
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { request } from 'undici'
+import { ROOT, cleanEnv, killAll, machineTicks, ownTicks, rssOf, startNode } from './lib/processes.mjs'
+import { median, percentile, sequential, streams, throughput } from './lib/measure.mjs'
+import { renderReport } from './lib/report.mjs'
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    'no-peer': { type: 'boolean', default: false },
+    'log-level': { type: 'string' },
+    out: { type: 'string' },
+    profile: { type: 'string' },
+  },
+})
+const QUICK = flags.quick
+const CFG = QUICK
+  ? { rounds: 3, seconds: 2, warmSeconds: 1, latencyCount: 500, latencyRounds: 3, ttfbCount: 20, ttfbWarmCount: 300, ttfbRounds: 3, streams: 512, memWarm: 5_000, memRequests: 20_000, startups: 3, peer: false, limitMs: 170_000, quietWaitS: 20 }
+  : { rounds: 5, seconds: 5, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, memWarm: 10_000, memRequests: 100_000, startups: 5, peer: true, limitMs: 840_000, quietWaitS: 60 }
+if (flags.rounds !== undefined) CFG.rounds = CFG.latencyRounds = CFG.ttfbRounds = Math.max(1, Number(flags.rounds))
+if (flags.seconds !== undefined) CFG.seconds = Math.max(1, Number(flags.seconds))
+if (flags['no-peer']) CFG.peer = false
+
+const CAPABILITY = 'capabilities/chat-completions.yaml'
+const NAMESPACE = 'chat-completions-chat-completions'
+const TOOL = 'chatgpt-create-chat-completion'
+const PEER_VERSION = '1.15.2'
+const API_KEY = 'sk-bench-0000000000000000'
+const STREAM_GAP_MS = 20
+const STREAM_CHUNKS = 16
+const THRESHOLD_QUICK = 0.6
+
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Say hello in one short paragraph.' }], temperature: 0.2 }
+const chatStream = { ...chat, stream: true }
+const chatStreamGapped = (chunks) => ({ ...chat, stream: true, bench_gap_ms: STREAM_GAP_MS, bench_chunks: chunks })
+const jsonHeaders = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` }
+const mcpModern = (body) => ({
+  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-method': 'tools/call', 'mcp-name': TOOL, 'mcp-protocol-version': '2026-07-28' },
+  body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: TOOL, arguments: { body }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'naftiko-bench', version: '1.0.0' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }),
+})
+const mcpLegacy = (body) => ({
+  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+  body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: TOOL, arguments: { body } } }),
+})
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'naftiko-bench-'))
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`)
+const hardLimit = setTimeout(() => {
+  log(`hard time limit (${CFG.limitMs / 1000} s) reached: stopping`)
+  killAll()
+  process.exit(2)
+}, CFG.limitMs)
+hardLimit.unref()
+
+async function main () {
+  const t0 = performance.now()
+  ensureBuilt()
+  const background = await waitForQuiet(CFG.quietWaitS)
+  const ticks0 = { machine: machineTicks(), own: ownTicks() }
+  const env = { machine: machine(), mode: QUICK ? 'quick' : 'full', cfg: CFG, logLevel: flags['log-level'] ?? 'info (default)', gatewayRef: gitRef(), peerVersion: PEER_VERSION, gapMs: STREAM_GAP_MS, chunks: STREAM_CHUNKS }
+
+  log('starting the upstream, the minimal proxy and the gateway')
+  const upstream = await startNode(['bench/upstream.mjs'], { name: 'upstream', ready: portLine, logFile: path.join(work, 'upstream.log') })
+  const upstreamOrigin = `http://127.0.0.1:${upstream.value}`
+  const proxy = await startNode(['bench/minimal-proxy.mjs', upstreamOrigin], { name: 'minimal proxy', ready: portLine, logFile: path.join(work, 'proxy.log') })
+  const gateway = await startGateway(upstreamOrigin, { profileDir: flags.profile })
+  let peer
+  let peerNote
+  if (CFG.peer) {
+    try {
+      peer = await startNode(['bench/portkey.mjs'], { name: '@portkey-ai/gateway', ready: portLine, logFile: path.join(work, 'portkey.log'), timeoutMs: 20_000 })
+    } catch (err) {
+      peerNote = `did not start: ${firstLine(err.message)}`
+    }
+  } else {
+    peerNote = QUICK ? 'not run in --quick' : 'not run (--no-peer)'
+  }
+
+  const proxyUrl = `http://127.0.0.1:${proxy.value}/v1/chat/completions`
+  const directUrl = `${upstreamOrigin}/v1/chat/completions`
+  const targets = {
+    direct: { label: 'upstream direct (floor)', url: directUrl, headers: jsonHeaders, body: JSON.stringify(chat), expect: 'chat.completion' },
+    proxy: { label: 'minimal Node proxy', url: proxyUrl, headers: jsonHeaders, body: JSON.stringify(chat), expect: 'chat.completion' },
+    rest: { label: 'naftiko REST', url: gateway.rest, headers: jsonHeaders, body: JSON.stringify(chat), expect: 'chat.completion' },
+    directStream: { label: 'upstream direct, stream', url: directUrl, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
+    proxyStream: { label: 'minimal proxy, stream', url: proxyUrl, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
+    restStream: { label: 'naftiko REST, stream', url: gateway.rest, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
+    mcpModern: { label: 'naftiko MCP tools/call 2026-07-28', url: gateway.mcp, ...mcpModern(chat), expect: 'chatcmpl-' },
+    mcpLegacy: { label: 'naftiko MCP tools/call 2025 era', url: gateway.mcp, ...mcpLegacy(chat), expect: 'chatcmpl-' },
+  }
+  let peerTarget
+  if (peer !== undefined) {
+    peerTarget = {
+      label: `@portkey-ai/gateway ${PEER_VERSION}`,
+      url: `http://127.0.0.1:${peer.value}/v1/chat/completions`,
+      headers: { ...jsonHeaders, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstreamOrigin}/v1` },
+      body: JSON.stringify(chat),
+      expect: 'chat.completion',
+    }
+    targets.peer = peerTarget
+  }
+
+  log('checking that every target answers correctly')
+  const broken = {}
+  for (const [key, target] of Object.entries(targets)) {
+    const problem = await preflight(target)
+    if (problem !== undefined) {
+      broken[key] = problem
+      log(`${target.label}: ${problem}`)
+      delete targets[key]
+    }
+  }
+  if (peer !== undefined && broken.peer !== undefined) peerNote = `answered wrongly: ${broken.peer}`
+  // the peer's streaming fails on Node 20 (FIELD-NOTES); record what it does today
+  const peerStream = peerTarget === undefined ? undefined : await preflight({ ...peerTarget, body: JSON.stringify(chatStream), expect: 'data: [DONE]' })
+  if (targets.rest === undefined || targets.proxy === undefined || targets.direct === undefined) {
+    throw new Error(`a reference target is broken: ${JSON.stringify(broken)}`)
+  }
+
+  // 1. throughput at 32 connections, rounds alternate the order of the targets
+  const tpKeys = Object.keys(targets)
+  const tp = Object.fromEntries(tpKeys.map((k) => [k, []]))
+  log(`throughput: warm-up ${CFG.warmSeconds} s per target`)
+  for (const key of tpKeys) await throughput(targets[key], { seconds: CFG.warmSeconds })
+  for (let round = 0; round < CFG.rounds; round++) {
+    for (const key of rotate(tpKeys, round)) {
+      const r = await throughput(targets[key], { seconds: CFG.seconds })
+      tp[key].push(r)
+    }
+    log(`throughput round ${round + 1}/${CFG.rounds}: ${tpKeys.map((k) => `${k} ${Math.round(tp[k].at(-1).rps)}`).join(', ')}`)
+  }
+
+  // 2. added latency at 1 connection, a sequential loop timed with process.hrtime
+  const latKeys = ['direct', 'proxy', 'rest', 'restStream', 'mcpModern', 'mcpLegacy', 'peer'].filter((k) => targets[k] !== undefined)
+  const lat = Object.fromEntries(latKeys.map((k) => [k, []]))
+  for (const key of latKeys) await sequential(targets[key], 200)
+  for (let round = 0; round < CFG.latencyRounds; round++) {
+    for (const key of rotate(latKeys, round)) {
+      const { samples, failed } = await sequential(targets[key], CFG.latencyCount)
+      lat[key].push({ p50: median(samples), p99: percentile(samples, 99), failed })
+    }
+    log(`latency round ${round + 1}/${CFG.latencyRounds}: ${latKeys.map((k) => `${k} ${Math.round(lat[k].at(-1).p50)} µs`).join(', ')}`)
+  }
+
+  // 3. streaming with realistic gaps: time to first byte at 1 connection, then 512 at once
+  const streamTarget = (key, chunks) => ({ ...targets[key], body: JSON.stringify(chatStreamGapped(chunks)) })
+  const ttfbKeys = ['direct', 'proxy', 'rest']
+  const ttfb = Object.fromEntries(ttfbKeys.map((k) => [k, []]))
+  const ttfbWarm = Object.fromEntries(ttfbKeys.map((k) => [k, []]))
+  const ttfbEvents = 1 + 2 + 2 // role, 2 content chunks, finish, [DONE]
+  for (let round = 0; round < CFG.ttfbRounds; round++) {
+    for (const key of rotate(ttfbKeys, round)) {
+      // warm: streams back to back (no gaps), so no process sleeps between two requests
+      const warm = await streams(targets[`${key}Stream`], { concurrency: 1, count: CFG.ttfbWarmCount, timeoutMs: 10_000 })
+      ttfbWarm[key].push({ ttfbUs: median(warm.results.map((r) => r.ttfbUs)), complete: warm.complete, count: warm.results.length })
+      // idle: realistic gaps, so every process sleeps 20 ms before each request
+      const run = await streams(streamTarget(key, 2), { concurrency: 1, count: CFG.ttfbCount, expectEvents: ttfbEvents, timeoutMs: 10_000 })
+      ttfb[key].push({
+        ttfbUs: median(run.results.map((r) => r.ttfbUs)),
+        complete: run.complete,
+        count: run.results.length,
+        events: sum(run.results.map((r) => r.events)),
+        reads: sum(run.results.map((r) => r.reads)),
+        coalesced: sum(run.results.map((r) => r.coalesced)),
+      })
+    }
+    log(`ttfb round ${round + 1}/${CFG.ttfbRounds}: ${ttfbKeys.map((k) => `${k} ${Math.round(ttfbWarm[k].at(-1).ttfbUs)} µs warm, ${Math.round(ttfb[k].at(-1).ttfbUs)} µs idle`).join(', ')}`)
+  }
+  const concurrent = {}
+  const expectEvents = STREAM_CHUNKS + 3
+  const streamTimeout = 30_000
+  for (const key of ['direct', 'proxy', 'rest']) {
+    const started = performance.now()
+    const run = await streams(streamTarget(key, STREAM_CHUNKS), { concurrency: CFG.streams, expectEvents, timeoutMs: streamTimeout })
+    const rs = run.results
+    concurrent[key] = {
+      complete: run.complete,
+      count: rs.length,
+      wallMs: performance.now() - started,
+      ttfbP50Us: median(rs.map((r) => r.ttfbUs)),
+      ttfbP99Us: percentile(rs.map((r) => r.ttfbUs), 99),
+      durP50: median(rs.map((r) => r.ms)),
+      durMax: Math.max(...rs.map((r) => Number.isFinite(r.ms) ? r.ms : Infinity)),
+      maxGapMs: Math.max(...rs.map((r) => r.maxGapMs)),
+      events: sum(rs.map((r) => r.events)),
+      reads: sum(rs.map((r) => r.reads)),
+      coalesced: sum(rs.map((r) => r.coalesced)),
+      errors: [...new Set(rs.filter((r) => r.error !== undefined).map((r) => r.error))].slice(0, 3),
+    }
+    log(`${CFG.streams} streams via ${key}: ${run.complete}/${rs.length} complete, max gap ${Math.round(concurrent[key].maxGapMs)} ms`)
+  }
+  const rssAfterRun = rssOf(gateway.pid)
+  const peerRss = peer === undefined ? undefined : rssOf(peer.pid)
+  await gateway.stop()
+  if (peer !== undefined) await peer.stop()
+
+  // 4. `naftiko run` to first answer (fresh processes), then memory on the last one
+  log('startup and memory')
+  const startups = []
+  const proxyStartups = []
+  let fresh
+  for (let i = 0; i < CFG.startups; i++) {
+    const p = await startNode(['bench/minimal-proxy.mjs', upstreamOrigin], { name: 'minimal proxy', ready: portLine })
+    proxyStartups.push(await firstAnswer(p, `http://127.0.0.1:${p.value}/v1/chat/completions`))
+    await p.stop()
+    const g = await startGateway(upstreamOrigin, {})
+    startups.push(await firstAnswer(g, g.rest))
+    if (i < CFG.startups - 1) await g.stop()
+    else fresh = g
+  }
+  await sleep(1000)
+  const memory = { idle: rssOf(fresh.pid) }
+  await throughput({ ...targets.rest, url: fresh.rest }, { amount: CFG.memWarm })
+  await sleep(500)
+  memory.warm = rssOf(fresh.pid)
+  const memRun = await throughput({ ...targets.rest, url: fresh.rest }, { amount: CFG.memRequests })
+  await sleep(500)
+  memory.after = rssOf(fresh.pid)
+  memory.failed = memRun.failed
+  memory.requests = CFG.memRequests
+  memory.warmRequests = CFG.memWarm
+  await fresh.stop()
+  await Promise.all([proxy.stop(), upstream.stop()])
+  const ticks1 = { machine: machineTicks(), own: ownTicks() }
+  const foreignShare = ((ticks1.machine.busy - ticks0.machine.busy) - (ticks1.own - ticks0.own)) / (ticks1.machine.total - ticks0.machine.total)
+
+  const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, memory, startups, proxyStartups, seconds: (performance.now() - t0) / 1000 }
+  const report = renderReport(data)
+  process.stdout.write(report.markdown + '\n')
+  const out = flags.out ?? (QUICK ? undefined : path.join(ROOT, 'bench', 'results.md'))
+  if (out !== undefined) {
+    writeFileSync(out, report.markdown + '\n')
+    log(`wrote ${path.relative(process.cwd(), out)}`)
+  }
+  log(`done in ${Math.round(data.seconds)} s`)
+  if (QUICK && !(report.restRatio >= THRESHOLD_QUICK)) {
+    log(`FAIL: REST throughput is ${report.restRatio.toFixed(2)}x the minimal proxy's, under ${THRESHOLD_QUICK}`)
+    return 1
+  }
+  return 0
+}
+
+async function startGateway (upstreamOrigin, { profileDir }) {
+  const args = ['dist/cli.js', 'run', CAPABILITY, '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `${NAMESPACE}=${upstreamOrigin}/v1`]
+  if (flags['log-level'] !== undefined) args.push('--log-level', flags['log-level'])
+  const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)]
+  const g = await startNode(args, {
+    name: 'naftiko',
+    nodeArgs,
+    env: cleanEnv({ CHATGPT_API_KEY: API_KEY }),
+    logFile: path.join(work, 'gateway.log'),
+    ready: (out) => {
+      const rest = /rest \S+ listening on (\S+)/.exec(out)
+      const mcp = /mcp \S+ listening on (\S+)/.exec(out)
+      return rest !== null && mcp !== null ? { rest: `${rest[1]}/v1/chat/completions`, mcp: mcp[1] } : undefined
+    },
+  })
+  return { ...g, rest: g.value.rest, mcp: g.value.mcp }
+}
+
+/** ms from spawning the process to the first 200 answer of a chat completion through it. */
+async function firstAnswer (proc, url) {
+  const res = await request(url, { method: 'POST', headers: jsonHeaders, body: JSON.stringify(chat) })
+  await res.body.arrayBuffer()
+  if (res.statusCode !== 200) throw new Error(`first answer was ${res.statusCode}`)
+  return performance.now() - proc.startedAt
+}
+
+async function preflight (target) {
+  try {
+    const res = await request(target.url, { method: 'POST', headers: target.headers, body: target.body, headersTimeout: 10_000, bodyTimeout: 10_000 })
+    const text = await res.body.text()
+    if (res.statusCode !== 200) return `status ${res.statusCode}: ${text.slice(0, 200)}`
+    if (!text.includes(target.expect)) return `unexpected answer: ${text.slice(0, 200)}`
+    if (text.includes('"isError":true')) return `tool error: ${text.slice(0, 200)}`
+    return undefined
+  } catch (err) {
+    return err.message
+  }
+}
+
+/** Share of the machine's CPU other processes use; waits up to `seconds` for it to fall under 15%. */
+async function waitForQuiet (seconds) {
+  const sample = async (ms) => {
+    const a = machineTicks()
+    await sleep(ms)
+    const b = machineTicks()
+    return (b.busy - a.busy) / (b.total - a.total)
+  }
+  let busy = await sample(1000)
+  const until = performance.now() + seconds * 1000
+  if (busy >= 0.15) log(`other processes use ${Math.round(busy * 100)}% of the CPU: waiting up to ${seconds} s for quiet`)
+  while (busy >= 0.15 && performance.now() < until) busy = await sample(2000)
+  if (busy >= 0.15) log(`still ${Math.round(busy * 100)}% busy: measuring anyway (the report says so)`)
+  return busy
+}
+
+function ensureBuilt () {
+  const cli = path.join(ROOT, 'dist', 'cli.js')
+  if (existsSync(cli) && newestMtime(path.join(ROOT, 'src')) <= statSync(cli).mtimeMs) return
+  log(existsSync(cli) ? 'src/ is newer than dist/: npm run build' : 'no dist/: npm run build')
+  try {
+    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+  } catch {
+    if (!existsSync(cli)) throw new Error('npm run build failed and there is no dist/cli.js')
+    log('npm run build failed: measuring the existing dist/')
+  }
+}
+
+function newestMtime (dir) {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name)
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs)
+  }
+  return newest
+}
+
+function machine () {
+  const cpus = os.cpus()
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    cpu: `${cpus[0]?.model.trim() ?? 'unknown CPU'}`,
+    cores: cpus.length,
+    memGb: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+  }
+}
+
+function gitRef () {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim() !== ''
+    return `${sha}${dirty ? ' + uncommitted src/ changes' : ''}`
+  } catch {
+    return 'unknown'
+  }
+}
+
+function portLine (out) {
+  const m = /listening (\d+)/.exec(out)
+  return m === null ? undefined : Number(m[1])
+}
+
+function rotate (list, n) {
+  const k = n % list.length
+  return [...list.slice(k), ...list.slice(0, k)]
+}
+
+const sum = (values) => values.reduce((a, b) => a + b, 0)
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const firstLine = (s) => s.split('\n')[0]
+
+main().then((code) => {
+  killAll()
+  rmSync(work, { recursive: true, force: true })
+  process.exit(code)
+}, (err) => {
+  killAll()
+  log(`failed: ${err.stack ?? err}`)
+  log(`logs kept in ${work}`)
+  process.exit(2)
+})
