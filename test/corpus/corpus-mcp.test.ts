@@ -234,7 +234,7 @@ const connectLegacy: Connect = async (url, headers = {}) => {
 
 /** `@modelcontextprotocol/client` 2.x (2026-07-28), with headers of the client's own. */
 const connectModern: Connect = async (url, headers = {}) => {
-  const client = new ModernClient({ name: 'naftiko-corpus-modern', version: '2.0.0' })
+  const client = new ModernClient({ name: 'naftiko-corpus-modern', version: '2.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
   await client.connect(new ModernTransport(new URL(url), { requestInit: { headers } }))
   return {
     era: '2026-07-28 (client 2.x)',

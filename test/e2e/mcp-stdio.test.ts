@@ -37,7 +37,7 @@ describe('MCP over stdio (transport: stdio)', () => {
   })
 
   it('lists and calls the tool with the 2026-07-28 client 2.x', async () => {
-    const client = new ModernClient({ name: 'stdio-modern', version: '2.0.0' })
+    const client = new ModernClient({ name: 'stdio-modern', version: '2.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
     await client.connect(new ModernStdio(serverParams()))
     try {
       const { tools } = await client.listTools()

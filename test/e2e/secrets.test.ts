@@ -82,7 +82,7 @@ describe('bound secrets in upstream error answers', () => {
   })
 
   it('are scrubbed from an MCP error result', async () => {
-    const client = new Client({ name: 'secrets', version: '1' })
+    const client = new Client({ name: 'secrets', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url('mcp'))))
     const result = await client.callTool({ name: 'create-thing', arguments: { body: { a: 1 } } })
     await client.close()

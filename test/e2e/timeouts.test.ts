@@ -48,7 +48,7 @@ describe('timeouts', () => {
   })
 
   it('reports an upstream timeout to an MCP client as a tool error', async () => {
-    const client = new Client({ name: 'timeouts', version: '1' })
+    const client = new Client({ name: 'timeouts', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
     await client.connect(new StreamableHTTPClientTransport(new URL(gateway.url('mcp'))))
     const result = await client.callTool({ name: 'chatgpt-create-chat-completion', arguments: { body: { model: 'fake-slow:2000', messages: [{ role: 'user', content: 'x' }] } } })
     await client.close()

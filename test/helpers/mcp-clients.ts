@@ -28,7 +28,8 @@ export async function connectLegacyClient (url: string): Promise<McpTestClient> 
 
 /** `@modelcontextprotocol/client` 2.x: 2026-07-28, stateless `server/discover`. */
 export async function connectModernClient (url: string): Promise<McpTestClient> {
-  const client = new ModernClient({ name: 'naftiko-test-modern', version: '2.0.0' })
+  // without a pinned version the 2.x client speaks the 2025 handshake by default
+  const client = new ModernClient({ name: 'naftiko-test-modern', version: '2.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
   await client.connect(new ModernTransport(new URL(url)))
   return {
     era: '2026-07-28 (client 2.x)',
