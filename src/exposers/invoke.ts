@@ -61,7 +61,10 @@ function safeToRetry (err: unknown, method: string): boolean {
 
 /** Reads a whole upstream body and parses it as JSON, for mappings and MCP results. */
 export async function readJson (response: UpstreamResponse): Promise<unknown> {
-  const text = await response.body.text()
+  return parseUpstreamJson(await response.body.text())
+}
+
+export function parseUpstreamJson (text: string): unknown {
   if (text === '') return null
   try {
     return JSON.parse(text)

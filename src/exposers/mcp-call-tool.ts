@@ -2,7 +2,7 @@ import { toErrorResponse } from '../errors/envelope.js'
 import type { Logger } from '../logger.js'
 import type { Redactor } from '../bindings/redact.js'
 import { assembleEventStream } from './assemble-stream.js'
-import { invokeOperation, isEventStream, readJson } from './invoke.js'
+import { invokeOperation, isEventStream, parseUpstreamJson, readJson } from './invoke.js'
 import { describeArgumentErrors, McpInputs, type PreparedTool } from './mcp-tools.js'
 
 export interface CallToolResult {
@@ -55,6 +55,11 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
       })
       return result(invocation.output.map(assembled))
     }
+    if (invocation.output.identity) {
+      // the upstream's JSON text is the text block as it is: no second serialisation
+      const text = await upstream.body.text()
+      return result(parseUpstreamJson(text), text)
+    }
     return result(invocation.output.map(await readJson(upstream)))
   } catch (err) {
     if (ctx.signal.aborted) return errorResult('The call was cancelled.')
@@ -80,8 +85,8 @@ function startHeartbeat (ctx: ToolCallContext, started: number): { stop: () => v
   return { stop: () => clearInterval(timer) }
 }
 
-function result (value: unknown): CallToolResult {
-  const text = JSON.stringify(value ?? null)
+function result (value: unknown, json?: string): CallToolResult {
+  const text = json ?? JSON.stringify(value ?? null)
   const out: CallToolResult = { content: [{ type: 'text', text }] }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) out.structuredContent = value as Record<string, unknown>
   else out.structuredContent = { result: value ?? null }

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js'
 import type { Redactor } from '../bindings/redact.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
 import type { PreparedTool } from './mcp-tools.js'
+import { matchDirectCall, writeDirectResult } from './mcp-direct-call.js'
 import { answerClientError } from './client-error.js'
 import type { buildInboundAuth, InboundCheck } from './inbound-auth.js'
 
@@ -114,16 +115,36 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
     serve(req, res)
   })
 
+  const serverInfo = { name: expose.namespace ?? 'naftiko', version: options.version }
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const abort = new AbortController()
     res.once('close', () => { if (!res.writableFinished) abort.abort() })
     const client = `${req.socket.remoteAddress ?? ''}|${req.headers.authorization ?? ''}|${req.headers['user-agent'] ?? ''}`
-    connection.run({ signal: abort.signal, client }, () => {
-      node(req, res).catch((err: unknown) => {
-        log.error({ err }, 'mcp request failed')
-        if (!res.headersSent) sendError(res, err)
-        else res.destroy()
+    const viaSdk = (parsed?: unknown): void => {
+      connection.run({ signal: abort.signal, client }, () => {
+        node(req, res, parsed).catch((err: unknown) => {
+          log.error({ err }, 'mcp request failed')
+          if (!res.headersSent) sendError(res, err)
+          else res.destroy()
+        })
       })
+    }
+    if (req.method !== 'POST') return viaSdk()
+    readJsonBody(req, options.bodyLimit).then((message) => {
+      const direct = matchDirectCall(message, req.headers, tools)
+      if (direct === undefined) return viaSdk(message)
+      const key = `${client}\u0000${String(direct.id)}`
+      const cancel = new AbortController()
+      inflight.set(key, cancel)
+      const ctx: ToolCallContext = { signal: AbortSignal.any([abort.signal, cancel.signal]), heartbeatMs: 0, logger: log, redact: options.redact }
+      return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(() => {
+        if (inflight.get(key) === cancel) inflight.delete(key)
+      })
+    }).catch((err: unknown) => {
+      if (err instanceof SyntaxError) return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON')
+      if (res.headersSent) return void res.destroy()
+      if (err instanceof NaftikoError && err.code === 'body_too_large') res.once('finish', () => req.destroy())
+      sendError(res, err)
     })
   }
   server.on('clientError', answerClientError)
@@ -141,6 +162,38 @@ export function startMcpStdioExposer (expose: ExposesMcp, tools: ReadonlyMap<str
   return serveStdio(serverFactory(expose.namespace ?? 'naftiko', tools, { ...options, logger: log }), {
     onerror: (err) => log.error({ err }, 'mcp stdio error'),
   })
+}
+
+/** Reads a POST body up to the limit and parses it; a syntax error is the caller's to answer. */
+function readJsonBody (req: IncomingMessage, limit: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length
+      if (size > limit) {
+        // stop buffering; the 413 goes out and the connection closes after it
+        req.removeAllListeners('data')
+        req.resume()
+        reject(new NaftikoError('body_too_large'))
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('error', reject)
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+      } catch (err) {
+        reject(err)
+      }
+    })
+  })
+}
+
+function sendJsonRpcError (res: ServerResponse, status: number, code: number, message: string): void {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }))
 }
 
 /** The expose's inbound credential check; a refusal is answered here (401 or 403 with a challenge). */

@@ -1,0 +1,49 @@
+// Quick A/B while optimising: REST (and optionally MCP) throughput against the minimal proxy,
+// alternating, median of rounds. Usage: node bench/ab.mjs [--rounds N] [--seconds S] [--mcp]
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { throughput, median } from './lib/measure.mjs'
+import { cleanEnv, killAll, startNode, ROOT } from './lib/processes.mjs'
+
+const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, 'log-level': { type: 'string' } } })
+const rounds = Number(flags.rounds ?? 5)
+const seconds = Number(flags.seconds ?? 3)
+const portLine = (out) => /listening (\d+)/.exec(out)?.[1]
+const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] })
+const headers = { 'content-type': 'application/json' }
+try {
+  const upstream = await startNode(['bench/upstream.mjs'], { name: 'upstream', ready: portLine })
+  const origin = `http://127.0.0.1:${upstream.value}`
+  const proxy = await startNode(['bench/minimal-proxy.mjs', origin], { name: 'proxy', ready: portLine })
+  const args = ['dist/cli.js', 'run', path.join(ROOT, 'capabilities/chat-completions.yaml'), '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `chat-completions-chat-completions=${origin}/v1`]
+  if (flags['log-level'] !== undefined) args.push('--log-level', flags['log-level'])
+  const gateway = await startNode(args, {
+    name: 'naftiko',
+    env: cleanEnv({ CHATGPT_API_KEY: 'sk-bench' }),
+    ready: (out) => {
+      const rest = /rest \S+ listening on (\S+)/.exec(out)?.[1]
+      const mcp = /mcp \S+ listening on (\S+)/.exec(out)?.[1]
+      return rest && mcp ? { rest, mcp } : undefined
+    },
+  })
+  const targets = {
+    proxy: { url: `http://127.0.0.1:${proxy.value}/v1/chat/completions`, headers, body: chat },
+    rest: { url: `${gateway.value.rest}/v1/chat/completions`, headers, body: chat },
+  }
+  if (flags.mcp) {
+    targets.mcp = {
+      url: gateway.value.mcp,
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'chatgpt-create-chat-completion', arguments: { body: JSON.parse(chat) } } }),
+    }
+  }
+  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, []]))
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()
+    for (const name of order) results[name].push((await throughput(targets[name], { seconds })).rps)
+  }
+  const p = median(results.proxy)
+  for (const [name, values] of Object.entries(results)) console.log(`${name.padEnd(6)} ${Math.round(median(values))} req/s  ${(median(values) / p).toFixed(2)}x proxy   rounds ${values.map(Math.round).join(' ')}`)
+} finally {
+  killAll()
+}
