@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { NaftikoError } from '../errors/naftiko-error.js'
@@ -17,7 +18,10 @@ type CallInvocation = Extract<Invocation, { kind: 'call' }>
  * send it on the namespace's pool. The response body is left unread for the caller to stream,
  * relay or parse; `signal` aborts the upstream request (client gone, cancelled, shutdown).
  */
-export async function invokeOperation (invocation: CallInvocation, inputs: CallInputs, signal: AbortSignal): Promise<UpstreamResponse> {
+/** An AbortSignal, or an EventEmitter that emits `abort` and has `aborted` (undici takes both). */
+export type UpstreamSignal = AbortSignal | (EventEmitter & { readonly aborted: boolean })
+
+export async function invokeOperation (invocation: CallInvocation, inputs: CallInputs, signal: UpstreamSignal): Promise<UpstreamResponse> {
   const { operation } = invocation
   const target = operation.target
   if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${operation.namespace}" has no base URI; start the gateway with --base-uri ${operation.namespace}=URL.`)

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { ExposedResource, ExposesRest } from '../capability/types.js'
 import { normalizeName } from '../bindings/template.js'
@@ -137,6 +138,22 @@ function forwardRoutes (resource: ExposedResource, url: string, pathParams: Map<
   return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((method) => ({ method, url, inputs, invocation }))
 }
 
+/**
+ * Aborts the upstream request when the client goes away. undici takes an EventEmitter as a signal:
+ * an AbortController per request cost about 5% of the REST route's time in the benchmark's profile.
+ */
+class ClientGone extends EventEmitter {
+  aborted = false
+  reason: Error | undefined
+
+  abort (): void {
+    if (this.aborted) return
+    this.aborted = true
+    this.reason = new Error('the client went away')
+    this.emit('abort')
+  }
+}
+
 /** `/ships/{imo}` and `/ships/{{imo}}` -> `/ships/:p0`; parameter names with `-` or `.` are not
  * valid fastify names, so every parameter gets a positional one and a lookup by normalized name. */
 function toFastifyPath (path: string): { url: string, pathParams: Map<string, string> } {
@@ -160,12 +177,11 @@ async function handle (route: CompiledRoute, request: FastifyRequest, reply: Fas
     await reply.send(invocation.render(inputs))
     return
   }
-  const abort = new AbortController()
   const raw = reply.raw
-  const onClose = (): void => { if (!raw.writableFinished) abort.abort() }
-  raw.once('close', onClose)
+  const gone = new ClientGone()
+  raw.once('close', () => { if (!raw.writableFinished) gone.abort() })
   const started = performance.now()
-  const upstream = await invokeOperation(invocation, inputs, abort.signal)
+  const upstream = await invokeOperation(invocation, inputs, gone)
   request.upstreamStatus = upstream.status
   const upstreamMs = performance.now() - started
 
