@@ -5,7 +5,7 @@ import { readCapability } from './capability/read-capability.js'
 import { formatDiagnostic, type Diagnostic } from './capability/diagnostics.js'
 import { BindingError } from './bindings/resolve-bindings.js'
 import { resolveOptions, UsageError, DEFAULTS } from './options.js'
-import { CapabilityError, startRuntime, type Runtime } from './runtime.js'
+import type { Runtime } from './runtime.js'
 
 const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
 
@@ -84,6 +84,8 @@ async function validate (file: string, officialSchema: string | undefined): Prom
 
 async function run (file: string, flags: Record<string, unknown>): Promise<number> {
   const options = resolveOptions(flags)
+  // loaded here, not at the top: --help, --version and validate need none of the servers
+  const { CapabilityError, startRuntime } = await import('./runtime.js')
   let runtime: Runtime
   try {
     runtime = await startRuntime(file, options)

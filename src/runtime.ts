@@ -6,13 +6,10 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import type { Server as HttpServer } from 'node:http'
 import type { ExposeBase, ExposesMcp, ExposesRest } from './capability/types.js'
-import { buildMcpHttpExposer, startMcpStdioExposer } from './exposers/mcp-exposer.js'
-import { prepareTools } from './exposers/mcp-tools.js'
 import { buildInboundAuth } from './exposers/inbound-auth.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
 import { buildConsumers } from './consumers/build-consumers.js'
 import { ADAPTER_ROOTS, type ExpressionScope } from './consumers/compile-value.js'
-import { buildRestExposer } from './exposers/rest-exposer.js'
 import { createLogger, type Logger } from './logger.js'
 import { buildRedactor } from './bindings/redact.js'
 import type { RuntimeOptions } from './options.js'
@@ -66,23 +63,29 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   const servers: Array<{ expose: ExposeBase, server: HttpServer, path: string, active: () => number, listen: (host: string, port: number) => Promise<unknown>, close: () => Promise<unknown> }> = []
   const stdio: Array<{ close: () => Promise<void> }> = []
   const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.progressInterval, logger, version: VERSION, redact }
+  // each exposer's framework is loaded only when the capability has such an expose
+  const { buildRestExposer } = exposes.some((e) => e.type === 'rest') ? await import('./exposers/rest-exposer.js') : { buildRestExposer: undefined }
+  const mcp = exposes.some((e) => e.type === 'mcp')
+    ? { ...await import('./exposers/mcp-exposer.js'), ...await import('./exposers/mcp-tools.js') }
+    : undefined
   for (const expose of exposes) {
     const host = hostOf(expose, options)
-    if (expose.type === 'rest') {
+    if (expose.type === 'rest' && buildRestExposer !== undefined) {
       const app: FastifyInstance = buildRestExposer(expose as ExposesRest, consumers, scope, { bodyLimit: options.bodyLimit, logger, redact })
       servers.push({ expose, server: app.server, path: '', active: countRequests(app.server), listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
-    } else if (expose.type === 'mcp') {
-      const tools = prepareTools(expose as ExposesMcp, consumers, scope)
+    } else if (expose.type === 'mcp' && mcp !== undefined) {
+      const tools = mcp.prepareTools(expose as ExposesMcp, consumers, scope)
       if ((expose as ExposesMcp).transport === 'stdio') {
+        const { startMcpStdioExposer } = await import('./exposers/mcp-stdio.js')
         stdio.push(startMcpStdioExposer(expose as ExposesMcp, tools, mcpOptions))
         continue
       }
-      const mcp = buildMcpHttpExposer(expose as ExposesMcp, tools, mcpOptions, isLoopback(host), buildInboundAuth(expose.authentication, scope))
+      const http = mcp.buildMcpHttpExposer(expose as ExposesMcp, tools, mcpOptions, isLoopback(host), buildInboundAuth(expose.authentication, scope))
       const listen = async (host: string, port: number): Promise<void> => {
-        mcp.server.listen({ host, port })
-        await once(mcp.server, 'listening')
+        http.server.listen({ host, port })
+        await once(http.server, 'listening')
       }
-      servers.push({ expose, server: mcp.server, path: '/mcp', active: countRequests(mcp.server), listen, close: async () => { await mcp.close(); await closeHttpServer(mcp.server) } })
+      servers.push({ expose, server: http.server, path: '/mcp', active: countRequests(http.server), listen, close: async () => { await http.close(); await closeHttpServer(http.server) } })
     }
   }
 

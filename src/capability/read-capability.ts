@@ -24,12 +24,12 @@ export async function readCapability (file: string, options: { officialSchema?: 
   out.items.push(...loaded.diagnostics)
   let capability: Capability | undefined
   if (loaded.data !== undefined) {
-    if (options.officialSchema !== undefined) validateAgainstOfficialSchema(loaded.data, options.officialSchema, out)
+    if (options.officialSchema !== undefined) await validateAgainstOfficialSchema(loaded.data, options.officialSchema, out)
     const data = loaded.data as Capability
     const runnable = typeof data?.capability === 'object' && data.capability !== null
     // imported consumes entries are replaced by what they import before the runtime's schema sees them
     if (runnable && Array.isArray(data.capability.consumes)) await resolveImports(data, loaded.path, out)
-    validateAgainstProjectSchema(loaded.data, out)
+    await validateAgainstProjectSchema(loaded.data, out)
     const schemaOk = !out.hasErrors
     if (runnable) {
       try {

@@ -1,28 +1,47 @@
 import { readFileSync } from 'node:fs'
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
+import type { ErrorObject } from 'ajv'
 import { type DiagnosticList, formatPath } from './diagnostics.js'
 
+interface Validator {
+  (data: unknown): boolean
+  errors?: ErrorObject[] | null
+}
+
 const PROJECT_SCHEMA_URL = new URL('../../schemas/capability.schema.json', import.meta.url)
+// written by scripts/build-schema-validator.mjs next to this module's build output
+const PRECOMPILED_URL = new URL('./project-schema.generated.js', import.meta.url).href
 
-let projectValidator: ValidateFunction | undefined
+let projectValidator: Promise<Validator> | undefined
 
-function compile (schemaText: string): ValidateFunction {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false })
+/**
+ * The built package validates with the schema compiled at build time; run from source (the test
+ * suite), the schema is compiled here. Either way `schemas/capability.schema.json` is the one source.
+ */
+function loadProjectValidator (): Promise<Validator> {
+  projectValidator ??= import(PRECOMPILED_URL).then(
+    (m: { default: Validator }) => m.default,
+    async () => compile(readFileSync(PROJECT_SCHEMA_URL, 'utf8')),
+  )
+  return projectValidator
+}
+
+async function compile (schemaText: string): Promise<Validator> {
+  const { Ajv2020 } = await import('ajv/dist/2020.js')
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false, unicode: false, logger: false })
   return ajv.compile(JSON.parse(schemaText) as object)
 }
 
 /** The runtime's own, lenient schema (`schemas/capability.schema.json`). */
-export function validateAgainstProjectSchema (data: unknown, out: DiagnosticList): void {
-  projectValidator ??= compile(readFileSync(PROJECT_SCHEMA_URL, 'utf8'))
-  report(projectValidator, data, out, '')
+export async function validateAgainstProjectSchema (data: unknown, out: DiagnosticList): Promise<void> {
+  report(await loadProjectValidator(), data, out, '')
 }
 
 /** The official alpha2 JSON Schema, for `naftiko validate --strict`. */
-export function validateAgainstOfficialSchema (data: unknown, schemaPath: string, out: DiagnosticList): void {
-  report(compile(readFileSync(schemaPath, 'utf8')), data, out, 'official schema: ')
+export async function validateAgainstOfficialSchema (data: unknown, schemaPath: string, out: DiagnosticList): Promise<void> {
+  report(await compile(readFileSync(schemaPath, 'utf8')), data, out, 'official schema: ')
 }
 
-function report (validate: ValidateFunction, data: unknown, out: DiagnosticList, prefix: string): void {
+function report (validate: Validator, data: unknown, out: DiagnosticList, prefix: string): void {
   if (validate(data)) return
   const seen = new Set<string>()
   for (const err of leafErrors(validate.errors ?? [])) {

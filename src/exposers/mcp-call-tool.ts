@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js'
 import type { Redactor } from '../bindings/redact.js'
 import { assembleEventStream } from './assemble-stream.js'
 import { invokeOperation, isEventStream, parseUpstreamJson, readJson } from './invoke.js'
-import { describeArgumentErrors, McpInputs, type PreparedTool } from './mcp-tools.js'
+import { McpInputs, type PreparedTool } from './mcp-tools.js'
 
 export interface CallToolResult {
   content: Array<{ type: 'text', text: string }>
@@ -30,7 +30,8 @@ export interface ToolCallContext {
  */
 export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolCallContext): Promise<CallToolResult> {
   const args = (rawArgs ?? {}) as Record<string, unknown>
-  if (!tool.validate(args)) return errorResult(describeArgumentErrors(tool.validate))
+  const problem = tool.checkArguments(args)
+  if (problem !== undefined) return errorResult(problem)
   const invocation = tool.invocation
   const inputs = new McpInputs(args)
   if (invocation.kind === 'unsupported') return errorResult(`This tool uses ${invocation.feature}, which this runtime does not execute yet.`)

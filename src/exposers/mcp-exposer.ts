@@ -1,8 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
-import { createMcpHandler, ProtocolError, ProtocolErrorCode, Server } from '@modelcontextprotocol/server'
-import { serveStdio } from '@modelcontextprotocol/server/stdio'
-import { localhostHostValidation, localhostOriginValidation, toNodeHandler } from '@modelcontextprotocol/node'
+import type * as ServerSdk from '@modelcontextprotocol/server'
 import type { ExposesMcp } from '../capability/types.js'
 import { toErrorResponse } from '../errors/envelope.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
@@ -12,6 +10,7 @@ import { callTool, type ToolCallContext } from './mcp-call-tool.js'
 import type { PreparedTool } from './mcp-tools.js'
 import { matchDirectCall, writeDirectResult } from './mcp-direct-call.js'
 import { answerClientError } from './client-error.js'
+import { checkLoopbackHostAndOrigin } from './loopback-guard.js'
 import type { buildInboundAuth, InboundCheck } from './inbound-auth.js'
 
 export interface McpExposerOptions {
@@ -44,7 +43,8 @@ function callKey (requestId: unknown): string {
  * `tools/call` looks the tool up by name. The low-level Server is used so that nothing per tool
  * (schema conversion, validator compilation) happens per request.
  */
-function serverFactory (name: string, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions): () => Server {
+export function serverFactory (sdk: typeof ServerSdk, name: string, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions): () => ServerSdk.Server {
+  const { Server, ProtocolError, ProtocolErrorCode } = sdk
   const list = { tools: [...tools.values()].map((t) => t.definition) }
   const logger = options.logger
   return () => {
@@ -91,14 +91,20 @@ export interface McpHttpExposer {
 /** Streamable HTTP at `/mcp`: one endpoint for 2026-07-28 clients and, statelessly, 2025-era ones. */
 export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, loopback: boolean, auth: ReturnType<typeof buildInboundAuth>): McpHttpExposer {
   const log = options.logger.child({ expose: expose.namespace })
-  const handler = createMcpHandler(serverFactory(expose.namespace ?? 'naftiko', tools, { ...options, logger: log }), {
-    maxRequestBodySize: options.bodyLimit,
-    onerror: (err) => log.debug({ err }, 'mcp request rejected'),
-  })
-  const node = toNodeHandler(handler, { maxRequestBodySize: options.bodyLimit, onerror: (err) => log.error({ err }, 'mcp handler failed') })
-  // DNS-rebinding protection: a loopback server must only answer to loopback names
-  const checkHost = loopback ? localhostHostValidation() : undefined
-  const checkOrigin = loopback ? localhostOriginValidation() : undefined
+  // The SDK (with zod) is loaded when a request first needs it: tools/call, the common case, is
+  // answered without it, and a gateway that serves none of the rest never pays its startup time.
+  let sdk: Promise<{ node: (req: IncomingMessage, res: ServerResponse, parsed?: unknown) => Promise<void>, close: () => Promise<void> }> | undefined
+  const loadSdk = (): NonNullable<typeof sdk> => {
+    sdk ??= Promise.all([import('@modelcontextprotocol/server'), import('@modelcontextprotocol/node')]).then(([server, nodeAdapter]) => {
+      const handler = server.createMcpHandler(serverFactory(server, expose.namespace ?? 'naftiko', tools, { ...options, logger: log }), {
+        maxRequestBodySize: options.bodyLimit,
+        onerror: (err) => log.debug({ err }, 'mcp request rejected'),
+      })
+      const node = nodeAdapter.toNodeHandler(handler, { maxRequestBodySize: options.bodyLimit, onerror: (err) => log.error({ err }, 'mcp handler failed') })
+      return { node, close: () => handler.close() }
+    })
+    return sdk
+  }
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
@@ -109,8 +115,8 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
       return void res.end(JSON.stringify(auth.resourceServer.metadata))
     }
     if (path !== '/mcp' && path !== '/mcp/') return sendError(res, new NaftikoError('unknown_route', `No route for ${req.method ?? ''} ${path}; the MCP endpoint is /mcp.`))
-    if (checkHost !== undefined && !checkHost(req, res)) return
-    if (checkOrigin !== undefined && !checkOrigin(req, res)) return
+    // DNS-rebinding protection: a loopback server only answers to loopback names
+    if (loopback && !checkLoopbackHostAndOrigin(req, res)) return
     if (auth !== undefined) return void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res) }, (err: unknown) => sendError(res, err))
     serve(req, res)
   })
@@ -121,12 +127,10 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
     res.once('close', () => { if (!res.writableFinished) abort.abort() })
     const client = `${req.socket.remoteAddress ?? ''}|${req.headers.authorization ?? ''}|${req.headers['user-agent'] ?? ''}`
     const viaSdk = (parsed?: unknown): void => {
-      connection.run({ signal: abort.signal, client }, () => {
-        node(req, res, parsed).catch((err: unknown) => {
-          log.error({ err }, 'mcp request failed')
-          if (!res.headersSent) sendError(res, err)
-          else res.destroy()
-        })
+      loadSdk().then(({ node }) => connection.run({ signal: abort.signal, client }, () => node(req, res, parsed))).catch((err: unknown) => {
+        log.error({ err }, 'mcp request failed')
+        if (!res.headersSent) sendError(res, err)
+        else res.destroy()
       })
     }
     if (req.method !== 'POST') return viaSdk()
@@ -151,17 +155,9 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
   return {
     server,
     async close () {
-      await handler.close()
+      if (sdk !== undefined) await (await sdk).close()
     },
   }
-}
-
-/** `transport: stdio`: the same tools on stdin/stdout; logs stay on stderr. */
-export function startMcpStdioExposer (expose: ExposesMcp, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions): { close (): Promise<void> } {
-  const log = options.logger.child({ expose: expose.namespace })
-  return serveStdio(serverFactory(expose.namespace ?? 'naftiko', tools, { ...options, logger: log }), {
-    onerror: (err) => log.error({ err }, 'mcp stdio error'),
-  })
 }
 
 /** Reads a POST body up to the limit and parses it; a syntax error is the caller's to answer. */

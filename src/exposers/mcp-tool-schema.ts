@@ -95,3 +95,41 @@ function property (type: string | undefined, description: string | undefined): R
   if (description !== undefined) out.description = description
   return out
 }
+
+/** Checks tool arguments; returns the problem, naming the argument, or undefined when they fit. */
+export type ArgumentCheck = (args: unknown) => string | undefined
+
+/**
+ * The input schemas built here use only `type` per top-level property and `required`, so their check
+ * is a few comparisons, compiled at startup (no JSON Schema engine is loaded for it).
+ */
+export function compileArgumentCheck (schema: JsonSchemaObject): ArgumentCheck {
+  const required = schema.required ?? []
+  const typed = Object.entries(schema.properties)
+    .filter((entry): entry is [string, Record<string, unknown> & { type: string }] => typeof entry[1].type === 'string')
+    .map(([name, property]) => [name, property.type] as const)
+  return (args) => {
+    if (args === null || typeof args !== 'object' || Array.isArray(args)) return 'Invalid arguments: the arguments must be an object.'
+    const values = args as Record<string, unknown>
+    for (const name of required) {
+      if (values[name] === undefined) return `Invalid arguments: missing required argument "${name}".`
+    }
+    for (const [name, type] of typed) {
+      const value = values[name]
+      if (value !== undefined && !hasType(value, type)) return `Invalid arguments: "${name}" must be ${type === 'array' || type === 'object' ? 'an' : 'a'} ${type}.`
+    }
+    return undefined
+  }
+}
+
+function hasType (value: unknown, type: string): boolean {
+  switch (type) {
+    case 'string': return typeof value === 'string'
+    case 'number': return typeof value === 'number' && Number.isFinite(value)
+    case 'integer': return Number.isInteger(value)
+    case 'boolean': return typeof value === 'boolean'
+    case 'array': return Array.isArray(value)
+    case 'object': return value !== null && typeof value === 'object' && !Array.isArray(value)
+    default: return true
+  }
+}

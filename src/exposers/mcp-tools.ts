@@ -1,4 +1,3 @@
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import { toolName } from '../capability/check-capability.js'
 import type { ExposesMcp, MappedOutput, McpTool } from '../capability/types.js'
 import { normalizeName } from '../bindings/template.js'
@@ -6,7 +5,7 @@ import type { CallInputs } from '../consumers/call-context.js'
 import type { Consumers } from '../consumers/build-consumers.js'
 import type { ExpressionScope } from '../consumers/compile-value.js'
 import { compileInvocation, type Invocation } from './compile-invocation.js'
-import { buildInputSchema, type JsonSchemaObject } from './mcp-tool-schema.js'
+import { buildInputSchema, compileArgumentCheck, type ArgumentCheck, type JsonSchemaObject } from './mcp-tool-schema.js'
 
 /** The wire definition of a tool, as `tools/list` returns it. */
 export interface ToolDefinition {
@@ -21,14 +20,13 @@ export interface ToolDefinition {
 /** Everything a tool needs on the request path, built once at startup. */
 export interface PreparedTool {
   readonly definition: ToolDefinition
-  readonly validate: ValidateFunction
+  readonly checkArguments: ArgumentCheck
   readonly invocation: Invocation
 }
 
 const HINTS = { readOnly: 'readOnlyHint', destructive: 'destructiveHint', idempotent: 'idempotentHint', openWorld: 'openWorldHint' } as const
 
 export function prepareTools (expose: ExposesMcp, consumers: Consumers, scope: ExpressionScope): Map<string, PreparedTool> {
-  const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false })
   const tools = new Map<string, PreparedTool>()
   for (const tool of expose.tools ?? []) {
     const operation = tool.call === undefined ? undefined : consumers.operation(tool.call)
@@ -40,7 +38,7 @@ export function prepareTools (expose: ExposesMcp, consumers: Consumers, scope: E
     if (annotations !== undefined) definition.annotations = annotations
     const outputSchema = outputSchemaOf(tool.outputParameters)
     if (outputSchema !== undefined) definition.outputSchema = outputSchema
-    tools.set(definition.name, { definition, validate: ajv.compile(inputSchema), invocation: compileInvocation(tool, consumers, scope) })
+    tools.set(definition.name, { definition, checkArguments: compileArgumentCheck(inputSchema), invocation: compileInvocation(tool, consumers, scope) })
   }
   return tools
 }
@@ -92,16 +90,4 @@ export class McpInputs implements CallInputs {
   }
 
   get (name: string): unknown { return this.byName.get(name) }
-}
-
-/** `body must have required property 'model'` -> a message that names the argument. */
-export function describeArgumentErrors (validate: ValidateFunction): string {
-  const err = validate.errors?.[0]
-  if (err === undefined) return 'Invalid arguments.'
-  const path = err.instancePath.slice(1).replace(/\//g, '.')
-  if (err.keyword === 'required') {
-    const missing = String((err.params as { missingProperty?: unknown }).missingProperty)
-    return `Invalid arguments: missing required argument "${path === '' ? missing : `${path}.${missing}`}".`
-  }
-  return `Invalid arguments: "${path === '' ? '(arguments)' : path}" ${err.message ?? 'is not valid'}.`
 }
