@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import type { CallInputs } from '../consumers/call-context.js'
+import { sendRequest } from '../consumers/upstream-dispatchers.js'
 import type { Invocation } from './compile-invocation.js'
 
 export interface UpstreamResponse {
@@ -36,11 +37,11 @@ export async function invokeOperation (invocation: CallInvocation, inputs: CallI
   }
   let response: Dispatcher.ResponseData
   try {
-    response = await target.dispatcher.request(options)
+    response = await sendRequest(target.dispatcher, options)
   } catch (err) {
     if (signal.aborted || !safeToRetry(err, request.method)) throw err
     // once, on a fresh connection (the pool drops the failed socket)
-    response = await target.dispatcher.request(options)
+    response = await sendRequest(target.dispatcher, options)
   }
   return { status: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: response.body }
 }
