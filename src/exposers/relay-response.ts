@@ -32,7 +32,8 @@ export function relayBody (res: ServerResponse, upstream: UpstreamResponse, extr
   return pump(res, upstream, () => {})
 }
 
-const DONE = Buffer.from('data: [DONE]')
+const DONE_TEXT = 'data: [DONE]'
+const DONE = Buffer.from(DONE_TEXT)
 const CHUNK_MARKER = Buffer.from('.chunk"')
 
 /**
@@ -44,17 +45,23 @@ export function relayEventStream (res: ServerResponse, upstream: UpstreamRespons
   res.writeHead(upstream.status, { ...passThroughHeaders(upstream.headers), 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...extraHeaders })
   res.flushHeaders()
   let expectsDone: boolean | undefined
-  let sawDone = false
-  let tail: Buffer = Buffer.alloc(0)
+  let previous: Buffer | undefined
+  let last: Buffer | undefined
+  // per chunk only two references move: work per chunk delays the next read, and a delayed read
+  // makes the kernel hand over several upstream events at once (coalescing at high concurrency)
   return pump(res, upstream, (chunk) => {
     // chat.completion.chunk / text_completion streams promise a [DONE] terminator
     expectsDone ??= chunk.indexOf(CHUNK_MARKER) !== -1 || chunk.indexOf('text_completion') !== -1
-    if (!sawDone) {
-      const window = tail.length === 0 ? chunk : Buffer.concat([tail, chunk])
-      sawDone = window.indexOf(DONE) !== -1
-      tail = window.subarray(Math.max(0, window.length - DONE.length))
-    }
-  }, () => expectsDone === true && !sawDone)
+    previous = last
+    last = chunk
+  }, () => expectsDone === true && !endsWithDone(previous, last))
+}
+
+/** Whether the stream's last bytes are the `data: [DONE]` event (it may span two chunks). */
+function endsWithDone (previous: Buffer | undefined, last: Buffer | undefined): boolean {
+  if (last === undefined) return false
+  const tail = previous === undefined ? last : Buffer.concat([previous.subarray(-DONE.length - 8), last])
+  return tail.toString('latin1').trimEnd().endsWith(DONE_TEXT)
 }
 
 function pump (res: ServerResponse, upstream: UpstreamResponse, onChunk: (chunk: Buffer) => void, endedEarly?: () => boolean): Promise<RelayOutcome> {
