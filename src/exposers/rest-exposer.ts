@@ -24,6 +24,8 @@ export interface RestExposerOptions {
   redact: Redactor | undefined
 }
 
+const MAX_PARAM_LENGTH = 2048
+
 interface CompiledRoute {
   method: string
   url: string
@@ -51,8 +53,15 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
     exposeHeadRoutes: false,
     return503OnClosing: true,
     genReqId: () => randomUUID(),
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler: answerClientError,
+    // errors fastify raises before routing (a malformed URL, an over-long path parameter)
+    frameworkErrors: (err, _request, reply) => {
+      const { status, body } = toErrorResponse(err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new NaftikoError('invalid_request', `A path parameter is longer than ${MAX_PARAM_LENGTH} bytes.`)
+        : err)
+      void (reply as FastifyReply).code(status).header('content-type', 'application/json').send(body)
+    },
   })
 
   app.removeAllContentTypeParsers()

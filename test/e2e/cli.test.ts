@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai.js'
 import { CHAT_CAPABILITY, CHAT_NAMESPACE, writeCapability } from '../helpers/gateway.js'
 import { runCli, startCli } from '../helpers/cli.js'
@@ -98,5 +98,42 @@ capability:
     expect(await cli.exited).toBe(0)
     // after shutdown the port no longer accepts connections
     await expect(fetch(`${cli.urls.get('rest') ?? ''}/v1/chat/completions`, { method: 'POST' })).rejects.toThrow()
+  })
+
+  const officialSchema = new URL('../../../shared/naftiko/schemas/v1.0.0-alpha2/naftiko-schema.json', import.meta.url).pathname
+  const officialFile = new URL('../../../shared/corpus/naftiko-alpha2/src/main/resources/tutorial/step-2-shipyard-wiring.yml', import.meta.url).pathname
+  it.skipIf(!existsSync(officialSchema))('validate --strict also applies the official alpha2 schema (needs ../shared)', async () => {
+    // the seed carries fields the official schema forbids (a description on the rest expose, ...)
+    const seed = await runCli(['validate', '--strict', '--official-schema', officialSchema, CHAT_CAPABILITY])
+    expect(seed.code).toBe(1)
+    expect(seed.stderr).toMatch(/chat-completions\.yaml:\d+:\d+: official schema: /)
+    expect((await runCli(['validate', CHAT_CAPABILITY])).code).toBe(0)
+    const official = await runCli(['validate', '--strict', '--official-schema', officialSchema, officialFile])
+    expect(official.stderr).not.toMatch(/official schema:/)
+    expect(official.code).toBe(0)
+  })
+
+  it('refuses a bound value with a control character, naming the variable', async () => {
+    const result = await runCli(['run', CHAT_CAPABILITY], { CHATGPT_API_KEY: 'sk-with-a-stray-newline\n' })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/CHATGPT_API_KEY contains a control character/)
+    expect(result.stderr).not.toContain('sk-with-a-stray-newline')
+  })
+
+  it('exits at once on a second signal while a request is still in flight', async () => {
+    const cli = await startCli(['run', CHAT_CAPABILITY, '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `${CHAT_NAMESPACE}=${upstream.url}`], { CHATGPT_API_KEY: KEY }, 2)
+    const hanging = fetch(`${cli.urls.get('rest') ?? ''}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'fake-hang', messages: [{ role: 'user', content: 'x' }] }),
+    }).catch((err: unknown) => err)
+    await upstream.waitForRequests(upstream.requests.length + 1).catch(() => {})
+    cli.child.kill('SIGTERM')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const started = performance.now()
+    cli.child.kill('SIGTERM')
+    expect(await cli.exited).toBe(1)
+    expect(performance.now() - started).toBeLessThan(2000)
+    await hanging
   })
 })
