@@ -1,17 +1,14 @@
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
-import type { FastifyInstance } from 'fastify'
 import { readCapability } from './capability/read-capability.js'
 import type { Diagnostic } from './capability/diagnostics.js'
-import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
-import type { Server as HttpServer } from 'node:http'
-import type { ExposeBase, ExposesMcp, ExposesRest } from './capability/types.js'
-import { buildInboundAuth } from './exposers/inbound-auth.js'
+import type { ExposeBase } from './capability/types.js'
+import { buildRedactor } from './bindings/redact.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
 import { buildConsumers } from './consumers/build-consumers.js'
 import { ADAPTER_ROOTS, type ExpressionScope } from './consumers/compile-value.js'
+import { hostOf, isLoopback, mountExposers } from './exposers/mount-exposers.js'
 import { createLogger, type Logger } from './logger.js'
-import { buildRedactor } from './bindings/redact.js'
 import type { RuntimeOptions } from './options.js'
 
 export interface BoundAddress {
@@ -60,39 +57,19 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
     proxy: options.proxy,
   })
 
-  const servers: Array<{ expose: ExposeBase, server: HttpServer, path: string, active: () => number, listen: (host: string, port: number) => Promise<unknown>, close: () => Promise<unknown> }> = []
-  const stdio: Array<{ close: () => Promise<void> }> = []
-  const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.progressInterval, logger, version: VERSION, redact }
-  // each exposer's framework is loaded only when the capability has such an expose
-  const { buildRestExposer } = exposes.some((e) => e.type === 'rest') ? await import('./exposers/rest-exposer.js') : { buildRestExposer: undefined }
-  const mcp = exposes.some((e) => e.type === 'mcp')
-    ? { ...await import('./exposers/mcp-exposer.js'), ...await import('./exposers/mcp-tools.js') }
-    : undefined
-  for (const expose of exposes) {
-    const host = hostOf(expose, options)
-    if (expose.type === 'rest' && buildRestExposer !== undefined) {
-      const app: FastifyInstance = buildRestExposer(expose as ExposesRest, consumers, scope, { bodyLimit: options.bodyLimit, logger, redact })
-      servers.push({ expose, server: app.server, path: '', active: countRequests(app.server), listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
-    } else if (expose.type === 'mcp' && mcp !== undefined) {
-      const tools = mcp.prepareTools(expose as ExposesMcp, consumers, scope)
-      if ((expose as ExposesMcp).transport === 'stdio') {
-        const { startMcpStdioExposer } = await import('./exposers/mcp-stdio.js')
-        stdio.push(startMcpStdioExposer(expose as ExposesMcp, tools, mcpOptions))
-        continue
-      }
-      const http = mcp.buildMcpHttpExposer(expose as ExposesMcp, tools, mcpOptions, isLoopback(host), buildInboundAuth(expose.authentication, scope))
-      const listen = async (host: string, port: number): Promise<void> => {
-        http.server.listen({ host, port })
-        await once(http.server, 'listening')
-      }
-      servers.push({ expose, server: http.server, path: '/mcp', active: countRequests(http.server), listen, close: async () => { await http.close(); await closeHttpServer(http.server) } })
-    }
-  }
+  const { servers, stdio } = await mountExposers(exposes, consumers, scope, {
+    host: options.host,
+    bodyLimit: options.bodyLimit,
+    heartbeatMs: options.progressInterval,
+    version: VERSION,
+    logger,
+    redact,
+  })
 
   const addresses: BoundAddress[] = []
   try {
     for (const { expose, server, path, listen } of servers) {
-      const host = hostOf(expose, options)
+      const host = hostOf(expose, options.host)
       const port = options.ports.get(expose.namespace ?? '') ?? options.ports.get(expose.type) ?? expose.port ?? 0
       await listen(host, port)
       const bound = server.address()
@@ -145,32 +122,6 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
 }
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
-
-function hostOf (expose: ExposeBase, options: RuntimeOptions): string {
-  return options.host ?? expose.address ?? '127.0.0.1'
-}
-
-/** Requests whose response has not closed yet, streams included. */
-function countRequests (server: HttpServer): () => number {
-  let active = 0
-  server.on('request', (_req, res: import('node:http').ServerResponse) => {
-    active++
-    res.once('close', () => { active-- })
-  })
-  return () => active
-}
-
-/** Stops accepting; idle keep-alive connections close now, busy ones when their response ends. */
-function closeHttpServer (server: HttpServer): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeIdleConnections()
-  })
-}
-
-function isLoopback (host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.')
-}
 
 function urlHost (host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host
