@@ -23,7 +23,10 @@ export function compileOutputMapping (outputs: readonly MappedOutput[] | undefin
   if (outputs.length === 1) {
     const only = outputs[0] as MappedOutput
     if (isIdentityNode(only)) return IDENTITY
-    return { identity: false, map: compileNode(only) }
+    const node = compileNode(only)
+    // a shaped object stays an object when the response lacks what it maps (its schema says object)
+    if (only.type === 'object' && (only.properties !== undefined || typeof only.mapping === 'object')) return { identity: false, map: (root) => node(root) ?? {} }
+    return { identity: false, map: node }
   }
   const named = outputs.every((o) => typeof o.name === 'string')
   const nodes = outputs.map((o) => [o.name ?? '', compileNode(o)] as const)
@@ -99,7 +102,7 @@ function isRootPath (path: string): boolean {
   return p === '$' || p === '$.' || p === ''
 }
 
-const SIMPLE_SEGMENT = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]/y
+const SIMPLE_SEGMENT = /\.([^.[\]\s*?@()'",:]+)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]/y
 
 /**
  * `$.a.b[0]` style paths compile to a direct walk (they are most of the real mappings and the
@@ -107,23 +110,27 @@ const SIMPLE_SEGMENT = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)
  * jsonpath-plus and yields the array of matches.
  */
 export function compileJsonPath (path: string): Extractor {
-  const p = path.trim()
+  const trimmed = path.trim()
+  // `a.b` is read as `$.a.b`
+  const p = trimmed.startsWith('$') || trimmed === '' ? trimmed : `$.${trimmed}`
   if (isRootPath(p)) return (root) => root
   const segments = simpleSegments(p)
   if (segments !== undefined) {
     return (root) => {
       let cur: unknown = root
       for (const seg of segments) {
-        if (cur === null || typeof cur !== 'object') return undefined
+        // own properties only: `$.constructor` is not a field of the response
+        if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, seg)) return undefined
         cur = (cur as Record<string | number, unknown>)[seg]
       }
       return cur
     }
   }
-  const expression = p.startsWith('$') ? p : `$.${p}`
+  const expression = p
   return (root) => root === null || typeof root !== 'object'
     ? undefined
-    : JSONPath({ path: expression, json: root as object, wrap: true, eval: false })
+    // filters run in jsonpath-plus's sandboxed evaluator, never as code
+    : JSONPath({ path: expression, json: root as object, wrap: true, eval: 'safe' })
 }
 
 function simpleSegments (path: string): Array<string | number> | undefined {

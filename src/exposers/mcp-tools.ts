@@ -59,7 +59,8 @@ function outputSchemaOf (outputs: readonly MappedOutput[] | undefined): Record<s
   const root = outputs[0] as MappedOutput
   const properties = root.properties ?? (typeof root.mapping === 'object' ? root.mapping?.properties : undefined)
   if (root.type !== 'object' || properties === undefined) return undefined
-  return shapeSchema(root)
+  // the root of an output schema is an object: 2025-era clients wrap anything else in {result}
+  return { ...shapeSchema(root), type: 'object' }
 }
 
 function shapeSchema (node: MappedOutput): Record<string, unknown> {
