@@ -4,104 +4,30 @@
  * upstream (the fake's /echo route) encoded and with the bound credential, and tools the runtime
  * does not execute yet answer with a tool error instead of crashing.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client'
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import {
+  bindings, CAPABILITIES, consumedOperations, consumedPath, CORPUS, corpusExists, DATA, EXPECTED_REJECTIONS, exposesOf,
+  exposeUrl, isObject, type Json, list, norm, PLACEHOLDER, pathParametersOf, placeholderSources, skipWithoutCorpus,
+  startCorpusGateway, str, type Target, TUTORIAL,
+} from '../helpers/corpus.js'
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai.js'
-import { startGateway, type Gateway } from '../helpers/gateway.js'
+import type { Gateway } from '../helpers/gateway.js'
 import type { McpTestClient } from '../helpers/mcp-clients.js'
 
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url))
-const corpusExists = existsSync(CORPUS)
-const TUTORIAL = 'naftiko-alpha2/src/main/resources/tutorial/'
-
-/** Capability documents the runtime rightly rejects (see corpus.test.ts for the reasons). */
-const REJECTED = new Set([
-  'naftiko-alpha2/src/test/resources/aggregates/aggregate-invalid-ref.yaml',
-  'api-evangelist/cloudflare/cloudflare-agent-onboarding.yaml',
-  'api-evangelist/nutanix/prism-central-v3-hosts.yaml',
-  'api-evangelist/nutanix/prism-element-v2-clusters.yaml',
-  'api-evangelist/nutanix/prism-element-v2-snapshots.yaml',
-  'api-evangelist/nutanix/prism-element-v2-virtual-disks.yaml',
-  'api-evangelist/sinch/voice-callouts.yaml',
-  'api-evangelist/sinch/voice-calls.yaml',
-  'api-evangelist/twilio/flex-insights.yaml',
-  'api-evangelist/twilio/flex-plugins.yaml',
-  'api-evangelist/twilio/verify-access-tokens.yaml',
-])
+/** Capability documents the runtime rightly rejects (EXPECTED_REJECTIONS holds the reasons). */
+const REJECTED = new Set(Object.keys(EXPECTED_REJECTIONS))
 
 // ---------------------------------------------------------------------------------------------
 // Reading the corpus
 // ---------------------------------------------------------------------------------------------
 
-type Json = Record<string, unknown>
-
-function listYaml (dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = join(dir, e.name)
-    if (e.isDirectory()) return listYaml(full)
-    return /\.ya?ml$/.test(e.name) ? [relative(CORPUS, full)] : []
-  }).sort()
-}
-
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v)
-const list = (v: unknown): Json[] => Array.isArray(v) ? v.filter(isObject) : []
-const str = (v: unknown): string | undefined => typeof v === 'string' ? v : undefined
-/** Names compare like the runtime's: case, `-` and `_` ignored. */
-const norm = (name: string): string => name.replace(/[-_]/g, '').toLowerCase()
-
-const ALL_YAML = corpusExists ? listYaml(CORPUS) : []
-const DATA = new Map<string, Json>(ALL_YAML.map((rel) => [rel, (parse(readFileSync(join(CORPUS, rel), 'utf8')) ?? {}) as Json]))
-const CAPABILITIES = ALL_YAML.filter((rel) => DATA.get(rel)?.naftiko !== undefined && isObject(DATA.get(rel)?.capability))
-
-const exposesOf = (rel: string): Json[] => list((DATA.get(rel)?.capability as Json | undefined)?.exposes)
 const httpMcpExposes = (rel: string): Json[] => exposesOf(rel).filter((e) => e.type === 'mcp' && e.transport !== 'stdio')
-
-/** The consumes entries of a capability, `import:` entries replaced by the namespace they name. */
-function consumesOf (rel: string): Json[] {
-  return list((DATA.get(rel)?.capability as Json | undefined)?.consumes).map((entry) => {
-    const imported = str(entry.import)
-    const location = str(entry.location)
-    if (imported === undefined || location === undefined) return entry
-    const file = resolve(dirname(join(CORPUS, rel)), location.replace(/^file:\/\//, ''))
-    const shared = parse(readFileSync(file, 'utf8')) as Json
-    const found = list(shared.consumes).find((c) => c.namespace === imported) ?? {}
-    return { ...found, namespace: str(entry.as) ?? imported }
-  })
-}
-
-interface Target { consumes: Json, resource: Json, operation: Json }
-
-function consumedOperations (rel: string): Map<string, Target> {
-  const out = new Map<string, Target>()
-  for (const consumes of consumesOf(rel)) {
-    for (const resource of list(consumes.resources)) {
-      for (const operation of list(resource.operations)) out.set(`${String(consumes.namespace)}.${String(operation.name)}`, { consumes, resource, operation })
-    }
-  }
-  return out
-}
-
-/** Dummy values for every variable the binds declare: `VAR` and `namespace.VAR` -> value; env for the process. */
-function bindings (rel: string): { values: Map<string, string>, env: Record<string, string> } {
-  const data = DATA.get(rel) ?? {}
-  const values = new Map<string, string>()
-  const env: Record<string, string> = {}
-  for (const bind of [...list(data.binds), ...list((data.capability as Json | undefined)?.binds)]) {
-    for (const [variable, source] of Object.entries(isObject(bind.keys) ? bind.keys : {})) {
-      const value = `dummy-${variable.toLowerCase()}`
-      if (bind.location === undefined) env[String(source)] = value
-      if (!values.has(variable)) values.set(variable, value)
-      values.set(`${String(bind.namespace)}.${variable}`, value)
-    }
-  }
-  return { values, env }
-}
 
 /** A `{{VAR}}` as the gateway resolves it: a dummy from env, or the key of a bind's `file://` provider. */
 function boundValue (rel: string, template: string): string {
@@ -131,7 +57,6 @@ function inboundHeaders (rel: string, expose: Json | undefined): Record<string, 
 // ---------------------------------------------------------------------------------------------
 
 const TOKEN = /\{\{\s*([^{}]+?)\s*\}\}/g
-const PLACEHOLDER = /\{\{?\s*([^{}]+?)\s*\}?\}/g
 const LOCATED = /^(?:path|query|header|headers|body)\.(.+)$/
 
 /**
@@ -173,19 +98,13 @@ function argumentsRead (value: unknown, exposeNamespace: string, bound: Map<stri
  * entry of the same name needs what it reads; anything else needs the placeholder's own name.
  */
 function pathArgumentsNeeded (target: Target, tool: Json, exposeNamespace: string, bound: Map<string, string>): Array<{ placeholder: string, args: string[] }> {
-  const params = [...list(target.consumes.inputParameters), ...list(target.resource.inputParameters), ...list(target.operation.inputParameters)]
-  const pathParams = params.filter((p) => p.in === 'path')
-  const withEntries = new Map(Object.entries(isObject(tool.with) ? tool.with : {}).map(([k, v]) => [norm(k), v]))
-  const path = String(target.operation.path ?? target.resource.path ?? '')
+  const sourceOf = placeholderSources(target, tool)
   const out: Array<{ placeholder: string, args: string[] }> = []
-  for (const m of path.matchAll(PLACEHOLDER)) {
+  for (const m of consumedPath(target).matchAll(PLACEHOLDER)) {
     const token = m[1] as string
     if (bound.has(token)) continue
-    const name = token.includes('.') ? token.slice(token.lastIndexOf('.') + 1) : token
-    const declared = [...pathParams].reverse().find((p) => norm(String(p.name)) === norm(name))
-    if (declared?.value !== undefined) out.push({ placeholder: token, args: argumentsRead(declared.value, exposeNamespace, bound) })
-    else if (withEntries.has(norm(name))) out.push({ placeholder: token, args: argumentsRead(withEntries.get(norm(name)), exposeNamespace, bound) })
-    else out.push({ placeholder: token, args: [name] })
+    const source = sourceOf(token)
+    out.push({ placeholder: token, args: source.from === 'input' ? [source.name] : argumentsRead(source.expr, exposeNamespace, bound) })
   }
   return out
 }
@@ -198,25 +117,12 @@ const HINTS: Record<string, string> = { readOnly: 'readOnlyHint', destructive: '
 
 let upstream: FakeOpenAI
 
-/** The runtime on a corpus file: every expose on a free port, every bind a dummy, every consumes namespace on the echo. */
-async function gatewayFor (rel: string): Promise<Gateway> {
-  return startGateway(join(CORPUS, rel), {
-    flags: {
-      host: '127.0.0.1',
-      port: ['rest=0', 'mcp=0', ...exposesOf(rel).filter((e) => e.namespace !== undefined).map((e) => `${String(e.namespace)}=0`)],
-      'base-uri': consumesOf(rel).map((c) => `${String(c.namespace)}=${upstream.origin}/echo/${String(c.namespace)}`),
-      'log-level': 'warn',
-      'shutdown-timeout': '2000',
-    },
-    env: bindings(rel).env,
-  })
+/** The runtime on a corpus file against the echo; an unnamed expose gets no port flag, as this suite always passed. */
+function gatewayFor (rel: string): Promise<Gateway> {
+  return startCorpusGateway(rel, { upstream: upstream.origin, unnamedExposes: 'skip' })
 }
 
-function mcpUrl (gateway: Gateway, namespace: string): string {
-  const found = gateway.runtime.addresses.find((a) => a.type === 'mcp' && a.namespace === namespace)
-  if (found === undefined) throw new Error(`no mcp expose ${namespace}`)
-  return found.url
-}
+const mcpUrl = (gateway: Gateway, namespace: string): string => exposeUrl(gateway, 'mcp', namespace)
 
 type Connect = (url: string, headers?: Record<string, string>) => Promise<McpTestClient>
 
@@ -297,8 +203,7 @@ async function checkToolList (rel: string): Promise<SweepResult> {
           }
           const target = operations.get(tool.call)
           if (target === undefined) { out.problems.push(`${where}: call ${tool.call} resolves to nothing`); continue }
-          const declared = new Set([...list(target.consumes.inputParameters), ...list(target.resource.inputParameters), ...list(target.operation.inputParameters)]
-            .filter((p) => p.in === 'path').map((p) => norm(String(p.name))))
+          const declared = new Set(pathParametersOf(target).map((p) => norm(String(p.name))))
           const withKeys = new Set(Object.keys(isObject(tool.with) ? tool.with : {}).map(norm))
           for (const { placeholder, args } of pathArgumentsNeeded(target, tool, namespace, bound)) {
             for (const arg of args) {
@@ -344,12 +249,7 @@ function sweep (rel: string): Promise<SweepResult> {
 // Tests
 // ---------------------------------------------------------------------------------------------
 
-if (!corpusExists) {
-  console.warn(`corpus MCP tests skipped: the shared corpus is absent (looked for ${CORPUS})`)
-  describe('corpus over MCP', () => {
-    it.skip(`is skipped: the shared corpus is absent (looked for ${CORPUS})`, () => {})
-  })
-}
+skipWithoutCorpus('corpus over MCP', 'corpus MCP tests')
 
 describe.skipIf(!corpusExists)('corpus over MCP', () => {
   beforeAll(async () => {

@@ -1,21 +1,22 @@
 /**
  * Compatibility of the runtime with the shared corpus of real Naftiko capability files
  * (`../shared/corpus/`, see its PROVENANCE.md): every capability document loads (or is rejected for
- * the reason written below), features a later issue executes are warnings that say "not yet
+ * the reason EXPECTED_REJECTIONS in test/helpers/corpus.ts gives), features a later issue executes are warnings that say "not yet
  * supported", and every REST route of an accepted file is mounted and reaches the right upstream path.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { Agent, request as httpRequest } from 'node:http'
-import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LineCounter, parse, parseDocument } from 'yaml'
+import { LineCounter, parseDocument } from 'yaml'
 import { readCapability, type ReadCapability } from '../../src/capability/read-capability.js'
+import {
+  ALL_YAML, bindings, CAPABILITIES, consumedOperations, consumedPath, CORPUS, corpusExists, DATA, EXPECTED_REJECTIONS,
+  exposesOf, exposeUrl, isObject, type Json, list, norm, PLACEHOLDER, placeholderSources, skipWithoutCorpus,
+  startCorpusGateway, str, type Target, TUTORIAL,
+} from '../helpers/corpus.js'
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai.js'
-import { startGateway, type Gateway } from '../helpers/gateway.js'
-
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/', import.meta.url))
-const corpusExists = existsSync(CORPUS)
+import type { Gateway } from '../helpers/gateway.js'
 
 // ---------------------------------------------------------------------------------------------
 // The corpus, classified
@@ -33,50 +34,11 @@ const COMPANIONS: Record<string, string> = {
   'naftiko-alpha2/src/test/resources/schemas/sample-users.yaml': 'format fixture: a sample YAML payload for formats/yaml-capability.yaml',
 }
 
-const UNBOUND = (...vars: string[]): RegExp => new RegExp(`^\\{\\{env\\.(${vars.join('|')})\\}\\} is not bound`)
-
-/**
- * Capability documents the runtime rightly rejects, with the reason: every error reported for the
- * file must match it.
- */
-const EXPECTED_REJECTIONS: Record<string, RegExp> = {
-  // deliberately invalid official test file: a tool refers to an aggregate function that does not exist
-  'naftiko-alpha2/src/test/resources/aggregates/aggregate-invalid-ref.yaml': /^ref "unknown\.nonexistent" does not name an aggregate function/,
-  // not Naftiko: a `workers-kv` consumes and calls to a made-up `orchestration.*` namespace
-  'api-evangelist/cloudflare/cloudflare-agent-onboarding.yaml': /^capability\.consumes\[1\]\.type must be "http"|^call "orchestration\.[\w-]+" does not name a consumed operation/,
-  // basic auth with {{env.X}} tokens whose X no binds entry declares (spec 3.20.2: the document is invalid)
-  'api-evangelist/nutanix/prism-central-v3-hosts.yaml': UNBOUND('NUTANIX_USER', 'NUTANIX_PASS'),
-  'api-evangelist/nutanix/prism-element-v2-clusters.yaml': UNBOUND('NUTANIX_USER', 'NUTANIX_PASS'),
-  'api-evangelist/nutanix/prism-element-v2-snapshots.yaml': UNBOUND('NUTANIX_USER', 'NUTANIX_PASS'),
-  'api-evangelist/nutanix/prism-element-v2-virtual-disks.yaml': UNBOUND('NUTANIX_USER', 'NUTANIX_PASS'),
-  'api-evangelist/sinch/voice-callouts.yaml': UNBOUND('SINCH_USER', 'SINCH_PASS'),
-  'api-evangelist/sinch/voice-calls.yaml': UNBOUND('SINCH_USER', 'SINCH_PASS'),
-  'api-evangelist/twilio/flex-insights.yaml': UNBOUND('TWILIO_USER', 'TWILIO_PASS'),
-  'api-evangelist/twilio/flex-plugins.yaml': UNBOUND('TWILIO_USER', 'TWILIO_PASS'),
-  'api-evangelist/twilio/verify-access-tokens.yaml': UNBOUND('TWILIO_USER', 'TWILIO_PASS'),
-}
-
-const TUTORIAL = 'naftiko-alpha2/src/main/resources/tutorial/'
-
 // ---------------------------------------------------------------------------------------------
 // Reading the corpus
 // ---------------------------------------------------------------------------------------------
 
-type Json = Record<string, unknown>
 type YamlPath = Array<string | number>
-
-function listYaml (dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const full = join(dir, e.name)
-    if (e.isDirectory()) return listYaml(full)
-    return /\.ya?ml$/.test(e.name) ? [relative(CORPUS, full)] : []
-  }).sort()
-}
-
-const ALL_YAML = corpusExists ? listYaml(CORPUS) : []
-const DATA = new Map<string, Json>(ALL_YAML.map((rel) => [rel, (parse(readFileSync(join(CORPUS, rel), 'utf8')) ?? {}) as Json]))
-const isCapability = (data: Json): boolean => data.naftiko !== undefined && isObject(data.capability)
-const CAPABILITIES = ALL_YAML.filter((rel) => isCapability(DATA.get(rel) ?? {}))
 
 const reads = new Map<string, Promise<ReadCapability>>()
 function read (rel: string): Promise<ReadCapability> {
@@ -86,49 +48,6 @@ function read (rel: string): Promise<ReadCapability> {
     reads.set(rel, pending)
   }
   return pending
-}
-
-function isObject (v: unknown): v is Json {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
-function list (v: unknown): Json[] {
-  return Array.isArray(v) ? v.filter(isObject) : []
-}
-function str (v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined
-}
-/** Names compare like the runtime's: case, `-` and `_` ignored. */
-function norm (name: string): string {
-  return name.replace(/[-_]/g, '').toLowerCase()
-}
-
-/** The consumes entries of a capability, `import:` entries replaced by the namespace they name. */
-function consumesOf (rel: string): Json[] {
-  const entries = list((DATA.get(rel)?.capability as Json | undefined)?.consumes)
-  return entries.map((entry) => {
-    const imported = str(entry.import)
-    const location = str(entry.location)
-    if (imported === undefined || location === undefined) return entry
-    const file = resolve(dirname(join(CORPUS, rel)), location.replace(/^file:\/\//, ''))
-    const shared = parse(readFileSync(file, 'utf8')) as Json
-    const found = list(shared.consumes).find((c) => c.namespace === imported) ?? {}
-    return { ...found, namespace: str(entry.as) ?? imported }
-  })
-}
-
-function exposesOf (rel: string): Json[] {
-  return list((DATA.get(rel)?.capability as Json | undefined)?.exposes)
-}
-
-/** `namespace.operation` -> the consumes entry, resource and operation. */
-function consumedOperations (rel: string): Map<string, { consumes: Json, resource: Json, operation: Json }> {
-  const out = new Map<string, { consumes: Json, resource: Json, operation: Json }>()
-  for (const consumes of consumesOf(rel)) {
-    for (const resource of list(consumes.resources)) {
-      for (const operation of list(resource.operations)) out.set(`${String(consumes.namespace)}.${String(operation.name)}`, { consumes, resource, operation })
-    }
-  }
-  return out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -209,23 +128,6 @@ function lineSpan (rel: string, path: YamlPath): { from: number, to: number } {
 
 const INPUT_ROOT = /^(?:rest|tools|mcp|skill|\$this\.[^.]+)\.(?:(?:path|query|header|headers|body)\.)?(.+)$/
 const WHOLE_TOKEN = /^\{\{\s*([^{}]+?)\s*\}\}$/
-const PLACEHOLDER = /\{\{?\s*([^{}]+?)\s*\}?\}/g
-
-/** Dummy values for every variable the binds declare: `VAR` and `namespace.VAR` -> value; env for the process. */
-function bindings (rel: string): { values: Map<string, string>, env: Record<string, string> } {
-  const data = DATA.get(rel) ?? {}
-  const values = new Map<string, string>()
-  const env: Record<string, string> = {}
-  for (const bind of [...list(data.binds), ...list((data.capability as Json | undefined)?.binds)]) {
-    for (const [variable, source] of Object.entries(isObject(bind.keys) ? bind.keys : {})) {
-      const value = `dummy-${variable.toLowerCase()}`
-      if (bind.location === undefined) env[String(source)] = value
-      if (!values.has(variable)) values.set(variable, value)
-      values.set(`${String(bind.namespace)}.${variable}`, value)
-    }
-  }
-  return { values, env }
-}
 
 interface RouteCall {
   /** path and query to send to the gateway */
@@ -240,7 +142,7 @@ interface RouteCall {
  * `with` entry of the same name, or the caller's input of that name (a path parameter of the route,
  * else a query parameter the test adds).
  */
-function modelCall (rel: string, exposeNamespace: string, routePath: string, op: Json, target: { consumes: Json, resource: Json, operation: Json }): RouteCall {
+function modelCall (rel: string, exposeNamespace: string, routePath: string, op: Json, target: Target): RouteCall {
   const { values: bound } = bindings(rel)
   const routeValues = new Map<string, string>()
   let k = 0
@@ -270,21 +172,14 @@ function modelCall (rel: string, exposeNamespace: string, routePath: string, op:
     if (ref !== null) return input(ref[1] as string)
     return whole === null ? expr : input(token)
   }
-  const { consumes, resource, operation } = target
-  const params = [...list(consumes.inputParameters), ...list(resource.inputParameters), ...list(operation.inputParameters)]
-  const pathParams = params.filter((p) => p.in === 'path')
-  const withEntries = new Map(Object.entries(isObject(op.with) ? op.with : {}).map(([key, v]) => [norm(key), v]))
-  const consumedPath = String(operation.path ?? resource.path ?? '')
-  const built = consumedPath.replace(PLACEHOLDER, (_m, token: string) => {
+  const sourceOf = placeholderSources(target, op)
+  const built = consumedPath(target).replace(PLACEHOLDER, (_m, token: string) => {
     const b = bound.get(token)
     if (b !== undefined) return b
-    const name = token.includes('.') ? token.slice(token.lastIndexOf('.') + 1) : token
-    const declared = [...pathParams].reverse().find((p) => norm(String(p.name)) === norm(name))
-    if (declared?.value !== undefined) return encodeURIComponent(evaluate(declared.value))
-    if (withEntries.has(norm(name))) return encodeURIComponent(evaluate(withEntries.get(norm(name))))
-    return encodeURIComponent(input(name))
+    const source = sourceOf(token)
+    return encodeURIComponent(source.from === 'input' ? input(source.name) : evaluate(source.expr))
   })
-  const base = `/echo/${String(consumes.namespace)}`
+  const base = `/echo/${String(target.consumes.namespace)}`
   const upstreamPath = built === '' ? base : base + (built.startsWith('/') ? built : `/${built}`)
   const search = [...query].map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&')
   return { gatewayPath: gatewayRoute + (search === '' ? '' : `?${search}`), upstreamPath }
@@ -334,26 +229,12 @@ const upstreamQueryOf = (url: string): string => url.includes('?') ? url.slice(u
 
 let upstream: FakeOpenAI
 
-/** Starts the runtime on a corpus file: every expose on a free port, every bind a dummy, every namespace on the echo. */
-async function gatewayFor (rel: string, options: { baseUris?: boolean } = {}): Promise<Gateway> {
-  const namespaces = consumesOf(rel).map((c) => String(c.namespace))
-  return startGateway(join(CORPUS, rel), {
-    flags: {
-      host: '127.0.0.1',
-      port: ['rest=0', 'mcp=0', ...exposesOf(rel).map((e) => `${String(e.namespace)}=0`)],
-      'base-uri': options.baseUris === false ? [] : namespaces.map((ns) => `${ns}=${upstream.origin}/echo/${ns}`),
-      'log-level': 'warn',
-      'shutdown-timeout': '2000',
-    },
-    env: bindings(rel).env,
-  })
+/** The runtime on a corpus file against the echo; an unnamed expose gets `undefined=0`, as this suite always passed. */
+function gatewayFor (rel: string, options: { baseUris?: boolean } = {}): Promise<Gateway> {
+  return startCorpusGateway(rel, { upstream: upstream.origin, unnamedExposes: 'as undefined', ...options })
 }
 
-function restUrl (gateway: Gateway, namespace: string): string {
-  const found = gateway.runtime.addresses.find((a) => a.type === 'rest' && a.namespace === namespace)
-  if (found === undefined) throw new Error(`no rest expose ${namespace}`)
-  return found.url
-}
+const restUrl = (gateway: Gateway, namespace: string): string => exposeUrl(gateway, 'rest', namespace)
 
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH'])
 
@@ -419,12 +300,7 @@ const ROUTED = CAPABILITIES.filter((rel) => EXPECTED_REJECTIONS[rel] === undefin
 // Tests
 // ---------------------------------------------------------------------------------------------
 
-if (!corpusExists) {
-  console.warn(`corpus tests skipped: the shared corpus is absent (looked for ${CORPUS})`)
-  describe('corpus compatibility', () => {
-    it.skip(`is skipped: the shared corpus is absent (looked for ${CORPUS})`, () => {})
-  })
-}
+skipWithoutCorpus('corpus compatibility', 'corpus tests')
 
 describe.skipIf(!corpusExists)('corpus compatibility', () => {
   beforeAll(async () => {
