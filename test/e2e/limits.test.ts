@@ -89,3 +89,35 @@ capability:
     }
   })
 })
+
+describe('garbage JSON-RPC on the MCP endpoint', () => {
+  const cases: Array<[string, string, Record<string, string>?]> = [
+    ['an empty body', ''],
+    ['a JSON string', '"hello"'],
+    ['a number', '42'],
+    ['null', 'null'],
+    ['an empty object', '{}'],
+    ['an empty batch', '[]'],
+    ['a batch of garbage', '[1, "two", {"three": 3}]'],
+    ['a request without jsonrpc', '{"id": 1, "method": "tools/list"}'],
+    ['jsonrpc 1.0', '{"jsonrpc": "1.0", "id": 1, "method": "tools/list"}'],
+    ['an unknown method', '{"jsonrpc": "2.0", "id": 1, "method": "no/such/method"}'],
+    ['tools/call without params', '{"jsonrpc": "2.0", "id": 1, "method": "tools/call"}'],
+    ['tools/call with a numeric name', '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": 7}}'],
+    ['tools/call with string arguments', '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "chatgpt-create-chat-completion", "arguments": "body"}}'],
+    ['an object id', '{"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"}'],
+    ['a deeply nested params object', `{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": ${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}}`],
+    ['a text/plain body', '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', { 'content-type': 'text/plain' }],
+    ['no Accept header', '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', { accept: '' }],
+  ]
+
+  it.each(cases)('answers %s with a 4xx or a JSON-RPC error, never a 5xx, and keeps serving', async (_name, body, headers) => {
+    const response = await fetch(gateway.url('mcp'), { method: 'POST', headers: { ...MCP_HEADERS, ...headers }, body })
+    const text = await response.text()
+    expect(response.status, text).toBeLessThan(500)
+    if (response.status < 400) expect(text, text).toMatch(/"error"|"isError":true/)
+    const next = await fetch(gateway.url('mcp'), { method: 'POST', headers: MCP_HEADERS, body: toolCall('still serving') })
+    expect(next.status).toBe(200)
+    expect(await next.text()).toContain('echo: still serving')
+  })
+})
