@@ -11,7 +11,7 @@ const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
 
 Usage:
   naftiko run FILE [options]          serve the capability's exposes
-  naftiko validate [--strict] FILE    check a capability; exit 0 when it can run, 1 when not
+  naftiko validate [--strict] FILE... check capabilities; exit 0 when all can run, 1 when one cannot
   naftiko --help | --version
 
 Options for run (flags win over the NAFTIKO_* environment variables):
@@ -62,8 +62,14 @@ async function main (argv: string[]): Promise<number> {
   if (values.version === true) { process.stdout.write(`${version()}\n`); return 0 }
   const [command, file, ...extra] = positionals
   if (values.help === true || command === undefined || command === 'help') { process.stdout.write(HELP); return command === undefined && values.help !== true ? 2 : 0 }
+  if (command === 'validate') {
+    if (file === undefined) throw new UsageError('validate expects one or more FILEs')
+    const official = values.strict === true ? officialSchemaPath(values['official-schema']) : undefined
+    let code = 0
+    for (const each of [file, ...extra]) code = Math.max(code, await validate(each, official))
+    return code
+  }
   if (file === undefined || extra.length > 0) throw new UsageError(`${command} expects exactly one FILE`)
-  if (command === 'validate') return validate(file, values.strict === true ? officialSchemaPath(values['official-schema']) : undefined)
   if (command === 'run') return run(file, values)
   throw new UsageError(`unknown command "${command}"`)
 }

@@ -70,6 +70,15 @@ capability:
     expect(result.stderr).toMatch(/capability\.yaml:25:\d+: \{\{MISSING_TOKEN\}\} is not bound/)
   })
 
+  it('validates several files at once and exits 1 when one of them cannot run', async () => {
+    const broken = await writeCapability('naftiko: 1.0.0-alpha2\ncapability:\n  exposes: [\n')
+    const result = await runCli(['validate', CHAT_CAPABILITY, broken])
+    expect(result.code).toBe(1)
+    expect(result.stdout).toMatch(/chat-completions\.yaml: valid/)
+    expect(result.stdout).toMatch(/capability\.yaml: \d+ error\(s\)/)
+    expect((await runCli(['validate', CHAT_CAPABILITY, CHAT_CAPABILITY])).code).toBe(0)
+  })
+
   it('reports YAML syntax errors with their position', async () => {
     const broken = await writeCapability('naftiko: 1.0.0-alpha2\ncapability:\n  exposes: [\n')
     const result = await runCli(['validate', broken])
