@@ -25,6 +25,8 @@ export interface RestExposerOptions {
 }
 
 const MAX_PARAM_LENGTH = 2048
+/** names the log line of a response */
+const REQUEST_ID = 'x-naftiko-request-id'
 
 interface CompiledRoute {
   method: string
@@ -98,11 +100,11 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
     const { status, body } = toErrorResponse(err)
     if (status >= 500) log.error({ reqId: request.id, err }, 'request failed')
     else log.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
-    void reply.code(status).header('content-type', 'application/json').send(body)
+    void reply.code(status).header('content-type', 'application/json').header(REQUEST_ID, request.id).send(body)
   })
   app.setNotFoundHandler((request, reply) => {
     const { status, body } = toErrorResponse(new NaftikoError('unknown_route', `No route for ${request.method} ${request.url.split('?')[0] ?? ''}.`))
-    void reply.code(status).send(body)
+    void reply.code(status).header(REQUEST_ID, request.id).send(body)
   })
   app.addHook('onResponse', (request, reply, done) => {
     if (request.logged !== true) logRequest(log, request, reply.statusCode, reply.elapsedTime)
@@ -179,6 +181,7 @@ function toFastifyPath (path: string): { url: string, pathParams: Map<string, st
 async function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger, redact: Redactor | undefined): Promise<void> {
   const invocation = route.invocation
   const inputs = new RestInputs(request, route.inputs)
+  void reply.header(REQUEST_ID, request.id)
   if (invocation.kind === 'unsupported') {
     throw new NaftikoError('feature_not_supported', `This operation uses ${invocation.feature}, which this runtime does not execute yet.`)
   }
@@ -211,7 +214,7 @@ async function handle (route: CompiledRoute, request: FastifyRequest, reply: Fas
   }
   request.logged = true
   reply.hijack()
-  const extra = { 'x-naftiko-request-id': request.id }
+  const extra = { [REQUEST_ID]: request.id }
   const outcome: RelayOutcome = await (isEventStream(upstream.headers)
     ? relayEventStream(raw, upstream, extra)
     : relayBody(raw, upstream, extra))

@@ -107,4 +107,20 @@ describe('POST /v1/chat/completions through the openai SDK', () => {
     expect(response.headers.get('x-ratelimit-limit-requests')).not.toBeNull()
     expect(response.headers.get('set-cookie')).toBeNull()
   })
+
+  it('names the log line of every response, error or not, in x-naftiko-request-id', async () => {
+    const answers = await Promise.all([
+      fetch(`${gateway.url()}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'id' }] }) }),
+      fetch(`${gateway.url()}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' }),
+      fetch(`${gateway.url()}/no/such/route`),
+    ])
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const ids = new Set(gateway.logs.entries().filter((e) => e.msg === 'request').map((e) => e.reqId))
+    for (const answer of answers) {
+      const id = answer.headers.get('x-naftiko-request-id')
+      expect(id, String(answer.status)).toMatch(/^[0-9a-f-]{36}$/)
+      expect(ids.has(id)).toBe(true)
+      await answer.arrayBuffer()
+    }
+  })
 })
