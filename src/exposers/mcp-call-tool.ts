@@ -35,7 +35,7 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
   const invocation = tool.invocation
   const inputs = new McpInputs(args)
   if (invocation.kind === 'unsupported') return errorResult(`This tool uses ${invocation.feature}, which this runtime does not execute yet.`)
-  if (invocation.kind === 'mock') return result(invocation.render(inputs))
+  if (invocation.kind === 'mock') return result(invocation.render(inputs), undefined, ctx.redact)
 
   const started = performance.now()
   const heartbeat = startHeartbeat(ctx, started)
@@ -54,14 +54,14 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
         events++
         ctx.progress?.(events, p.text)
       })
-      return result(invocation.output.map(assembled))
+      return result(invocation.output.map(assembled), undefined, ctx.redact)
     }
     if (invocation.output.identity) {
       // the upstream's JSON text is the text block as it is: no second serialisation
       const text = await upstream.body.text()
-      return result(parseUpstreamJson(text), text)
+      return result(parseUpstreamJson(text), text, ctx.redact)
     }
-    return result(invocation.output.map(await readJson(upstream)))
+    return result(invocation.output.map(await readJson(upstream)), undefined, ctx.redact)
   } catch (err) {
     if (ctx.signal.aborted) return errorResult('The call was cancelled.')
     const { body } = toErrorResponse(err)
@@ -86,8 +86,18 @@ function startHeartbeat (ctx: ToolCallContext, started: number): { stop: () => v
   return { stop: () => clearInterval(timer) }
 }
 
-function result (value: unknown, json?: string): CallToolResult {
-  const text = json ?? JSON.stringify(value ?? null)
+/** A result never carries a bound secret, even one the upstream echoed in a success answer. */
+function result (original: unknown, json: string | undefined, redact: Redactor | undefined): CallToolResult {
+  const serialised = json ?? JSON.stringify(original ?? null)
+  const text = redact === undefined ? serialised : redact(serialised)
+  let value = original
+  if (text !== serialised) {
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return errorResult('The upstream answer held a credential of the gateway and was withheld.')
+    }
+  }
   const out: CallToolResult = { content: [{ type: 'text', text }] }
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) out.structuredContent = value as Record<string, unknown>
   else out.structuredContent = { result: value ?? null }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Client } from '@modelcontextprotocol/client'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
+import { startFakeOpenAI } from '../helpers/fake-openai.js'
 
 const SECRET = 'sk-bound-secret-never-to-be-shown-42'
 
@@ -94,5 +95,50 @@ describe('bound secrets in upstream error answers', () => {
   it('never reach the log, even at debug level', () => {
     expect(gateway.logs.lines.length).toBeGreaterThan(0)
     expect(gateway.logs.text).not.toContain(SECRET)
+  })
+
+  it('are scrubbed from an MCP success result that echoes them', async () => {
+    const echo = await writeCapability(`naftiko: 1.0.0-alpha2
+binds:
+- namespace: env
+  keys:
+    API_KEY: API_KEY
+capability:
+  consumes:
+  - type: http
+    namespace: echo
+    baseUri: https://echo.example
+    authentication:
+      type: bearer
+      token: '{{API_KEY}}'
+    resources:
+    - name: mirror
+      path: /mirror
+      operations:
+      - name: get
+        method: GET
+  exposes:
+  - type: mcp
+    namespace: tools
+    port: 0
+    tools:
+    - name: mirror
+      description: Echoes the request it received
+      call: echo.get
+`)
+    const upstream = await startFakeOpenAI()
+    const mirror = await startGateway(echo, { flags: { 'base-uri': [`echo=${upstream.origin}/echo`] }, env: { API_KEY: SECRET } })
+    try {
+      const client = new Client({ name: 'secrets-echo', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
+      await client.connect(new StreamableHTTPClientTransport(new URL(mirror.url('mcp'))))
+      const result = await client.callTool({ name: 'mirror', arguments: {} })
+      await client.close()
+      expect(result.isError).toBeFalsy()
+      expect(JSON.stringify(result)).not.toContain(SECRET)
+      expect((result.structuredContent as { headers: { authorization: string } }).headers.authorization).toBe('Bearer [redacted]')
+    } finally {
+      await mirror.close()
+      await upstream.close()
+    }
   })
 })
