@@ -1,18 +1,18 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import OpenAI from 'openai';
-import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import OpenAI from 'openai'
+import { startFakeOpenAI, type FakeOpenAI } from './fake-openai.js'
 
-const KEY = 'sk-test-upstream';
+const KEY = 'sk-test-upstream'
 
-let fake: FakeOpenAI;
+let fake: FakeOpenAI
 
 beforeEach(async () => {
-  fake = await startFakeOpenAI();
-});
+  fake = await startFakeOpenAI()
+})
 
 afterEach(async () => {
-  await fake.close();
-});
+  await fake.close()
+})
 
 function chat(body: unknown, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<Response> {
   return fetch(`${fake.url}/chat/completions`, {
@@ -20,45 +20,45 @@ function chat(body: unknown, headers: Record<string, string> = {}, init: Request
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
     ...init,
-  });
+  })
 }
 
-const hello = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Hello wörld 👋 — ok?' }] };
+const hello = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'Hello wörld 👋 — ok?' }] }
 
 interface SseEvent { data: string; at: number }
 
 /** Reads an SSE body event by event, timestamping arrivals; rethrows a broken stream. */
 async function readSse(res: Response): Promise<SseEvent[]> {
-  const events: SseEvent[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const reader = res.body!.getReader();
+  const events: SseEvent[] = []
+  const decoder = new TextDecoder()
+  let buffer = ''
+  const reader = res.body!.getReader()
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let sep: number;
+    const { done, value } = await reader.read()
+    if (done) break
+    buffer += decoder.decode(value, { stream: true })
+    let sep: number
     while ((sep = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, sep);
-      buffer = buffer.slice(sep + 2);
-      expect(block.startsWith('data: ')).toBe(true);
-      events.push({ data: block.slice('data: '.length), at: performance.now() });
+      const block = buffer.slice(0, sep)
+      buffer = buffer.slice(sep + 2)
+      expect(block.startsWith('data: ')).toBe(true)
+      events.push({ data: block.slice('data: '.length), at: performance.now() })
     }
   }
-  expect(buffer).toBe('');
-  return events;
+  expect(buffer).toBe('')
+  return events
 }
 
 function parseChunks(events: SseEvent[]): any[] {
-  return events.filter((e) => e.data !== '[DONE]').map((e) => JSON.parse(e.data));
+  return events.filter((e) => e.data !== '[DONE]').map((e) => JSON.parse(e.data))
 }
 
 describe('auth', () => {
   it('rejects a wrong key with a masked key in the OpenAI envelope', async () => {
-    const res = await chat(hello, { authorization: 'Bearer sk-wrong-key-1234567890abcd' });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/);
-    const body = await res.json();
+    const res = await chat(hello, { authorization: 'Bearer sk-wrong-key-1234567890abcd' })
+    expect(res.status).toBe(401)
+    expect(res.headers.get('x-request-id')).toMatch(/^req_[0-9a-f]{32}$/)
+    const body = await res.json()
     expect(body).toEqual({
       error: {
         message: expect.stringMatching(/^Incorrect API key provided: sk-wrong\*+abcd\. /),
@@ -66,74 +66,74 @@ describe('auth', () => {
         param: null,
         code: 'invalid_api_key',
       },
-    });
-    expect(body.error.message).not.toContain('key-1234567890');
-  });
+    })
+    expect(body.error.message).not.toContain('key-1234567890')
+  })
 
   it('rejects a missing key', async () => {
-    const res = await fetch(`${fake.url}/models`);
-    expect(res.status).toBe(401);
-    const body = await res.json();
-    expect(body.error.code).toBe('invalid_api_key');
-    expect(body.error.message).toMatch(/didn't provide an API key/);
-  });
-});
+    const res = await fetch(`${fake.url}/models`)
+    expect(res.status).toBe(401)
+    const body = await res.json()
+    expect(body.error.code).toBe('invalid_api_key')
+    expect(body.error.message).toMatch(/didn't provide an API key/)
+  })
+})
 
 describe('chat completions', () => {
   it('answers a deterministic completion with realistic headers', async () => {
-    const res = await chat(hello);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toBe('application/json');
-    expect(res.headers.get('openai-version')).toBe('2020-10-01');
-    expect(res.headers.get('openai-processing-ms')).toMatch(/^\d+$/);
-    expect(res.headers.get('x-ratelimit-limit-requests')).toBe('10000');
-    expect(res.headers.get('x-ratelimit-remaining-requests')).toMatch(/^\d+$/);
-    expect(res.headers.get('x-ratelimit-reset-requests')).toBeTruthy();
-    const body = await res.json();
+    const res = await chat(hello)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('application/json')
+    expect(res.headers.get('openai-version')).toBe('2020-10-01')
+    expect(res.headers.get('openai-processing-ms')).toMatch(/^\d+$/)
+    expect(res.headers.get('x-ratelimit-limit-requests')).toBe('10000')
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toMatch(/^\d+$/)
+    expect(res.headers.get('x-ratelimit-reset-requests')).toBeTruthy()
+    const body = await res.json()
     expect(body).toMatchObject({
       id: expect.stringMatching(/^chatcmpl-/),
       object: 'chat.completion',
       model: 'gpt-4o',
       system_fingerprint: expect.stringMatching(/^fp_/),
       choices: [{ index: 0, message: { role: 'assistant', content: 'echo: Hello wörld 👋 — ok?' }, finish_reason: 'stop' }],
-    });
-    expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + body.usage.completion_tokens);
-    expect(fake.requests).toHaveLength(1);
-    expect(fake.requests[0]!.json).toEqual(hello);
-    expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`);
-  });
+    })
+    expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + body.usage.completion_tokens)
+    expect(fake.requests).toHaveLength(1)
+    expect(fake.requests[0]!.json).toEqual(hello)
+    expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${KEY}`)
+  })
 
   it('is understood by the official SDK, including tool calls', async () => {
-    const client = new OpenAI({ apiKey: KEY, baseURL: fake.url, maxRetries: 0 });
-    const plain = await client.chat.completions.create(hello);
-    expect(plain.choices[0]?.message.content).toBe('echo: Hello wörld 👋 — ok?');
+    const client = new OpenAI({ apiKey: KEY, baseURL: fake.url, maxRetries: 0 })
+    const plain = await client.chat.completions.create(hello)
+    expect(plain.choices[0]?.message.content).toBe('echo: Hello wörld 👋 — ok?')
 
     const tools: OpenAI.Chat.ChatCompletionTool[] = [{
       type: 'function',
       function: { name: 'get_weather', parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] } },
-    }];
-    const called = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'call get_weather for Paris' }], tools });
-    const choice = called.choices[0]!;
-    expect(choice.finish_reason).toBe('tool_calls');
-    const call = choice.message.tool_calls?.[0];
-    expect(call?.id).toMatch(/^call_/);
-    expect(call?.type === 'function' && call.function.name).toBe('get_weather');
-    expect(call?.type === 'function' && JSON.parse(call.function.arguments)).toEqual({ location: 'call get_weather for Paris' });
+    }]
+    const called = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'call get_weather for Paris' }], tools })
+    const choice = called.choices[0]!
+    expect(choice.finish_reason).toBe('tool_calls')
+    const call = choice.message.tool_calls?.[0]
+    expect(call?.id).toMatch(/^call_/)
+    expect(call?.type === 'function' && call.function.name).toBe('get_weather')
+    expect(call?.type === 'function' && JSON.parse(call.function.arguments)).toEqual({ location: 'call get_weather for Paris' })
 
     // Forced by tool_choice even though the text does not mention the tool, streamed.
     const stream = await client.chat.completions.create({
       model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], tools, stream: true,
       tool_choice: { type: 'function', function: { name: 'get_weather' } },
-    });
-    let args = '';
-    let finish: string | null | undefined;
+    })
+    let args = ''
+    let finish: string | null | undefined
     for await (const chunk of stream) {
-      args += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? '';
-      finish ??= chunk.choices[0]?.finish_reason;
+      args += chunk.choices[0]?.delta.tool_calls?.[0]?.function?.arguments ?? ''
+      finish ??= chunk.choices[0]?.finish_reason
     }
-    expect(JSON.parse(args)).toEqual({ location: 'hi' });
-    expect(finish).toBe('tool_calls');
-  });
+    expect(JSON.parse(args)).toEqual({ location: 'hi' })
+    expect(finish).toBe('tool_calls')
+  })
 
   it.each([
     ['invalid JSON', '{"model":', null, null],
@@ -141,184 +141,184 @@ describe('chat completions', () => {
     ['missing messages', { model: 'gpt-4o' }, 'messages', 'missing_required_parameter'],
     ['empty messages', { model: 'gpt-4o', messages: [] }, 'messages', 'empty_array'],
   ])('400 on %s', async (_name, body, param, code) => {
-    const res = await chat(body);
-    expect(res.status).toBe(400);
-    const json = await res.json();
-    expect(json.error).toMatchObject({ type: 'invalid_request_error', param, code });
-    expect(typeof json.error.message).toBe('string');
-  });
-});
+    const res = await chat(body)
+    expect(res.status).toBe(400)
+    const json = await res.json()
+    expect(json.error).toMatchObject({ type: 'invalid_request_error', param, code })
+    expect(typeof json.error.message).toBe('string')
+  })
+})
 
 describe('streaming', () => {
   it('streams role, one word per chunk, finish, usage and [DONE], spread over time', async () => {
     const res = await chat(
       { ...hello, stream: true, stream_options: { include_usage: true } },
       { 'x-fake-behaviour': 'stream-delay:40' },
-    );
-    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-    const events = await readSse(res);
-    expect(events.at(-1)?.data).toBe('[DONE]');
-    const chunks = parseChunks(events);
-    expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
-    expect(chunks[0].choices[0].delta.role).toBe('assistant');
-    const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
-    expect(text).toBe('echo: Hello wörld 👋 — ok?');
-    const contentChunks = chunks.filter((c) => c.choices[0]?.delta.content);
-    expect(contentChunks.length).toBe(6);
-    const finish = chunks.find((c) => c.choices[0]?.finish_reason);
-    expect(finish.choices[0].finish_reason).toBe('stop');
-    const usage = chunks.at(-1);
-    expect(usage.choices).toEqual([]);
-    expect(usage.usage.completion_tokens).toBe(6);
+    )
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    const events = await readSse(res)
+    expect(events.at(-1)?.data).toBe('[DONE]')
+    const chunks = parseChunks(events)
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true)
+    expect(chunks[0].choices[0].delta.role).toBe('assistant')
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')
+    expect(text).toBe('echo: Hello wörld 👋 — ok?')
+    const contentChunks = chunks.filter((c) => c.choices[0]?.delta.content)
+    expect(contentChunks.length).toBe(6)
+    const finish = chunks.find((c) => c.choices[0]?.finish_reason)
+    expect(finish.choices[0].finish_reason).toBe('stop')
+    const usage = chunks.at(-1)
+    expect(usage.choices).toEqual([])
+    expect(usage.usage.completion_tokens).toBe(6)
 
     // 10 events with 40ms gaps: the first and last must be far apart.
-    expect(events.at(-1)!.at - events[0]!.at).toBeGreaterThan(9 * 40 * 0.7);
-  });
+    expect(events.at(-1)!.at - events[0]!.at).toBeGreaterThan(9 * 40 * 0.7)
+  })
 
   it('truncate: chunks then a broken connection, no [DONE]', async () => {
-    const res = await chat({ ...hello, stream: true }, { 'x-fake-behaviour': 'truncate' });
-    expect(res.status).toBe(200);
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let received = '';
+    const res = await chat({ ...hello, stream: true }, { 'x-fake-behaviour': 'truncate' })
+    expect(res.status).toBe(200)
+    const reader = res.body!.getReader()
+    const decoder = new TextDecoder()
+    let received = ''
     const error = await (async () => {
       try {
         for (;;) {
-          const { done, value } = await reader.read();
-          if (done) return undefined;
-          received += decoder.decode(value, { stream: true });
+          const { done, value } = await reader.read()
+          if (done) return undefined
+          received += decoder.decode(value, { stream: true })
         }
       } catch (err) {
-        return err;
+        return err
       }
-    })();
-    expect(error).toBeInstanceOf(Error);
-    expect(received).toContain('"role":"assistant"');
-    expect(received).not.toContain('[DONE]');
-    expect(fake.requests[0]!.aborted).toBe(false);
-  });
+    })()
+    expect(error).toBeInstanceOf(Error)
+    expect(received).toContain('"role":"assistant"')
+    expect(received).not.toContain('[DONE]')
+    expect(fake.requests[0]!.aborted).toBe(false)
+  })
 
   it('end-without-done (via model): clean end, no finish chunk, no [DONE]', async () => {
-    const res = await chat({ ...hello, model: 'fake-end-without-done', stream: true });
-    const events = await readSse(res);
-    expect(events).toHaveLength(3);
-    expect(events.map((e) => e.data)).not.toContain('[DONE]');
-    expect(parseChunks(events).every((c) => c.choices[0].finish_reason === null)).toBe(true);
-  });
-});
+    const res = await chat({ ...hello, model: 'fake-end-without-done', stream: true })
+    const events = await readSse(res)
+    expect(events).toHaveLength(3)
+    expect(events.map((e) => e.data)).not.toContain('[DONE]')
+    expect(parseChunks(events).every((c) => c.choices[0].finish_reason === null)).toBe(true)
+  })
+})
 
 describe('faults', () => {
   it('429 with retry and rate-limit headers (via model)', async () => {
-    const res = await chat({ ...hello, model: 'fake-429' });
-    expect(res.status).toBe(429);
-    expect(res.headers.get('retry-after')).toBe('1');
-    expect(res.headers.get('retry-after-ms')).toBe('1000');
-    expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('0');
-    const body = await res.json();
-    expect(body.error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded', param: null });
-    expect(body.error.message).toMatch(/^Rate limit reached for fake-429/);
-  });
+    const res = await chat({ ...hello, model: 'fake-429' })
+    expect(res.status).toBe(429)
+    expect(res.headers.get('retry-after')).toBe('1')
+    expect(res.headers.get('retry-after-ms')).toBe('1000')
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('0')
+    const body = await res.json()
+    expect(body.error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded', param: null })
+    expect(body.error.message).toMatch(/^Rate limit reached for fake-429/)
+  })
 
   it.each([500, 503])('%i server_error envelope (via header)', async (status) => {
-    const res = await chat(hello, { 'x-fake-behaviour': String(status) });
-    expect(res.status).toBe(status);
-    expect((await res.json()).error).toMatchObject({ type: 'server_error', param: null });
-  });
+    const res = await chat(hello, { 'x-fake-behaviour': String(status) })
+    expect(res.status).toBe(status)
+    expect((await res.json()).error).toMatchObject({ type: 'server_error', param: null })
+  })
 
   it('slow delays the headers', async () => {
-    const t0 = performance.now();
-    const res = await chat(hello, { 'x-fake-behaviour': 'slow:150' });
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
-    expect(res.status).toBe(200);
-  });
+    const t0 = performance.now()
+    const res = await chat(hello, { 'x-fake-behaviour': 'slow:150' })
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140)
+    expect(res.status).toBe(200)
+  })
 
   it('rejects unknown header controls loudly', async () => {
-    const res = await chat(hello, { 'x-fake-behaviour': 'slwo:10' });
-    expect(res.status).toBe(400);
-    expect((await res.json()).error.message).toContain('slwo:10');
-  });
+    const res = await chat(hello, { 'x-fake-behaviour': 'slwo:10' })
+    expect(res.status).toBe(400)
+    expect((await res.json()).error.message).toContain('slwo:10')
+  })
 
   it('records a client abort of a hanging request with its timing', async () => {
-    const controller = new AbortController();
-    const pending = chat(hello, { 'x-fake-behaviour': 'hang' }, { signal: controller.signal });
-    await fake.waitForRequests(1);
-    setTimeout(() => controller.abort(), 100);
-    await expect(pending).rejects.toThrow();
-    const ms = await fake.waitForAbort(0);
-    expect(ms).toBeGreaterThanOrEqual(90);
-    expect(ms).toBeLessThan(2000);
-    expect(fake.requests[0]!.aborted).toBe(true);
-  });
+    const controller = new AbortController()
+    const pending = chat(hello, { 'x-fake-behaviour': 'hang' }, { signal: controller.signal })
+    await fake.waitForRequests(1)
+    setTimeout(() => controller.abort(), 100)
+    await expect(pending).rejects.toThrow()
+    const ms = await fake.waitForAbort(0)
+    expect(ms).toBeGreaterThanOrEqual(90)
+    expect(ms).toBeLessThan(2000)
+    expect(fake.requests[0]!.aborted).toBe(true)
+  })
 
   it('records a client abort in the middle of a slow stream', async () => {
-    const controller = new AbortController();
-    const res = await chat({ ...hello, stream: true }, { 'x-fake-behaviour': 'stream-delay:50' }, { signal: controller.signal });
-    const reader = res.body!.getReader();
+    const controller = new AbortController()
+    const res = await chat({ ...hello, stream: true }, { 'x-fake-behaviour': 'stream-delay:50' }, { signal: controller.signal })
+    const reader = res.body!.getReader()
     await reader.read(); // first chunk arrived, the rest is still pending
-    controller.abort();
-    const ms = await fake.waitForAbort(0);
-    expect(ms).toBeLessThan(1000);
-    expect(fake.requests[0]!.aborted).toBe(true);
-  });
+    controller.abort()
+    const ms = await fake.waitForAbort(0)
+    expect(ms).toBeLessThan(1000)
+    expect(fake.requests[0]!.aborted).toBe(true)
+  })
 
   it('truncate cuts plain JSON answers mid-body', async () => {
-    const res = await chat(hello, { 'x-fake-behaviour': 'truncate' });
-    expect(res.status).toBe(200);
-    await expect(res.json()).rejects.toThrow();
-  });
+    const res = await chat(hello, { 'x-fake-behaviour': 'truncate' })
+    expect(res.status).toBe(200)
+    await expect(res.json()).rejects.toThrow()
+  })
 
   it('waitForAbort rejects for a request that completed normally', async () => {
-    await (await chat(hello)).json();
-    await expect(fake.waitForAbort(0, 500)).rejects.toThrow(/without a client abort/);
-  });
+    await (await chat(hello)).json()
+    await expect(fake.waitForAbort(0, 500)).rejects.toThrow(/without a client abort/)
+  })
 
   it('close() ends hanging requests instead of waiting for them', async () => {
-    const pending = chat(hello, { 'x-fake-behaviour': 'hang' });
-    await fake.waitForRequests(1);
-    const t0 = performance.now();
-    await fake.close();
-    expect(performance.now() - t0).toBeLessThan(1000);
-    await expect(pending).rejects.toThrow();
-    expect(fake.requests[0]!.aborted).toBe(false);
-  });
-});
+    const pending = chat(hello, { 'x-fake-behaviour': 'hang' })
+    await fake.waitForRequests(1)
+    const t0 = performance.now()
+    await fake.close()
+    expect(performance.now() - t0).toBeLessThan(1000)
+    await expect(pending).rejects.toThrow()
+    expect(fake.requests[0]!.aborted).toBe(false)
+  })
+})
 
 describe('other routes', () => {
   it('lists models and 404s unknown URLs like OpenAI', async () => {
-    const auth = { authorization: `Bearer ${KEY}` };
-    const models = await (await fetch(`${fake.url}/models`, { headers: auth })).json();
-    expect(models.object).toBe('list');
-    expect(models.data[0]).toMatchObject({ object: 'model', owned_by: 'system' });
+    const auth = { authorization: `Bearer ${KEY}` }
+    const models = await (await fetch(`${fake.url}/models`, { headers: auth })).json()
+    expect(models.object).toBe('list')
+    expect(models.data[0]).toMatchObject({ object: 'model', owned_by: 'system' })
 
-    const res = await fetch(`${fake.url}/nope?x=1`, { method: 'DELETE', headers: auth });
-    expect(res.status).toBe(404);
+    const res = await fetch(`${fake.url}/nope?x=1`, { method: 'DELETE', headers: auth })
+    expect(res.status).toBe(404)
     expect(await res.json()).toEqual({
       error: { message: 'Invalid URL (DELETE /v1/nope)', type: 'invalid_request_error', param: null, code: 'unknown_url' },
-    });
-  });
+    })
+  })
 
   it('echo route reflects method, path, query, headers and body without auth', async () => {
     const res = await fetch(`${fake.origin}/echo/a%20b/c?q=1&tag=x&tag=y`, {
       method: 'PUT',
       headers: { 'X-Custom': 'Yes', 'content-type': 'application/json' },
       body: JSON.stringify({ hello: 'wörld' }),
-    });
-    expect(res.status).toBe(200);
-    expect(res.headers.get('x-request-id')).toMatch(/^req_/);
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-request-id')).toMatch(/^req_/)
     expect(await res.json()).toMatchObject({
       method: 'PUT',
       path: '/echo/a%20b/c',
       query: { q: '1', tag: ['x', 'y'] },
       headers: { 'x-custom': 'Yes', 'content-type': 'application/json' },
       body: { hello: 'wörld' },
-    });
-  });
+    })
+  })
 
   it('records raw body bytes even when they are not JSON or UTF-8', async () => {
-    const raw = Buffer.from([0xff, 0xfe, 0x00, 0x41]);
-    const res = await fetch(`${fake.origin}/echo/raw`, { method: 'POST', body: raw });
-    expect(typeof (await res.json()).body).toBe('string');
-    expect(fake.requests[0]!.body.equals(raw)).toBe(true);
-    expect(fake.requests[0]!.json).toBeUndefined();
-  });
-});
+    const raw = Buffer.from([0xff, 0xfe, 0x00, 0x41])
+    const res = await fetch(`${fake.origin}/echo/raw`, { method: 'POST', body: raw })
+    expect(typeof (await res.json()).body).toBe('string')
+    expect(fake.requests[0]!.body.equals(raw)).toBe(true)
+    expect(fake.requests[0]!.json).toBeUndefined()
+  })
+})

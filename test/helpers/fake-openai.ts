@@ -54,159 +54,159 @@
  * the connection before the response finished; sockets the fake destroys
  * itself (truncate, close()) are not client aborts.
  */
-import http from 'node:http';
-import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { setTimeout as sleepTimer } from 'node:timers/promises';
-import type { AddressInfo } from 'node:net';
+import http from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { setTimeout as sleepTimer } from 'node:timers/promises'
+import type { AddressInfo } from 'node:net'
 
 export interface RecordedRequest {
-  method: string;
-  url: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-  json?: unknown;
+  method: string
+  url: string
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+  json?: unknown
   /** becomes true if the client closed the socket before the response finished */
-  aborted: boolean;
+  aborted: boolean
 }
 
 export interface FakeOpenAI {
   /** e.g. http://127.0.0.1:PORT/v1 */
-  url: string;
-  origin: string;
-  requests: RecordedRequest[];
-  close(): Promise<void>;
+  url: string
+  origin: string
+  requests: RecordedRequest[]
+  close(): Promise<void>
   /** resolve when n requests recorded */
-  waitForRequests(n: number, timeoutMs?: number): Promise<void>;
+  waitForRequests(n: number, timeoutMs?: number): Promise<void>
   /** ms from request start to abort */
-  waitForAbort(index: number, timeoutMs?: number): Promise<number>;
+  waitForAbort(index: number, timeoutMs?: number): Promise<number>
 }
 
 export interface FakeOpenAIOptions {
-  apiKey?: string;
-  host?: string;
+  apiKey?: string
+  host?: string
   /** default 0: any free port */
-  port?: number;
+  port?: number
 }
 
-const DEFAULT_API_KEY = 'sk-test-upstream';
-const DEFAULT_WAIT_MS = 5000;
-const SYSTEM_FINGERPRINT = 'fp_f33640a400';
-const RATE_LIMIT_REQUESTS = 10000;
-const RATE_LIMIT_TOKENS = 30000000;
+const DEFAULT_API_KEY = 'sk-test-upstream'
+const DEFAULT_WAIT_MS = 5000
+const SYSTEM_FINGERPRINT = 'fp_f33640a400'
+const RATE_LIMIT_REQUESTS = 10000
+const RATE_LIMIT_TOKENS = 30000000
 /** How many SSE events truncate / end-without-done send before cutting. */
-const PARTIAL_STREAM_EVENTS = 3;
+const PARTIAL_STREAM_EVENTS = 3
 
 // ---------------------------------------------------------------------------
 // Magic controls
 // ---------------------------------------------------------------------------
 
 interface Controls {
-  status?: 429 | 500 | 503 | 404;
-  slowMs: number;
-  streamDelayMs: number;
-  truncate: boolean;
-  endWithoutDone: boolean;
-  hang: boolean;
+  status?: 429 | 500 | 503 | 404
+  slowMs: number
+  streamDelayMs: number
+  truncate: boolean
+  endWithoutDone: boolean
+  hang: boolean
 }
 
 /** Applies one control token; returns false when the token is unknown. */
 function applyControl(c: Controls, token: string): boolean {
-  const colon = token.indexOf(':');
-  const name = (colon < 0 ? token : token.slice(0, colon)).trim().toLowerCase();
-  const arg = colon < 0 ? '' : token.slice(colon + 1).trim();
-  const ms = Math.max(0, Number.parseInt(arg, 10) || 0);
+  const colon = token.indexOf(':')
+  const name = (colon < 0 ? token : token.slice(0, colon)).trim().toLowerCase()
+  const arg = colon < 0 ? '' : token.slice(colon + 1).trim()
+  const ms = Math.max(0, Number.parseInt(arg, 10) || 0)
   switch (name) {
-    case '429': c.status = 429; return true;
-    case '500': c.status = 500; return true;
-    case '503': c.status = 503; return true;
-    case 'model-not-found': c.status = 404; return true;
-    case 'slow': c.slowMs = ms; return true;
-    case 'stream-delay': c.streamDelayMs = ms; return true;
-    case 'truncate': c.truncate = true; return true;
-    case 'end-without-done': c.endWithoutDone = true; return true;
-    case 'hang': c.hang = true; return true;
-    default: return false;
+    case '429': c.status = 429; return true
+    case '500': c.status = 500; return true
+    case '503': c.status = 503; return true
+    case 'model-not-found': c.status = 404; return true
+    case 'slow': c.slowMs = ms; return true
+    case 'stream-delay': c.streamDelayMs = ms; return true
+    case 'truncate': c.truncate = true; return true
+    case 'end-without-done': c.endWithoutDone = true; return true
+    case 'hang': c.hang = true; return true
+    default: return false
   }
 }
 
 function splitTokens(value: string): string[] {
-  return value.split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  return value.split(',').map((t) => t.trim()).filter((t) => t.length > 0)
 }
 
 function defaultControls(): Controls {
-  return { slowMs: 0, streamDelayMs: 0, truncate: false, endWithoutDone: false, hang: false };
+  return { slowMs: 0, streamDelayMs: 0, truncate: false, endWithoutDone: false, hang: false }
 }
 
 /** Header controls are strict (typos fail loudly); `fake-*` model controls are lenient. */
 function parseControls(header: string | string[] | undefined, model: unknown): { controls: Controls; unknown: string[] } {
-  const controls = defaultControls();
-  const unknown: string[] = [];
-  const headerValue = Array.isArray(header) ? header.join(',') : header ?? '';
+  const controls = defaultControls()
+  const unknown: string[] = []
+  const headerValue = Array.isArray(header) ? header.join(',') : header ?? ''
   for (const token of splitTokens(headerValue)) {
-    if (!applyControl(controls, token)) unknown.push(token);
+    if (!applyControl(controls, token)) unknown.push(token)
   }
   if (typeof model === 'string' && model.startsWith('fake-')) {
-    for (const token of splitTokens(model.slice('fake-'.length))) applyControl(controls, token);
+    for (const token of splitTokens(model.slice('fake-'.length))) applyControl(controls, token)
   }
-  return { controls, unknown };
+  return { controls, unknown }
 }
 
 // ---------------------------------------------------------------------------
 // Small utilities
 // ---------------------------------------------------------------------------
 
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
 function randomAlnum(length: number): string {
-  const bytes = randomBytes(length);
-  let out = '';
-  for (const b of bytes) out += ALNUM[b % ALNUM.length];
-  return out;
+  const bytes = randomBytes(length)
+  let out = ''
+  for (const b of bytes) out += ALNUM[b % ALNUM.length]
+  return out
 }
 
 function randomHex(length: number): string {
-  return randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length);
+  return randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length)
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 function tryParseJson(buf: Buffer): { ok: true; value: unknown } | { ok: false } {
-  if (buf.length === 0) return { ok: false };
+  if (buf.length === 0) return { ok: false }
   try {
-    return { ok: true, value: JSON.parse(buf.toString('utf8')) as unknown };
+    return { ok: true, value: JSON.parse(buf.toString('utf8')) as unknown }
   } catch {
-    return { ok: false };
+    return { ok: false }
   }
 }
 
 /** Resolves true after ms, or false as soon as the signal aborts (client gone / server closing). */
 async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return false;
-  if (ms <= 0) return true;
+  if (signal.aborted) return false
+  if (ms <= 0) return true
   try {
-    await sleepTimer(ms, undefined, { signal });
-    return true;
+    await sleepTimer(ms, undefined, { signal })
+    return true
   } catch {
-    return false;
+    return false
   }
 }
 
 /** Words with their leading whitespace, so that pieces.join('') === text. */
 function splitWords(text: string): string[] {
-  return text.match(/\s*\S+|\s+$/gu) ?? [];
+  return text.match(/\s*\S+|\s+$/gu) ?? []
 }
 
 function countWords(text: string): number {
-  return text.match(/\S+/gu)?.length ?? 0;
+  return text.match(/\S+/gu)?.length ?? 0
 }
 
 /** OpenAI shows the first 8 and last 4 characters of a wrong key; short keys verbatim. */
 export function maskApiKey(key: string): string {
-  if (key.length <= 12) return key;
-  return `${key.slice(0, 8)}${'*'.repeat(key.length - 12)}${key.slice(-4)}`;
+  if (key.length <= 12) return key
+  return `${key.slice(0, 8)}${'*'.repeat(key.length - 12)}${key.slice(-4)}`
 }
 
 // ---------------------------------------------------------------------------
@@ -214,47 +214,47 @@ export function maskApiKey(key: string): string {
 // ---------------------------------------------------------------------------
 
 interface RequestMeta {
-  startedAt: number;
+  startedAt: number
   /** set when the client went away before the response finished */
-  abortedAt?: number;
+  abortedAt?: number
   /** response finished, or the fake itself destroyed the socket */
-  settledWithoutAbort: boolean;
+  settledWithoutAbort: boolean
   /** the fake is about to destroy this socket on purpose */
-  serverDestroying: boolean;
+  serverDestroying: boolean
 }
 
 interface Exchange {
-  req: http.IncomingMessage;
-  res: http.ServerResponse;
-  record: RecordedRequest;
-  meta: RequestMeta;
-  path: string;
-  query: URLSearchParams;
+  req: http.IncomingMessage
+  res: http.ServerResponse
+  record: RecordedRequest
+  meta: RequestMeta
+  path: string
+  query: URLSearchParams
   /** aborts when the connection closes for any reason */
-  signal: AbortSignal;
-  requestId: string;
-  controls: Controls;
+  signal: AbortSignal
+  requestId: string
+  controls: Controls
 }
 
 interface ServerState {
-  apiKey: string;
-  requests: RecordedRequest[];
-  meta: WeakMap<RecordedRequest, RequestMeta>;
-  events: EventEmitter;
-  served: number;
-  closed: boolean;
+  apiKey: string
+  requests: RecordedRequest[]
+  meta: WeakMap<RecordedRequest, RequestMeta>
+  events: EventEmitter
+  served: number
+  closed: boolean
 }
 
 // ---------------------------------------------------------------------------
 // Response writing
 // ---------------------------------------------------------------------------
 
-type HeaderMap = Record<string, string | string[]>;
+type HeaderMap = Record<string, string | string[]>
 
 /** The headers api.openai.com sends on every answer (values are plausible, not real). */
 function upstreamHeaders(ex: Exchange, state: ServerState, rateLimited: boolean): HeaderMap {
-  const remaining = rateLimited ? 0 : Math.max(0, RATE_LIMIT_REQUESTS - state.served);
-  const cookieExpiry = new Date(Date.now() + 30 * 60_000).toUTCString();
+  const remaining = rateLimited ? 0 : Math.max(0, RATE_LIMIT_REQUESTS - state.served)
+  const cookieExpiry = new Date(Date.now() + 30 * 60_000).toUTCString()
   return {
     'x-request-id': ex.requestId,
     'openai-organization': 'fake-org-upstream',
@@ -278,52 +278,52 @@ function upstreamHeaders(ex: Exchange, state: ServerState, rateLimited: boolean)
     server: 'cloudflare',
     'cf-ray': `${randomHex(16)}-SJC`,
     'alt-svc': 'h3=":443"; ma=86400',
-  };
+  }
 }
 
 /** Destroys the socket on purpose, so the close is not mistaken for a client abort. */
 function destroyOnPurpose(ex: Exchange): void {
-  ex.meta.serverDestroying = true;
-  ex.res.destroy();
+  ex.meta.serverDestroying = true
+  ex.res.destroy()
 }
 
 function writeAndFlush(res: http.ServerResponse, data: string | Buffer): Promise<void> {
   return new Promise((resolve) => {
-    if (res.destroyed) return resolve();
-    res.write(data, () => resolve());
-  });
+    if (res.destroyed) return resolve()
+    res.write(data, () => resolve())
+  })
 }
 
 /** Sends a JSON answer; honours `truncate` by cutting the body mid-way. */
 async function sendJson(ex: Exchange, state: ServerState, status: number, body: unknown, extra: HeaderMap = {}): Promise<void> {
-  if (ex.res.destroyed) return;
-  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  if (ex.res.destroyed) return
+  const payload = Buffer.from(JSON.stringify(body), 'utf8')
   ex.res.writeHead(status, {
     ...upstreamHeaders(ex, state, status === 429),
     ...extra,
     'content-type': 'application/json',
     'content-length': String(payload.length),
-  });
+  })
   if (!ex.controls.truncate) {
-    ex.res.end(payload);
-    return;
+    ex.res.end(payload)
+    return
   }
-  await writeAndFlush(ex.res, payload.subarray(0, Math.floor(payload.length / 2)));
-  destroyOnPurpose(ex);
+  await writeAndFlush(ex.res, payload.subarray(0, Math.floor(payload.length / 2)))
+  destroyOnPurpose(ex)
 }
 
 interface ErrorSpec {
-  status: number;
-  message: string;
-  type: string;
-  param?: string | null;
-  code?: string | null;
-  headers?: HeaderMap;
+  status: number
+  message: string
+  type: string
+  param?: string | null
+  code?: string | null
+  headers?: HeaderMap
 }
 
 function sendError(ex: Exchange, state: ServerState, spec: ErrorSpec): Promise<void> {
-  const envelope = { error: { message: spec.message, type: spec.type, param: spec.param ?? null, code: spec.code ?? null } };
-  return sendJson(ex, state, spec.status, envelope, spec.headers);
+  const envelope = { error: { message: spec.message, type: spec.type, param: spec.param ?? null, code: spec.code ?? null } }
+  return sendJson(ex, state, spec.status, envelope, spec.headers)
 }
 
 // ---------------------------------------------------------------------------
@@ -331,13 +331,13 @@ function sendError(ex: Exchange, state: ServerState, spec: ErrorSpec): Promise<v
 // ---------------------------------------------------------------------------
 
 function authError(authorization: string | undefined, apiKey: string): ErrorSpec | undefined {
-  const match = /^Bearer\s+(.*)$/i.exec(authorization ?? '');
-  const presented = match?.[1]?.trim();
-  if (presented === apiKey) return undefined;
+  const match = /^Bearer\s+(.*)$/i.exec(authorization ?? '')
+  const presented = match?.[1]?.trim()
+  if (presented === apiKey) return undefined
   const message = presented
     ? `Incorrect API key provided: ${maskApiKey(presented)}. You can find your API key at https://platform.openai.com/account/api-keys.`
-    : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys.";
-  return { status: 401, message, type: 'invalid_request_error', code: 'invalid_api_key' };
+    : "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys."
+  return { status: 401, message, type: 'invalid_request_error', code: 'invalid_api_key' }
 }
 
 function faultError(status: NonNullable<Controls['status']>, model: string): ErrorSpec {
@@ -349,17 +349,17 @@ function faultError(status: NonNullable<Controls['status']>, model: string): Err
         type: 'requests',
         code: 'rate_limit_exceeded',
         headers: { 'retry-after': '1', 'retry-after-ms': '1000' },
-      };
+      }
     case 500:
-      return { status, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' };
+      return { status, message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error' }
     case 503:
       return {
         status,
         message: 'That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists.',
         type: 'server_error',
-      };
+      }
     case 404:
-      return modelNotFound(model);
+      return modelNotFound(model)
   }
 }
 
@@ -369,47 +369,47 @@ function modelNotFound(model: string): ErrorSpec {
     message: `The model \`${model}\` does not exist or you do not have access to it.`,
     type: 'invalid_request_error',
     code: 'model_not_found',
-  };
+  }
 }
 
 const INVALID_JSON_MESSAGE =
-  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)";
+  "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)"
 
 function invalidRequest(message: string, param: string | null, code: string | null): ErrorSpec {
-  return { status: 400, message, type: 'invalid_request_error', param, code };
+  return { status: 400, message, type: 'invalid_request_error', param, code }
 }
 
 function jsonTypeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+  if (v === null) return 'null'
+  if (Array.isArray(v)) return 'an array'
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`
 }
 
 /** Mirrors OpenAI's checks of the two required fields; returns the first problem. */
 function validateChatBody(parsed: { ok: true; value: unknown } | { ok: false }): ErrorSpec | undefined {
-  if (!parsed.ok) return invalidRequest(INVALID_JSON_MESSAGE, null, null);
-  const body = parsed.value;
-  if (!isRecord(body)) return invalidRequest(`Invalid type for request body: expected an object, but got ${jsonTypeName(body)} instead.`, null, 'invalid_type');
+  if (!parsed.ok) return invalidRequest(INVALID_JSON_MESSAGE, null, null)
+  const body = parsed.value
+  if (!isRecord(body)) return invalidRequest(`Invalid type for request body: expected an object, but got ${jsonTypeName(body)} instead.`, null, 'invalid_type')
   if (body.model === undefined || body.model === null || body.model === '') {
-    return invalidRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+    return invalidRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter')
   }
   if (typeof body.model !== 'string') {
-    return invalidRequest(`Invalid type for 'model': expected a string, but got ${jsonTypeName(body.model)} instead.`, 'model', 'invalid_type');
+    return invalidRequest(`Invalid type for 'model': expected a string, but got ${jsonTypeName(body.model)} instead.`, 'model', 'invalid_type')
   }
   if (body.messages === undefined || body.messages === null) {
-    return invalidRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
+    return invalidRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter')
   }
   if (!Array.isArray(body.messages)) {
-    return invalidRequest(`Invalid type for 'messages': expected an array, but got ${jsonTypeName(body.messages)} instead.`, 'messages', 'invalid_type');
+    return invalidRequest(`Invalid type for 'messages': expected an array, but got ${jsonTypeName(body.messages)} instead.`, 'messages', 'invalid_type')
   }
   if (body.messages.length === 0) {
-    return invalidRequest("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'messages', 'empty_array');
+    return invalidRequest("Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'messages', 'empty_array')
   }
-  const badIndex = body.messages.findIndex((m) => !isRecord(m) || typeof m.role !== 'string');
+  const badIndex = body.messages.findIndex((m) => !isRecord(m) || typeof m.role !== 'string')
   if (badIndex >= 0) {
-    return invalidRequest(`Missing required parameter: 'messages[${badIndex}].role'.`, `messages[${badIndex}].role`, 'missing_required_parameter');
+    return invalidRequest(`Missing required parameter: 'messages[${badIndex}].role'.`, `messages[${badIndex}].role`, 'missing_required_parameter')
   }
-  return undefined;
+  return undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -420,115 +420,115 @@ interface ChatMessage { role: string; content?: unknown }
 interface FunctionTool { name: string; parameters?: unknown }
 
 interface ChatPlan {
-  id: string;
-  created: number;
-  model: string;
+  id: string
+  created: number
+  model: string
   /** content pieces (one word each); empty when answering with a tool call */
-  pieces: string[];
-  toolCall?: { id: string; name: string; arguments: string };
-  finishReason: 'stop' | 'length' | 'tool_calls';
-  usage: Record<string, unknown>;
-  includeUsage: boolean;
+  pieces: string[]
+  toolCall?: { id: string; name: string; arguments: string }
+  finishReason: 'stop' | 'length' | 'tool_calls'
+  usage: Record<string, unknown>
+  includeUsage: boolean
 }
 
 function messageText(message: ChatMessage | undefined): string {
-  const content = message?.content;
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
+  const content = message?.content
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return ''
   return content
     .filter((p): p is { type: 'text'; text: string } => isRecord(p) && p.type === 'text' && typeof p.text === 'string')
     .map((p) => p.text)
-    .join('');
+    .join('')
 }
 
 function functionTools(tools: unknown): FunctionTool[] {
-  if (!Array.isArray(tools)) return [];
-  const out: FunctionTool[] = [];
+  if (!Array.isArray(tools)) return []
+  const out: FunctionTool[] = []
   for (const t of tools) {
     if (isRecord(t) && isRecord(t.function) && typeof t.function.name === 'string') {
-      out.push({ name: t.function.name, parameters: t.function.parameters });
+      out.push({ name: t.function.name, parameters: t.function.parameters })
     }
   }
-  return out;
+  return out
 }
 
 /** Decides whether the fake model calls a tool (see the header comment for the rule). */
 function chooseTool(body: Record<string, unknown>, messages: ChatMessage[], lastUserText: string): FunctionTool | undefined {
-  const tools = functionTools(body.tools);
-  const choice = body.tool_choice;
-  if (tools.length === 0 || choice === 'none') return undefined;
+  const tools = functionTools(body.tools)
+  const choice = body.tool_choice
+  if (tools.length === 0 || choice === 'none') return undefined
   if (isRecord(choice) && isRecord(choice.function) && typeof choice.function.name === 'string') {
-    const name = choice.function.name;
-    return tools.find((t) => t.name === name) ?? { name };
+    const name = choice.function.name
+    return tools.find((t) => t.name === name) ?? { name }
   }
-  if (choice === 'required') return tools[0];
-  if (messages.at(-1)?.role !== 'user') return undefined;
-  const text = lastUserText.toLowerCase();
-  return tools.find((t) => text.includes(t.name.toLowerCase()));
+  if (choice === 'required') return tools[0]
+  if (messages.at(-1)?.role !== 'user') return undefined
+  const text = lastUserText.toLowerCase()
+  return tools.find((t) => text.includes(t.name.toLowerCase()))
 }
 
 function sampleValue(schema: unknown, text: string): unknown {
-  if (!isRecord(schema)) return text;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if (!isRecord(schema)) return text
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0]
   switch (schema.type) {
     case 'number':
-    case 'integer': return 1;
-    case 'boolean': return true;
-    case 'array': return [];
-    case 'object': return {};
-    default: return text;
+    case 'integer': return 1
+    case 'boolean': return true
+    case 'array': return []
+    case 'object': return {}
+    default: return text
   }
 }
 
 function sampleArguments(parameters: unknown, text: string): Record<string, unknown> {
-  if (!isRecord(parameters) || !isRecord(parameters.properties)) return {};
-  const properties = parameters.properties;
-  const required = Array.isArray(parameters.required) ? parameters.required.filter((r): r is string => typeof r === 'string') : [];
-  const names = required.length > 0 ? required : Object.keys(properties);
-  const args: Record<string, unknown> = {};
-  for (const name of names) args[name] = sampleValue(properties[name], text);
-  return args;
+  if (!isRecord(parameters) || !isRecord(parameters.properties)) return {}
+  const properties = parameters.properties
+  const required = Array.isArray(parameters.required) ? parameters.required.filter((r): r is string => typeof r === 'string') : []
+  const names = required.length > 0 ? required : Object.keys(properties)
+  const args: Record<string, unknown> = {}
+  for (const name of names) args[name] = sampleValue(properties[name], text)
+  return args
 }
 
 function completionLimit(body: Record<string, unknown>): number | undefined {
-  const limit = body.max_completion_tokens ?? body.max_tokens;
-  return typeof limit === 'number' && limit >= 0 ? Math.floor(limit) : undefined;
+  const limit = body.max_completion_tokens ?? body.max_tokens
+  return typeof limit === 'number' && limit >= 0 ? Math.floor(limit) : undefined
 }
 
 function planChat(body: Record<string, unknown>): ChatPlan {
-  const messages = (body.messages as unknown[]).filter(isRecord) as unknown as ChatMessage[];
-  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-  const lastUserText = messageText(lastUser);
-  const promptTokens = messages.reduce((n, m) => n + countWords(messageText(m)) + 3, 3);
-  const streamOptions = body.stream_options;
+  const messages = (body.messages as unknown[]).filter(isRecord) as unknown as ChatMessage[]
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user')
+  const lastUserText = messageText(lastUser)
+  const promptTokens = messages.reduce((n, m) => n + countWords(messageText(m)) + 3, 3)
+  const streamOptions = body.stream_options
   const base = {
     id: `chatcmpl-${randomAlnum(29)}`,
     created: Math.floor(Date.now() / 1000),
     model: String(body.model),
     includeUsage: isRecord(streamOptions) && streamOptions.include_usage === true,
-  };
+  }
 
-  const tool = chooseTool(body, messages, lastUserText);
+  const tool = chooseTool(body, messages, lastUserText)
   if (tool) {
-    const args = JSON.stringify(sampleArguments(tool.parameters, lastUserText));
-    const completionTokens = Math.max(1, Math.ceil(args.length / 4));
+    const args = JSON.stringify(sampleArguments(tool.parameters, lastUserText))
+    const completionTokens = Math.max(1, Math.ceil(args.length / 4))
     return {
       ...base,
       pieces: [],
       toolCall: { id: `call_${randomAlnum(24)}`, name: tool.name, arguments: args },
       finishReason: 'tool_calls',
       usage: usageObject(promptTokens, completionTokens),
-    };
+    }
   }
 
-  let pieces = splitWords(`echo: ${lastUserText}`);
-  let finishReason: ChatPlan['finishReason'] = 'stop';
-  const limit = completionLimit(body);
+  let pieces = splitWords(`echo: ${lastUserText}`)
+  let finishReason: ChatPlan['finishReason'] = 'stop'
+  const limit = completionLimit(body)
   if (limit !== undefined && limit < pieces.length) {
-    pieces = pieces.slice(0, limit);
-    finishReason = 'length';
+    pieces = pieces.slice(0, limit)
+    finishReason = 'length'
   }
-  return { ...base, pieces, finishReason, usage: usageObject(promptTokens, pieces.length) };
+  return { ...base, pieces, finishReason, usage: usageObject(promptTokens, pieces.length) }
 }
 
 function usageObject(prompt: number, completion: number): Record<string, unknown> {
@@ -538,24 +538,24 @@ function usageObject(prompt: number, completion: number): Record<string, unknown
     total_tokens: prompt + completion,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
     completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
-  };
+  }
 }
 
 function toolCallObject(plan: ChatPlan): Record<string, unknown>[] | undefined {
-  if (!plan.toolCall) return undefined;
-  const { id, name, arguments: args } = plan.toolCall;
-  return [{ id, type: 'function', function: { name, arguments: args } }];
+  if (!plan.toolCall) return undefined
+  const { id, name, arguments: args } = plan.toolCall
+  return [{ id, type: 'function', function: { name, arguments: args } }]
 }
 
 function completionObject(plan: ChatPlan): Record<string, unknown> {
-  const toolCalls = toolCallObject(plan);
+  const toolCalls = toolCallObject(plan)
   const message: Record<string, unknown> = {
     role: 'assistant',
     content: toolCalls ? null : plan.pieces.join(''),
     refusal: null,
     annotations: [],
-  };
-  if (toolCalls) message.tool_calls = toolCalls;
+  }
+  if (toolCalls) message.tool_calls = toolCalls
   return {
     id: plan.id,
     object: 'chat.completion',
@@ -565,15 +565,15 @@ function completionObject(plan: ChatPlan): Record<string, unknown> {
     usage: plan.usage,
     service_tier: 'default',
     system_fingerprint: SYSTEM_FINGERPRINT,
-  };
+  }
 }
 
 /** Splits a string into code-point-safe slices (tool arguments stream in small fragments). */
 function fragments(text: string, size: number): string[] {
-  const chars = Array.from(text);
-  const out: string[] = [];
-  for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(''));
-  return out;
+  const chars = Array.from(text)
+  const out: string[] = []
+  for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(''))
+  return out
 }
 
 /** All SSE payloads of a stream, in order, without the final [DONE]. */
@@ -588,42 +588,42 @@ function streamChunks(plan: ChatPlan): Record<string, unknown>[] {
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
     // With include_usage, OpenAI sends `usage: null` on every chunk but the last.
     ...(plan.includeUsage ? { usage: null } : {}),
-  });
+  })
 
-  const chunks: Record<string, unknown>[] = [];
+  const chunks: Record<string, unknown>[] = []
   if (plan.toolCall) {
-    const { id, name, arguments: args } = plan.toolCall;
-    chunks.push(chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: '' } }], refusal: null }, null));
-    for (const part of fragments(args, 8)) chunks.push(chunk({ tool_calls: [{ index: 0, function: { arguments: part } }] }, null));
+    const { id, name, arguments: args } = plan.toolCall
+    chunks.push(chunk({ role: 'assistant', content: null, tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: '' } }], refusal: null }, null))
+    for (const part of fragments(args, 8)) chunks.push(chunk({ tool_calls: [{ index: 0, function: { arguments: part } }] }, null))
   } else {
-    chunks.push(chunk({ role: 'assistant', content: '', refusal: null }, null));
-    for (const piece of plan.pieces) chunks.push(chunk({ content: piece }, null));
+    chunks.push(chunk({ role: 'assistant', content: '', refusal: null }, null))
+    for (const piece of plan.pieces) chunks.push(chunk({ content: piece }, null))
   }
-  chunks.push(chunk({}, plan.finishReason));
+  chunks.push(chunk({}, plan.finishReason))
   if (plan.includeUsage) {
-    chunks.push({ ...chunk({}, null), choices: [], usage: plan.usage });
+    chunks.push({ ...chunk({}, null), choices: [], usage: plan.usage })
   }
-  return chunks;
+  return chunks
 }
 
 async function sendStream(ex: Exchange, state: ServerState, plan: ChatPlan): Promise<void> {
-  const { res, controls } = ex;
+  const { res, controls } = ex
   res.writeHead(200, {
     ...upstreamHeaders(ex, state, false),
     'content-type': 'text/event-stream; charset=utf-8',
-  });
-  let events = streamChunks(plan).map((c) => `data: ${JSON.stringify(c)}\n\n`);
-  const partial = controls.truncate || controls.endWithoutDone;
-  events = partial ? events.slice(0, PARTIAL_STREAM_EVENTS) : [...events, 'data: [DONE]\n\n'];
+  })
+  let events = streamChunks(plan).map((c) => `data: ${JSON.stringify(c)}\n\n`)
+  const partial = controls.truncate || controls.endWithoutDone
+  events = partial ? events.slice(0, PARTIAL_STREAM_EVENTS) : [...events, 'data: [DONE]\n\n']
 
   for (const [i, event] of events.entries()) {
-    if (i > 0 && !(await sleep(controls.streamDelayMs, ex.signal))) return;
-    if (res.destroyed) return;
+    if (i > 0 && !(await sleep(controls.streamDelayMs, ex.signal))) return
+    if (res.destroyed) return
     // Wait for the flush so a following destroy cannot swallow buffered chunks.
-    await writeAndFlush(res, event);
+    await writeAndFlush(res, event)
   }
-  if (controls.truncate) destroyOnPurpose(ex);
-  else res.end();
+  if (controls.truncate) destroyOnPurpose(ex)
+  else res.end()
 }
 
 // ---------------------------------------------------------------------------
@@ -631,36 +631,36 @@ async function sendStream(ex: Exchange, state: ServerState, plan: ChatPlan): Pro
 // ---------------------------------------------------------------------------
 
 async function handleChat(ex: Exchange, state: ServerState): Promise<void> {
-  const parsed = tryParseJson(ex.record.body);
-  const problem = validateChatBody(parsed);
-  if (problem) return sendError(ex, state, problem);
-  const body = (parsed as { ok: true; value: Record<string, unknown> }).value;
-  const plan = planChat(body);
-  if (body.stream === true) return sendStream(ex, state, plan);
-  return sendJson(ex, state, 200, completionObject(plan));
+  const parsed = tryParseJson(ex.record.body)
+  const problem = validateChatBody(parsed)
+  if (problem) return sendError(ex, state, problem)
+  const body = (parsed as { ok: true; value: Record<string, unknown> }).value
+  const plan = planChat(body)
+  if (body.stream === true) return sendStream(ex, state, plan)
+  return sendJson(ex, state, 200, completionObject(plan))
 }
 
-const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'o3-mini', 'gpt-5'];
+const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'o3-mini', 'gpt-5']
 
 function modelObject(id: string): Record<string, unknown> {
-  return { id, object: 'model', created: 1715367049, owned_by: 'system' };
+  return { id, object: 'model', created: 1715367049, owned_by: 'system' }
 }
 
 function handleModels(ex: Exchange, state: ServerState): Promise<void> {
-  return sendJson(ex, state, 200, { object: 'list', data: MODELS.map(modelObject) });
+  return sendJson(ex, state, 200, { object: 'list', data: MODELS.map(modelObject) })
 }
 
 function queryObject(query: URLSearchParams): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  const out: Record<string, string | string[]> = {}
   for (const key of new Set(query.keys())) {
-    const values = query.getAll(key);
-    out[key] = values.length === 1 ? values[0] ?? '' : values;
+    const values = query.getAll(key)
+    out[key] = values.length === 1 ? values[0] ?? '' : values
   }
-  return out;
+  return out
 }
 
 function handleEcho(ex: Exchange, state: ServerState): Promise<void> {
-  const parsed = tryParseJson(ex.record.body);
+  const parsed = tryParseJson(ex.record.body)
   return sendJson(ex, state, 200, {
     method: ex.record.method,
     path: ex.path,
@@ -668,20 +668,20 @@ function handleEcho(ex: Exchange, state: ServerState): Promise<void> {
     query: queryObject(ex.query),
     headers: { ...ex.req.headers },
     body: parsed.ok ? parsed.value : ex.record.body.toString('utf8'),
-  });
+  })
 }
 
-type Route = (ex: Exchange, state: ServerState) => Promise<void>;
+type Route = (ex: Exchange, state: ServerState) => Promise<void>
 
 function findRoute(method: string, path: string): Route | undefined {
-  if (method === 'POST' && path === '/v1/chat/completions') return handleChat;
-  if (method === 'GET' && path === '/v1/models') return handleModels;
-  const model = /^\/v1\/models\/([^/]+)$/.exec(path);
+  if (method === 'POST' && path === '/v1/chat/completions') return handleChat
+  if (method === 'GET' && path === '/v1/models') return handleModels
+  const model = /^\/v1\/models\/([^/]+)$/.exec(path)
   if (method === 'GET' && model?.[1]) {
-    const id = decodeURIComponent(model[1]);
-    return (ex, state) => sendJson(ex, state, 200, modelObject(id));
+    const id = decodeURIComponent(model[1])
+    return (ex, state) => sendJson(ex, state, 200, modelObject(id))
   }
-  return undefined;
+  return undefined
 }
 
 // ---------------------------------------------------------------------------
@@ -690,94 +690,94 @@ function findRoute(method: string, path: string): Route | undefined {
 
 function readBody(req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const done = (): void => resolve(Buffer.concat(chunks));
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', done);
+    const chunks: Buffer[] = []
+    const done = (): void => resolve(Buffer.concat(chunks))
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', done)
     // A client that vanishes mid-upload still gets recorded, with the partial body.
-    req.on('close', done);
-    req.on('error', done);
-  });
+    req.on('close', done)
+    req.on('error', done)
+  })
 }
 
 function isEchoPath(path: string): boolean {
-  return path === '/echo' || path.startsWith('/echo/');
+  return path === '/echo' || path.startsWith('/echo/')
 }
 
 /** Parses the path without normalising it, so tests see exactly what the gateway sent. */
 function splitUrl(rawUrl: string): { path: string; query: URLSearchParams } {
-  const q = rawUrl.indexOf('?');
+  const q = rawUrl.indexOf('?')
   return q < 0
     ? { path: rawUrl, query: new URLSearchParams() }
-    : { path: rawUrl.slice(0, q), query: new URLSearchParams(rawUrl.slice(q + 1)) };
+    : { path: rawUrl.slice(0, q), query: new URLSearchParams(rawUrl.slice(q + 1)) }
 }
 
 function pushRecord(state: ServerState, record: RecordedRequest): void {
-  if (state.requests.includes(record)) return;
-  state.requests.push(record);
-  state.events.emit('change');
+  if (state.requests.includes(record)) return
+  state.requests.push(record)
+  state.events.emit('change')
 }
 
 /** Watches the connection: settles the request as finished, aborted, or closed by us. */
 function trackLifecycle(state: ServerState, ex: Exchange, controller: AbortController): void {
-  ex.res.on('error', () => { /* writes after a client abort must not crash the fake */ });
+  ex.res.on('error', () => { /* writes after a client abort must not crash the fake */ })
   ex.res.on('close', () => {
-    controller.abort();
+    controller.abort()
     if (ex.res.writableFinished || ex.meta.serverDestroying || state.closed) {
-      ex.meta.settledWithoutAbort = true;
+      ex.meta.settledWithoutAbort = true
     } else {
-      ex.record.aborted = true;
-      ex.meta.abortedAt = performance.now();
+      ex.record.aborted = true
+      ex.meta.abortedAt = performance.now()
     }
-    pushRecord(state, ex.record);
-    state.events.emit('change');
-  });
+    pushRecord(state, ex.record)
+    state.events.emit('change')
+  })
 }
 
 async function handle(state: ServerState, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const meta: RequestMeta = { startedAt: performance.now(), settledWithoutAbort: false, serverDestroying: false };
-  const record: RecordedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: { ...req.headers }, body: Buffer.alloc(0), aborted: false };
-  state.meta.set(record, meta);
-  const controller = new AbortController();
-  const { path, query } = splitUrl(record.url);
+  const meta: RequestMeta = { startedAt: performance.now(), settledWithoutAbort: false, serverDestroying: false }
+  const record: RecordedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: { ...req.headers }, body: Buffer.alloc(0), aborted: false }
+  state.meta.set(record, meta)
+  const controller = new AbortController()
+  const { path, query } = splitUrl(record.url)
   const ex: Exchange = {
     req, res, record, meta, path, query,
     signal: controller.signal,
     requestId: `req_${randomHex(32)}`,
     controls: defaultControls(), // replaced once the body (and so `model`) is known
-  };
-  trackLifecycle(state, ex, controller);
+  }
+  trackLifecycle(state, ex, controller)
 
-  record.body = await readBody(req);
-  const parsed = tryParseJson(record.body);
-  if (parsed.ok) record.json = parsed.value;
-  pushRecord(state, record);
-  state.served += 1;
+  record.body = await readBody(req)
+  const parsed = tryParseJson(record.body)
+  if (parsed.ok) record.json = parsed.value
+  pushRecord(state, record)
+  state.served += 1
 
-  const isChat = path === '/v1/chat/completions';
-  const model = isChat && parsed.ok && isRecord(parsed.value) ? parsed.value.model : undefined;
-  const { controls, unknown } = parseControls(req.headers['x-fake-behaviour'], model);
-  ex.controls = controls;
+  const isChat = path === '/v1/chat/completions'
+  const model = isChat && parsed.ok && isRecord(parsed.value) ? parsed.value.model : undefined
+  const { controls, unknown } = parseControls(req.headers['x-fake-behaviour'], model)
+  ex.controls = controls
 
   if (unknown.length > 0) {
-    return sendError(ex, state, invalidRequest(`Unknown x-fake-behaviour control(s): ${unknown.join(', ')}`, null, 'unknown_fake_behaviour'));
+    return sendError(ex, state, invalidRequest(`Unknown x-fake-behaviour control(s): ${unknown.join(', ')}`, null, 'unknown_fake_behaviour'))
   }
   if (controls.hang) return; // the socket stays open until the client or close() ends it
-  if (!(await sleep(controls.slowMs, ex.signal))) return;
+  if (!(await sleep(controls.slowMs, ex.signal))) return
   if (isEchoPath(path)) {
-    if (controls.status) return sendError(ex, state, faultError(controls.status, 'echo'));
-    return handleEcho(ex, state);
+    if (controls.status) return sendError(ex, state, faultError(controls.status, 'echo'))
+    return handleEcho(ex, state)
   }
 
-  const auth = authError(req.headers.authorization, state.apiKey);
-  if (auth) return sendError(ex, state, auth);
-  if (controls.status) return sendError(ex, state, faultError(controls.status, typeof model === 'string' ? model : 'gpt-4o'));
+  const auth = authError(req.headers.authorization, state.apiKey)
+  if (auth) return sendError(ex, state, auth)
+  if (controls.status) return sendError(ex, state, faultError(controls.status, typeof model === 'string' ? model : 'gpt-4o'))
 
-  const route = findRoute(record.method, path);
+  const route = findRoute(record.method, path)
   if (!route) {
-    return sendError(ex, state, { ...invalidRequest(`Invalid URL (${record.method} ${path})`, null, 'unknown_url'), status: 404 });
+    return sendError(ex, state, { ...invalidRequest(`Invalid URL (${record.method} ${path})`, null, 'unknown_url'), status: 404 })
   }
-  return route(ex, state);
+  return route(ex, state)
 }
 
 /** Last-resort guard: a bug in the fake must show up as a 500, never as a crashed test run. */
@@ -785,15 +785,15 @@ function handleSafely(state: ServerState, req: http.IncomingMessage, res: http.S
   handle(state, req, res).catch((err: unknown) => {
     try {
       if (res.headersSent) {
-        res.destroy();
-        return;
+        res.destroy()
+        return
       }
-      const body = JSON.stringify({ error: { message: `fake-openai internal error: ${String(err)}`, type: 'server_error', param: null, code: null } });
-      res.writeHead(500, { 'content-type': 'application/json' }).end(body);
+      const body = JSON.stringify({ error: { message: `fake-openai internal error: ${String(err)}`, type: 'server_error', param: null, code: null } })
+      res.writeHead(500, { 'content-type': 'application/json' }).end(body)
     } catch {
-      res.destroy();
+      res.destroy()
     }
-  });
+  })
 }
 
 // ---------------------------------------------------------------------------
@@ -807,25 +807,25 @@ function handleSafely(state: ServerState, req: http.IncomingMessage, res: http.S
 function waitUntil<T>(state: ServerState, check: () => T | Error | undefined, timeoutMs: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const evaluate = (): boolean => {
-      const result = check();
-      if (result === undefined) return false;
-      cleanup();
-      if (result instanceof Error) reject(result);
-      else resolve(result);
-      return true;
-    };
-    const onChange = (): void => { evaluate(); };
+      const result = check()
+      if (result === undefined) return false
+      cleanup()
+      if (result instanceof Error) reject(result)
+      else resolve(result)
+      return true
+    }
+    const onChange = (): void => { evaluate(); }
     const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`fake-openai: timed out after ${timeoutMs}ms waiting for ${what}`));
-    }, timeoutMs);
+      cleanup()
+      reject(new Error(`fake-openai: timed out after ${timeoutMs}ms waiting for ${what}`))
+    }, timeoutMs)
     const cleanup = (): void => {
-      clearTimeout(timer);
-      state.events.off('change', onChange);
-    };
-    state.events.on('change', onChange);
-    evaluate();
-  });
+      clearTimeout(timer)
+      state.events.off('change', onChange)
+    }
+    state.events.on('change', onChange)
+    evaluate()
+  })
 }
 
 // ---------------------------------------------------------------------------
@@ -833,11 +833,11 @@ function waitUntil<T>(state: ServerState, check: () => T | Error | undefined, ti
 // ---------------------------------------------------------------------------
 
 function formatOrigin(host: string, port: number): string {
-  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+  return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`
 }
 
 export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
-  const host = opts.host ?? '127.0.0.1';
+  const host = opts.host ?? '127.0.0.1'
   const state: ServerState = {
     apiKey: opts.apiKey ?? DEFAULT_API_KEY,
     requests: [],
@@ -845,47 +845,47 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     events: new EventEmitter(),
     served: 0,
     closed: false,
-  };
-  state.events.setMaxListeners(0);
+  }
+  state.events.setMaxListeners(0)
 
-  const server = http.createServer((req, res) => handleSafely(state, req, res));
+  const server = http.createServer((req, res) => handleSafely(state, req, res))
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', reject)
     server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const origin = formatOrigin(host, port);
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const { port } = server.address() as AddressInfo
+  const origin = formatOrigin(host, port)
 
-  let closing: Promise<void> | undefined;
+  let closing: Promise<void> | undefined
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
-      state.closed = true;
+      state.closed = true
       state.events.emit('change'); // fail pending waiters right away
-      server.close(() => resolve());
+      server.close(() => resolve())
       server.closeAllConnections(); // includes hanging and streaming requests
-    });
-    return closing;
-  };
+    })
+    return closing
+  }
 
   const waitForRequests = (n: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> =>
     waitUntil(state, () => {
-      if (state.requests.length >= n) return true;
-      if (state.closed) return new Error(`fake-openai closed with ${state.requests.length}/${n} requests recorded`);
-      return undefined;
-    }, timeoutMs, `${n} request(s), have ${state.requests.length}`).then(() => undefined);
+      if (state.requests.length >= n) return true
+      if (state.closed) return new Error(`fake-openai closed with ${state.requests.length}/${n} requests recorded`)
+      return undefined
+    }, timeoutMs, `${n} request(s), have ${state.requests.length}`).then(() => undefined)
 
   const waitForAbort = (index: number, timeoutMs = DEFAULT_WAIT_MS): Promise<number> =>
     waitUntil(state, () => {
-      const record = state.requests[index];
-      const meta = record ? state.meta.get(record) : undefined;
-      if (meta?.abortedAt !== undefined) return meta.abortedAt - meta.startedAt;
-      if (meta?.settledWithoutAbort) return new Error(`fake-openai: request ${index} ended without a client abort`);
-      if (state.closed) return new Error(`fake-openai closed before request ${index} was aborted`);
-      return undefined;
-    }, timeoutMs, `client abort of request ${index}`);
+      const record = state.requests[index]
+      const meta = record ? state.meta.get(record) : undefined
+      if (meta?.abortedAt !== undefined) return meta.abortedAt - meta.startedAt
+      if (meta?.settledWithoutAbort) return new Error(`fake-openai: request ${index} ended without a client abort`)
+      if (state.closed) return new Error(`fake-openai closed before request ${index} was aborted`)
+      return undefined
+    }, timeoutMs, `client abort of request ${index}`)
 
-  return { url: `${origin}/v1`, origin, requests: state.requests, close, waitForRequests, waitForAbort };
+  return { url: `${origin}/v1`, origin, requests: state.requests, close, waitForRequests, waitForAbort }
 }
