@@ -34,8 +34,19 @@ const connection = new AsyncLocalStorage<Connection>()
  */
 const inflight = new Map<string, AbortController>()
 
-function callKey (requestId: unknown): string {
-  return `${connection.getStore()?.client ?? 'stdio'}\u0000${String(requestId)}`
+function callKey (client: string, requestId: unknown): string {
+  return `${client}\u0000${String(requestId)}`
+}
+
+/** Registers a tool call for cancellation; its signal also follows the given ones. */
+function trackCall (client: string, requestId: unknown, signals: AbortSignal[]): { signal: AbortSignal, done: () => void } {
+  const key = callKey(client, requestId)
+  const cancel = new AbortController()
+  inflight.set(key, cancel)
+  return {
+    signal: AbortSignal.any([...signals, cancel.signal]),
+    done: () => { if (inflight.get(key) === cancel) inflight.delete(key) },
+  }
 }
 
 /**
@@ -54,12 +65,10 @@ export function serverFactory (sdk: typeof ServerSdk, name: string, tools: Reado
       const tool = tools.get(request.params.name)
       if (tool === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`)
       const http = connection.getStore()
-      const key = callKey(ctx.mcpReq.id)
-      const cancel = new AbortController()
-      inflight.set(key, cancel)
+      const call = trackCall(http?.client ?? 'stdio', ctx.mcpReq.id, http === undefined ? [ctx.mcpReq.signal] : [ctx.mcpReq.signal, http.signal])
       const progressToken = ctx.mcpReq._meta?.progressToken
       const callCtx: ToolCallContext = {
-        signal: AbortSignal.any(http === undefined ? [ctx.mcpReq.signal, cancel.signal] : [ctx.mcpReq.signal, cancel.signal, http.signal]),
+        signal: call.signal,
         heartbeatMs: options.heartbeatMs,
         logger,
         redact: options.redact,
@@ -73,11 +82,11 @@ export function serverFactory (sdk: typeof ServerSdk, name: string, tools: Reado
         const result = await callTool(tool, request.params.arguments, callCtx)
         return server.projectCallToolResult(result as never, tool.definition.outputSchema) as never
       } finally {
-        if (inflight.get(key) === cancel) inflight.delete(key)
+        call.done()
       }
     })
     server.setNotificationHandler('notifications/cancelled', (notification) => {
-      inflight.get(callKey(notification.params.requestId))?.abort()
+      inflight.get(callKey(connection.getStore()?.client ?? 'stdio', notification.params.requestId))?.abort()
     })
     return server
   }
@@ -137,13 +146,9 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
     readJsonBody(req, options.bodyLimit).then((message) => {
       const direct = matchDirectCall(message, req.headers, tools)
       if (direct === undefined) return viaSdk(message)
-      const key = `${client}\u0000${String(direct.id)}`
-      const cancel = new AbortController()
-      inflight.set(key, cancel)
-      const ctx: ToolCallContext = { signal: AbortSignal.any([abort.signal, cancel.signal]), heartbeatMs: 0, logger: log, redact: options.redact }
-      return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(() => {
-        if (inflight.get(key) === cancel) inflight.delete(key)
-      })
+      const call = trackCall(client, direct.id, [abort.signal])
+      const ctx: ToolCallContext = { signal: call.signal, heartbeatMs: 0, logger: log, redact: options.redact }
+      return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(call.done)
     }).catch((err: unknown) => {
       if (err instanceof SyntaxError) return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON')
       if (res.headersSent) return void res.destroy()
