@@ -36,13 +36,13 @@ export function compileRequest (consumes: ConsumesHttp, resource: ConsumedResour
   const headerParams: Param[] = params.filter((p) => p.in === 'header').map((p) => ({ name: p.name.toLowerCase(), expr: lookup(p) }))
   const cookies: Param[] = params.filter((p) => p.in === 'cookie').map((p) => ({ name: p.name, expr: lookup(p) }))
 
-  const staticHeaders: Record<string, string> = {}
+  const credentialHeaders: Record<string, string> = {}
   for (const [name, value] of Object.entries(consumes.headers ?? {})) {
     const v = compileValue(value, scope)
     headerParams.unshift({ name: name.toLowerCase(), expr: v })
   }
   const staticQuery: string[] = []
-  applyAuthentication(consumes.authentication, scope, staticHeaders, staticQuery)
+  applyAuthentication(consumes.authentication, scope, credentialHeaders, staticQuery)
   // like the auth header, a query credential is never doubled or replaced by a caller's value
   const credentialNames = new Set(staticQuery.map((pair) => pair.slice(0, pair.indexOf('='))))
   if (credentialNames.size > 0) {
@@ -78,7 +78,7 @@ export function compileRequest (consumes: ConsumesHttp, resource: ConsumedResour
       }
     }
     // the credential is applied last: nothing the caller sends can replace it
-    Object.assign(headers, staticHeaders)
+    Object.assign(headers, credentialHeaders)
     return { method, path: buildPath(pathParts, ctx) + buildQuery(query, staticQueryText, ctx), headers, body: payload }
   }
 }
