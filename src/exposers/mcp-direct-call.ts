@@ -26,6 +26,8 @@ export function matchDirectCall (message: unknown, headers: IncomingHttpHeaders,
   if (m.jsonrpc !== '2.0' || m.method !== 'tools/call' || (typeof m.id !== 'string' && typeof m.id !== 'number')) return undefined
   const params = m.params
   if (params === null || typeof params !== 'object' || typeof params.name !== 'string') return undefined
+  // anything beyond name, arguments and _meta (task augmentation, ...) is the SDK's to handle
+  for (const key in params) if (key !== 'name' && key !== 'arguments' && key !== '_meta') return undefined
   const tool = tools.get(params.name)
   if (tool === undefined || params._meta?.progressToken !== undefined) return undefined
   const accept = headers.accept ?? ''
@@ -33,13 +35,30 @@ export function matchDirectCall (message: unknown, headers: IncomingHttpHeaders,
   if (!(headers['content-type'] ?? '').startsWith('application/json')) return undefined
   const version = headers['mcp-protocol-version']
   const claimed = params._meta?.[VERSION_KEY]
-  if (version === MODERN && claimed === MODERN && headers['mcp-method'] === 'tools/call' && headers['mcp-name'] === params.name) {
+  if (version === MODERN && claimed === MODERN && headers['mcp-method'] === 'tools/call' && headers['mcp-name'] === params.name && validEnvelope(params._meta)) {
     return { era: 'modern', id: m.id, tool, args: params.arguments }
   }
   if (typeof version === 'string' && LEGACY_VERSIONS.has(version) && claimed === undefined && headers['mcp-method'] === undefined) {
     return { era: 'legacy', id: m.id, tool, args: params.arguments }
   }
   return undefined
+}
+
+const ENVELOPE_PREFIX = 'io.modelcontextprotocol/'
+const PLAIN_ENVELOPE = new Set([VERSION_KEY, `${ENVELOPE_PREFIX}clientInfo`, `${ENVELOPE_PREFIX}clientCapabilities`])
+
+/**
+ * The 2026-07-28 envelope the SDK accepts: client capabilities as an object, client info (when
+ * given) with a string name and version, and no other reserved key. Anything else goes to the SDK,
+ * which answers it (with its own error where it is invalid).
+ */
+function validEnvelope (meta: Record<string, unknown> | undefined): boolean {
+  if (meta === undefined) return false
+  for (const key in meta) if (key.startsWith(ENVELOPE_PREFIX) && !PLAIN_ENVELOPE.has(key)) return false
+  const capabilities = meta[`${ENVELOPE_PREFIX}clientCapabilities`]
+  if (capabilities === null || typeof capabilities !== 'object' || Array.isArray(capabilities)) return false
+  const info = meta[`${ENVELOPE_PREFIX}clientInfo`] as { name?: unknown, version?: unknown } | undefined
+  return info === undefined || (typeof info === 'object' && info !== null && typeof info.name === 'string' && typeof info.version === 'string')
 }
 
 /** 2026-07-28: a JSON body with the result marked complete and the server named; 2025: one SSE message. */

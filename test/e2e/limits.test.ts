@@ -90,6 +90,11 @@ capability:
   })
 })
 
+const MODERN_HEADERS = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'chatgpt-create-chat-completion' }
+const modernCall = (meta: Record<string, unknown>): string => JSON.stringify({
+  jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'chatgpt-create-chat-completion', arguments: { body: { model: 'm', messages: [{ role: 'user', content: 'x' }] } }, _meta: meta },
+})
+
 describe('garbage JSON-RPC on the MCP endpoint', () => {
   const cases: Array<[string, string, Record<string, string>?]> = [
     ['an empty body', ''],
@@ -109,6 +114,9 @@ describe('garbage JSON-RPC on the MCP endpoint', () => {
     ['a deeply nested params object', `{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": ${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}}`],
     ['a text/plain body', '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', { 'content-type': 'text/plain' }],
     ['no Accept header', '{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}', { accept: '' }],
+    ['a 2026-07-28 tools/call without client capabilities', modernCall({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28' }), MODERN_HEADERS],
+    ['a 2026-07-28 tools/call with a malformed client info', modernCall({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {}, 'io.modelcontextprotocol/clientInfo': { name: 1 } }), MODERN_HEADERS],
+    ['a 2026-07-28 tools/call with array capabilities', modernCall({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': [] }), MODERN_HEADERS],
   ]
 
   it.each(cases)('answers %s with a 4xx or a JSON-RPC error, never a 5xx, and keeps serving', async (_name, body, headers) => {
