@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { readFileSync, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { readCapability } from './capability/read-capability.js'
 import { formatDiagnostic, type Diagnostic } from './capability/diagnostics.js'
 import { BindingError } from './bindings/resolve-bindings.js'
 import { resolveOptions, UsageError, DEFAULTS } from './options.js'
 import type { Runtime } from './runtime.js'
+import { VERSION } from './version.js'
 
 const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
 
@@ -33,11 +34,6 @@ Options for validate:
 Upstream calls honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY.
 `
 
-function version (): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-  return pkg.version
-}
-
 async function main (argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -59,7 +55,7 @@ async function main (argv: string[]): Promise<number> {
       'progress-interval': { type: 'string' },
     },
   })
-  if (values.version === true) { process.stdout.write(`${version()}\n`); return 0 }
+  if (values.version === true) { process.stdout.write(`${VERSION}\n`); return 0 }
   const [command, file, ...extra] = positionals
   if (values.help === true || command === undefined || command === 'help') { process.stdout.write(HELP); return command === undefined && values.help !== true ? 2 : 0 }
   if (command === 'validate') {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { readCapability } from './capability/read-capability.js'
 import type { Diagnostic } from './capability/diagnostics.js'
@@ -10,6 +9,7 @@ import { ADAPTER_ROOTS, type ExpressionScope } from './consumers/compile-value.j
 import { hostOf, isLoopback, mountExposers } from './exposers/mount-exposers.js'
 import { createLogger, type Logger } from './logger.js'
 import type { RuntimeOptions } from './options.js'
+import { VERSION } from './version.js'
 
 export interface BoundAddress {
   type: string
@@ -121,7 +121,6 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   }
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 function urlHost (host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host

@@ -1,5 +1,5 @@
 import type { Capability, ConsumedInputParameter, ConsumedOperation } from '../capability/types.js'
-import { compileValue, type ExpressionScope } from './compile-value.js'
+import { resolveStaticText, type ExpressionScope } from './compile-value.js'
 import { compileRequest, mergeParameters, type RequestBuilder } from './compile-request.js'
 import { buildDispatchers, type Dispatchers, type UpstreamTimeouts } from './upstream-dispatchers.js'
 import type { Dispatcher } from 'undici'
@@ -84,7 +84,7 @@ function pathPlaceholders (path: string, scope: ExpressionScope): string[] {
  * OpenAPI server variables (`https://{subdomain}.example.com`). */
 function parseBaseUri (raw: string | null | undefined, scope: ExpressionScope): { origin: string, basePath: string } | undefined {
   if (raw === undefined || raw === null || raw.trim() === '') return undefined
-  const resolved = String(compileValue(raw, scope)({ inputs: { get: () => undefined, body: undefined }, args: new Map() }) ?? '')
+  const resolved = resolveStaticText(raw, scope)
   if (/[{}]/.test(resolved)) return undefined
   let url: URL
   try {

@@ -2,7 +2,7 @@ import { normalizeName } from '../bindings/template.js'
 import type { Authentication, ConsumedInputParameter, ConsumedOperation, ConsumedResource, ConsumesHttp, RequestBodyTemplate } from '../capability/types.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { type CallContext, JsonBody, plainValue, RawBody } from './call-context.js'
-import { compileValue, type ExpressionScope, type ValueExpression } from './compile-value.js'
+import { compileValue, resolveStaticText, type ExpressionScope, type ValueExpression } from './compile-value.js'
 
 export interface UpstreamRequest {
   method: string
@@ -157,10 +157,7 @@ function buildQuery (query: Param[], staticQuery: string, ctx: CallContext): str
 
 function applyAuthentication (auth: Authentication | undefined, scope: ExpressionScope, headers: Record<string, string>, query: string[]): void {
   if (auth === undefined) return
-  const text = (v: unknown): string => {
-    const out = compileValue(v ?? '', scope)({ inputs: { get: () => undefined, body: undefined }, args: new Map() })
-    return out === undefined || out === null ? '' : String(out)
-  }
+  const text = (v: unknown): string => resolveStaticText(v, scope)
   switch (auth.type) {
     case 'bearer':
       headers.authorization = `Bearer ${text(auth.token)}`

@@ -100,3 +100,11 @@ function compileToken (token: string, scope: ExpressionScope): ValueExpression |
   const name = normalizeName(token)
   return (ctx) => ctx.args.has(name) ? ctx.args.get(name) : ctx.inputs.get(name)
 }
+
+const NO_CALL: CallContext = { inputs: { get: () => undefined, body: undefined }, args: new Map() }
+
+/** A value that needs no call (a base URI, a credential): bound variables filled in, as text. */
+export function resolveStaticText (value: unknown, scope: ExpressionScope): string {
+  const out = compileValue(value ?? '', scope)(NO_CALL)
+  return out === undefined || out === null ? '' : String(out)
+}

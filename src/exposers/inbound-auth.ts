@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Authentication } from '../capability/types.js'
-import { compileValue, type ExpressionScope } from '../consumers/compile-value.js'
+import { resolveStaticText, type ExpressionScope } from '../consumers/compile-value.js'
 import { buildResourceServer, type OAuthAuthentication, type ResourceServer } from './oauth-resource-server.js'
 
 export type InboundVerdict =
@@ -34,7 +34,7 @@ export function credentialInputs (auth: Authentication | undefined): string[] {
  * client's credential is for the gateway only: it never travels upstream (nothing forwards it).
  */
 export function compileInboundAuth (auth: Authentication, scope: ExpressionScope): InboundCheck {
-  const text = (v: unknown): string => String(compileValue(v ?? '', scope)({ inputs: { get: () => undefined, body: undefined }, args: new Map() }) ?? '')
+  const text = (v: unknown): string => resolveStaticText(v, scope)
   switch (auth.type) {
     case 'bearer': {
       const expected = digest(text(auth.token))
