@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { readCapability } from './capability/read-capability.js'
 import { formatDiagnostic, type Diagnostic } from './capability/diagnostics.js'
-import { BindingError } from './bindings/resolve-bindings.js'
+import { StartupError } from './errors/startup-error.js'
 import { resolveOptions, UsageError, DEFAULTS } from './options.js'
 import type { Runtime } from './runtime.js'
 import { VERSION } from './version.js'
@@ -80,23 +80,23 @@ async function validate (file: string, officialSchema: string | undefined): Prom
   const read = await readCapability(file, { officialSchema })
   printDiagnostics(read.diagnostics)
   const errors = read.diagnostics.filter((d) => d.severity === 'error').length
-  process.stdout.write(read.ok ? `${file}: valid${officialSchema === undefined ? '' : ' (strict)'}\n` : `${file}: ${errors} error(s)\n`)
+  const what = read.kind === 'shared-consumes' ? ' shared consumes document (imported by capabilities, not run on its own)' : ''
+  process.stdout.write(read.ok ? `${file}: valid${what}${officialSchema === undefined ? '' : ' (strict)'}\n` : `${file}: ${errors} error(s)\n`)
   return read.ok ? 0 : 1
 }
 
 async function run (file: string, flags: Record<string, unknown>): Promise<number> {
   const options = resolveOptions(flags)
   // loaded here, not at the top: --help, --version and validate need none of the servers
-  const { CapabilityError, startRuntime } = await import('./runtime.js')
+  const { startRuntime } = await import('./runtime.js')
   let runtime: Runtime
   try {
     runtime = await startRuntime(file, options)
   } catch (err) {
-    if (err instanceof CapabilityError || err instanceof BindingError) {
-      printDiagnostics(err.diagnostics)
-      return 1
-    }
-    throw err
+    if (!(err instanceof StartupError)) throw err
+    if (err.diagnostics.length > 0) printDiagnostics(err.diagnostics)
+    else process.stderr.write(`naftiko: ${err.message}\n`)
+    return 1
   }
   printDiagnostics(runtime.warnings)
   // with an MCP stdio expose, stdout belongs to the protocol
@@ -136,11 +136,6 @@ main(process.argv.slice(2)).then((code) => {
     return
   }
   if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-    process.stderr.write(`naftiko: ${(err as Error).message}\n`)
-    process.exitCode = 1
-    return
-  }
-  if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
     process.stderr.write(`naftiko: ${(err as Error).message}\n`)
     process.exitCode = 1
     return

@@ -1,13 +1,34 @@
-/** Replaces every bound secret in a text. Built once from the resolved bindings. */
-export type Redactor = (text: string) => string
+/**
+ * The one redactor: every byte that leaves toward a client or a log (body, stream, header, progress
+ * notification, error text, log line) passes it. Built once from the resolved bindings.
+ */
+export interface Redactor {
+  /** false when nothing is bound: callers may skip scanning */
+  readonly active: boolean
+  /** replaces every bound secret in a text */
+  redact (text: string): string
+  /** whether a text holds a bound secret */
+  holds (text: string): boolean
+  /** a scanner for one byte stream, carrying partial matches across chunks */
+  scanner (): StreamScanner
+}
 
-const REDACTED = '[redacted]'
+export interface StreamScanner {
+  /** the bytes of `chunk` (and of what was held back) that are safe to send now */
+  push (chunk: Buffer): Buffer
+  /** what was held back, at the end of the stream */
+  end (): Buffer
+}
+
+export const REDACTED = '[redacted]'
+const EMPTY = Buffer.alloc(0)
 
 /**
- * Each secret is matched plain, JSON-escaped, URL-encoded and base64-encoded: the forms in which it
- * can appear in a log line, a URL or an error body an upstream echoes back.
+ * Each secret is matched plain, JSON-escaped, URL-encoded, and inside base64 and base64url text at
+ * each of the three byte alignments (`base64("user:" + key)` holds the key shifted by 5 bytes):
+ * the forms in which it can appear in a log line, a URL or a body an upstream echoes back.
  */
-export function buildRedactor (secrets: readonly string[]): Redactor | undefined {
+export function buildRedactor (secrets: readonly string[]): Redactor {
   const needles = new Set<string>()
   for (const secret of secrets) {
     // very short values would blank out ordinary words; they are not plausible credentials
@@ -15,14 +36,79 @@ export function buildRedactor (secrets: readonly string[]): Redactor | undefined
     needles.add(secret)
     needles.add(JSON.stringify(secret).slice(1, -1))
     needles.add(encodeURIComponent(secret))
-    needles.add(Buffer.from(secret).toString('base64'))
+    for (const encoded of base64Forms(secret)) needles.add(encoded)
   }
-  if (needles.size === 0) return undefined
-  // longest first, so a secret containing another is replaced whole
+  if (needles.size === 0) return NONE
+  // longest first, so that a secret containing another is replaced whole
   const ordered = [...needles].sort((a, b) => b.length - a.length)
-  return (text) => {
+  // bytes as latin1 text: a 1:1 mapping, so that byte streams are scanned without decoding UTF-8
+  const binary = ordered.map((n) => Buffer.from(n).toString('latin1'))
+  const buffers = ordered.map((n) => Buffer.from(n))
+  const replace = (text: string, list: readonly string[]): string => {
     let out = text
-    for (const needle of ordered) if (out.includes(needle)) out = out.split(needle).join(REDACTED)
+    for (const needle of list) if (out.includes(needle)) out = out.split(needle).join(REDACTED)
     return out
   }
+  const scrubBytes = (data: Buffer): Buffer => {
+    let found = false
+    for (const b of buffers) if (data.indexOf(b) !== -1) { found = true; break }
+    return found ? Buffer.from(replace(data.toString('latin1'), binary), 'latin1') : data
+  }
+  /** the length of the longest end of `data` that could be the start of a needle */
+  const partialTail = (data: Buffer): number => {
+    let keep = 0
+    for (const b of buffers) {
+      for (let k = Math.min(b.length - 1, data.length); k > keep; k--) {
+        if (data[data.length - k] === b[0] && data.compare(b, 0, k, data.length - k) === 0) { keep = k; break }
+      }
+    }
+    return keep
+  }
+  return {
+    active: true,
+    redact: (text) => replace(text, ordered),
+    holds: (text) => ordered.some((n) => text.includes(n)),
+    scanner () {
+      let held: Buffer | undefined
+      return {
+        push (chunk) {
+          const data = scrubBytes(held === undefined ? chunk : Buffer.concat([held, chunk]))
+          const keep = partialTail(data)
+          // a kept tail never holds a whole needle: replaced needles end with `]`, no needle's start
+          held = keep === 0 ? undefined : Buffer.from(data.subarray(data.length - keep))
+          return keep === 0 ? data : data.subarray(0, data.length - keep)
+        },
+        end () {
+          const rest = held ?? EMPTY
+          held = undefined
+          return rest
+        },
+      }
+    },
+  }
 }
+
+const NONE: Redactor = {
+  active: false,
+  redact: (text) => text,
+  holds: () => false,
+  scanner: () => ({ push: (chunk) => chunk, end: () => EMPTY }),
+}
+
+/** The base64 and base64url text that any encoding of the secret contains, at offsets 0, 1 and 2. */
+function base64Forms (secret: string): string[] {
+  const bytes = Buffer.from(secret)
+  const forms: string[] = []
+  for (let shift = 0; shift < 3; shift++) {
+    const padded = Buffer.concat([Buffer.alloc(shift), bytes])
+    // characters that depend on the unknown bytes before the secret (the first group when shifted)
+    // or after it (a last, partial group) are left out
+    const start = shift === 0 ? 0 : 4
+    const whole = Math.floor(padded.length / 3) * 4
+    const core = padded.toString('base64').slice(start, whole)
+    if (core.length < 8) continue
+    forms.push(core, core.replace(/\+/g, '-').replace(/\//g, '_'))
+  }
+  return forms
+}
+

@@ -2,23 +2,17 @@ import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
-import type { Diagnostic, SourceMap } from '../capability/diagnostics.js'
-import type { Binding, Capability } from '../capability/types.js'
-import { buildBindScope, classifyToken } from './bind-scope.js'
-import { templateTokens } from './template.js'
+import type { Diagnostic, Path, SourceMap } from '../capability/diagnostics.js'
+import type { Bind, CapabilityModel } from '../capability/model.js'
+import { referenceScopeOf } from '../capability/check-capability.js'
+import { documentTokens } from '../expressions/references.js'
+import { StartupError } from '../errors/startup-error.js'
 
 export interface ResolvedBindings {
-  /** `VAR` and `namespace.VAR` -> value */
+  /** `VAR`, `namespace.VAR` and `env.X` -> value */
   readonly values: ReadonlyMap<string, string>
   /** Every resolved value, for redaction: none of them may appear in a log line or a response. */
   readonly secrets: readonly string[]
-}
-
-export class BindingError extends Error {
-  constructor (readonly diagnostics: Diagnostic[]) {
-    super(diagnostics.map((d) => `${d.file}:${d.line}:${d.col}: ${d.message}`).join('\n'))
-    this.name = 'BindingError'
-  }
 }
 
 // eslint-disable-next-line no-control-regex
@@ -26,55 +20,62 @@ const CONTROL = /[\u0000-\u001f\u007f]/
 
 /**
  * Resolves `binds` (spec 3.19): no `location` = the process environment, `file://` = a JSON or YAML
- * file relative to the capability. A variable that the capability uses and that has no value stops
- * startup with its name and the position of the binding that declares it.
+ * file relative to the capability; and the undeclared `{{env.X}}` the lenient loader accepted, from
+ * the environment. A variable the capability uses that has no value stops startup with its name and
+ * the position of the binding (or the use) that needs it.
  */
-export async function resolveBindings (cap: Capability, capabilityPath: string, source: SourceMap, env: NodeJS.ProcessEnv): Promise<ResolvedBindings> {
-  const rootBinds = cap.binds ?? []
-  const binds: Array<{ binding: Binding, path: Array<string | number> }> = [
-    ...rootBinds.map((binding, i) => ({ binding, path: ['binds', i] })),
-    ...(cap.capability?.binds ?? []).map((binding, i) => ({ binding, path: ['capability', 'binds', i] })),
-  ]
-  const used = usedVariables(cap, binds.map((b) => b.binding))
+export async function resolveBindings (model: CapabilityModel, document: Record<string, unknown>, capabilityPath: string, source: SourceMap, env: NodeJS.ProcessEnv): Promise<ResolvedBindings> {
+  const uses = documentTokens(document.capability, ['capability'], referenceScopeOf(model))
+  const used = new Set(uses.map((u) => u.reference.kind === 'variable' ? u.reference.key : ''))
   const values = new Map<string, string>()
   const problems: Diagnostic[] = []
-  const problem = (path: Array<string | number>, message: string): void => {
+  const problem = (path: Path, message: string): void => {
     const { line, col } = source.locate(path)
     problems.push({ severity: 'error', file: source.file, line, col, message })
   }
+  const accept = (keys: string[], variable: string, value: string, at: Path): void => {
+    if (CONTROL.test(value)) return problem(at, `${variable} contains a control character (a stray newline?); refusing to send it in a request`)
+    for (const key of keys) if (!values.has(key)) values.set(key, value)
+  }
 
-  for (const { binding, path } of binds) {
+  for (const bind of model.binds) {
     let provider: Record<string, unknown>
     try {
-      provider = await loadProvider(binding, capabilityPath, env)
+      provider = await loadProvider(bind, capabilityPath, env)
     } catch (err) {
-      problem([...path, 'location'], `binding "${binding.namespace}": ${(err as Error).message}`)
+      problem([...bind.at, 'location'], `binding "${bind.namespace}": ${(err as Error).message}`)
       continue
     }
-    for (const [variable, sourceKey] of Object.entries(binding.keys ?? {})) {
+    for (const [variable, sourceKey] of Object.entries(bind.keys)) {
       const raw = provider[sourceKey]
       const value = typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : raw
-      const keyPath = [...path, 'keys', variable]
+      const keyPath = [...bind.at, 'keys', variable]
       if (typeof value !== 'string' || value === '') {
-        if (!used.has(variable) && !used.has(`${binding.namespace}.${variable}`)) continue
-        const where = binding.location === undefined ? `environment variable ${sourceKey}` : `key "${sourceKey}" in ${binding.location}`
+        if (!used.has(variable) && !used.has(`${bind.namespace}.${variable}`)) continue
+        const where = bind.location === undefined ? `environment variable ${sourceKey}` : `key "${sourceKey}" in ${bind.location}`
         problem(keyPath, `${variable} is not set: the capability needs ${where}`)
         continue
       }
-      if (CONTROL.test(value)) {
-        problem(keyPath, `${variable} contains a control character (a stray newline?); refusing to send it in a request`)
-        continue
-      }
-      if (!values.has(variable)) values.set(variable, value)
-      values.set(`${binding.namespace}.${variable}`, value)
+      accept([variable, `${bind.namespace}.${variable}`], variable, value, keyPath)
     }
   }
-  if (problems.length > 0) throw new BindingError(problems)
-  return { values, secrets: [...new Set(values.values())] }
+  for (const use of uses) {
+    const ref = use.reference
+    if (ref.kind !== 'environment' || values.has(ref.key)) continue
+    const value = env[ref.name]
+    if (value === undefined || value === '') {
+      problem(use.at, `${ref.name} is not set: {{${use.token}}} reads the environment variable ${ref.name}`)
+      values.set(ref.key, '')
+      continue
+    }
+    accept([ref.key], ref.name, value, use.at)
+  }
+  if (problems.length > 0) throw new StartupError('binding_unresolved', undefined, problems)
+  return { values, secrets: [...new Set(values.values())].filter((v) => v !== '') }
 }
 
-async function loadProvider (binding: Binding, capabilityPath: string, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
-  const location = binding.location
+async function loadProvider (bind: Bind, capabilityPath: string, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
+  const location = bind.location
   if (location === undefined || location === '') return env as Record<string, unknown>
   if (!location.startsWith('file:')) throw new Error(`location scheme of ${location} is not supported (use file:// or the environment)`)
   const file = filePathOf(location, capabilityPath)
@@ -93,21 +94,4 @@ function filePathOf (location: string, capabilityPath: string): string {
   if (location.startsWith('file:///')) return fileURLToPath(location)
   const rest = location.replace(/^file:(\/\/)?/, '')
   return isAbsolute(rest) ? rest : resolve(dirname(capabilityPath), rest)
-}
-
-/** Variables some `{{...}}` in the capability refers to. */
-function usedVariables (cap: Capability, binds: Binding[]): Set<string> {
-  const scope = buildBindScope(binds)
-  const used = new Set<string>()
-  const visit = (value: unknown): void => {
-    if (typeof value === 'string') {
-      for (const token of templateTokens(value)) if (classifyToken(token, scope) !== 'input') used.add(token)
-    } else if (Array.isArray(value)) {
-      for (const v of value) visit(v)
-    } else if (value !== null && typeof value === 'object') {
-      for (const v of Object.values(value)) visit(v)
-    }
-  }
-  visit(cap.capability)
-  return used
 }

@@ -1,221 +1,184 @@
-import { buildBindScope, classifyToken } from '../bindings/bind-scope.js'
-import { templateTokens } from '../bindings/template.js'
-import { compileOutputMapping } from '../consumers/compile-mapping.js'
+import { buildReferenceScope, documentTokens, type ReferenceScope } from '../expressions/references.js'
+import { routeKey } from '../expressions/template.js'
+import { compileOutputMapping } from '../invocations/compile-mapping.js'
 import type { DiagnosticList, Path } from './diagnostics.js'
-import type { Capability, ExposedResource, ExposesMcp, ExposesRest, Invocable, McpTool } from './types.js'
+import type { CapabilityModel, ConsumedOperation, Invocable, Named } from './model.js'
+
+export interface CheckOptions {
+  /** `--strict`: the official schema's rules, e.g. every `{{env.X}}` declared (spec 3.20.2) */
+  strict: boolean
+}
+
+/** The one reference scope of a capability: the checker and the compiler build it the same way. */
+export function referenceScopeOf (model: CapabilityModel): ReferenceScope {
+  return buildReferenceScope(model.binds, model.exposes.map((e) => e.namespace))
+}
 
 /**
- * Semantic checks the schema cannot express: references resolve, namespaces are unique, every
- * `{{VAR}}` is bound. Features that load but are not executed yet are reported as warnings that
- * say so, never as errors.
+ * Semantic checks the schema cannot express: references resolve, nothing is declared twice where a
+ * reference could not tell which one it means, every `{{...}}` names something the runtime can
+ * fill. Features that load but are not executed yet are warnings that say so, never errors.
  */
-export function checkCapability (cap: Capability, out: DiagnosticList): void {
-  const binds = [...(cap.binds ?? []), ...(cap.capability?.binds ?? [])]
-  checkNamespaces(cap, out)
-  const operations = consumedOperations(cap)
-  const functions = aggregateFunctions(cap)
-  checkExposes(cap, operations, functions, out)
-  checkTemplates(cap, buildBindScope(binds), out)
-  reportUnsupported(cap, out)
+export function checkCapability (model: CapabilityModel, document: Record<string, unknown>, out: DiagnosticList, options: CheckOptions): void {
+  checkNamespaces(model, out)
+  const operations = checkConsumedNames(model, out)
+  const functions = new Map(model.aggregates.map((f) => [`${f.namespace}.${f.name}`, f]))
+  checkOnce(model.aggregates.map((f) => ({ name: `${f.namespace}.${f.name}`, at: f.at })), out, (n) => `aggregate function "${n}"`)
+  checkExposes(model, operations, functions, out)
+  checkTemplates(document.capability, referenceScopeOf(model), out, options)
+  reportUnsupported(model, out)
 }
 
-function checkNamespaces (cap: Capability, out: DiagnosticList): void {
-  const seen = new Map<string, string>()
-  const visit = (ns: unknown, path: Path): void => {
-    if (typeof ns !== 'string') return
-    const first = seen.get(ns)
-    if (first !== undefined) out.error(path, `namespace "${ns}" is already used by ${first}`)
-    else seen.set(ns, path.join('.').replace(/\.(\d+)/g, '[$1]'))
+function checkNamespaces (model: CapabilityModel, out: DiagnosticList): void {
+  const aggregates = new Map<string, Path>()
+  for (const f of model.aggregates) if (!aggregates.has(f.namespace)) aggregates.set(f.namespace, f.at.slice(0, 3))
+  checkOnce([
+    ...model.binds.map((b) => ({ name: b.namespace, at: [...b.at, 'namespace'] })),
+    ...model.consumes.map((c) => ({ name: c.namespace, at: [...c.at, 'namespace'] })),
+    ...model.exposes.map((e) => ({ name: e.namespace, at: [...e.at, 'namespace'] })),
+    ...[...aggregates].map(([name, at]) => ({ name, at: [...at, 'namespace'] })),
+  ], out, (n) => `namespace "${n}"`)
+  checkOnce(model.exposes
+    .filter((e) => e.port !== undefined && e.port !== 0 && !(e.type === 'mcp' && e.transport === 'stdio'))
+    .map((e) => ({ name: `${e.address ?? ''}:${String(e.port)}`, at: [...e.at, 'port'] })), out, (n) => `port ${n.slice(n.lastIndexOf(':') + 1)}`)
+}
+
+/**
+ * A `call: ns.op` must reach exactly one upstream endpoint: two operations (or resources) with one
+ * name in a namespace are refused, never resolved to the last one declared.
+ */
+function checkConsumedNames (model: CapabilityModel, out: DiagnosticList): Map<string, ConsumedOperation> {
+  const operations = new Map<string, ConsumedOperation>()
+  for (const c of model.consumes) {
+    checkOnce(c.resources, out, (n) => `resource "${n}" of namespace "${c.namespace}"`)
+    checkOnce(c.operations, out, (n) => `operation "${n}" of namespace "${c.namespace}"`, 'a call cannot tell them apart: rename one of them')
+    for (const op of c.operations) if (!operations.has(`${c.namespace}.${op.name}`)) operations.set(`${c.namespace}.${op.name}`, op)
   }
-  const c = cap.capability ?? {}
-  ;(cap.binds ?? []).forEach((b, i) => visit(b?.namespace, ['binds', i, 'namespace']))
-  ;(c.binds ?? []).forEach((b, i) => visit(b?.namespace, ['capability', 'binds', i, 'namespace']))
-  ;(c.consumes ?? []).forEach((x, i) => visit(x?.namespace ?? (x as { as?: string, import?: string })?.as ?? (x as { import?: string })?.import, ['capability', 'consumes', i, 'namespace']))
-  ;(c.exposes ?? []).forEach((x, i) => visit(x?.namespace, ['capability', 'exposes', i, 'namespace']))
-  ;(c.aggregates ?? []).forEach((x, i) => visit((x as { namespace?: string })?.namespace, ['capability', 'aggregates', i, 'namespace']))
-
-  const ports = new Map<string, number>()
-  ;(c.exposes ?? []).forEach((x, i) => {
-    if (typeof x?.port !== 'number' || x.port === 0 || (x as ExposesMcp).transport === 'stdio') return
-    const key = `${x.address ?? ''}:${x.port}`
-    const other = ports.get(key)
-    if (other !== undefined) out.error(['capability', 'exposes', i, 'port'], `port ${x.port} is already used by capability.exposes[${other}]`)
-    else ports.set(key, i)
-  })
+  return operations
 }
 
-/** `namespace.operation` of every consumed operation; imported namespaces resolve once imported. */
-function consumedOperations (cap: Capability): Set<string> {
-  const ops = new Set<string>()
-  for (const consumes of cap.capability?.consumes ?? []) {
-    for (const resource of consumes?.resources ?? []) {
-      for (const op of resource?.operations ?? []) ops.add(`${consumes.namespace}.${op?.name}`)
-    }
+/** Reports every declaration whose name an earlier one already has, with both positions. */
+function checkOnce (items: readonly Named[], out: DiagnosticList, what: (name: string) => string, hint?: string): void {
+  const first = new Map<string, Path>()
+  for (const item of items) {
+    const earlier = first.get(item.name)
+    if (earlier === undefined) { first.set(item.name, item.at); continue }
+    out.error(item.at, `${what(item.name)} is declared twice (first at line ${out.position(earlier)})${hint === undefined ? '' : `; ${hint}`}`)
   }
-  return ops
 }
 
-function aggregateFunctions (cap: Capability): Set<string> {
-  const fns = new Set<string>()
-  for (const agg of (cap.capability?.aggregates ?? []) as Array<{ namespace?: string, functions?: Array<{ name?: string }> }>) {
-    for (const fn of agg?.functions ?? []) fns.add(`${agg.namespace}.${fn?.name}`)
-  }
-  return fns
-}
-
-function checkExposes (cap: Capability, operations: Set<string>, functions: Set<string>, out: DiagnosticList): void {
-  const consumes = new Set((cap.capability?.consumes ?? []).map((c) => c?.namespace))
-  ;(cap.capability?.exposes ?? []).forEach((expose, e) => {
-    const base: Path = ['capability', 'exposes', e]
-    if (expose?.type === 'rest') {
-      const routes = new Set<string>()
-      ;((expose as ExposesRest).resources ?? []).forEach((resource: ExposedResource, r) => {
-        const rpath: Path = [...base, 'resources', r]
-        if (resource?.forward !== undefined && !consumes.has(resource.forward.targetNamespace)) {
-          out.error([...rpath, 'forward', 'targetNamespace'], `forward target "${resource.forward.targetNamespace}" is not a consumed namespace`)
+function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedOperation>, functions: Map<string, Invocable>, out: DiagnosticList): void {
+  const consumed = new Set(model.consumes.map((c) => c.namespace))
+  for (const f of model.aggregates) checkInvocable(f, operations, functions, out)
+  for (const expose of model.exposes) {
+    if (expose.type === 'rest') {
+      const routes: Named[] = []
+      for (const resource of expose.resources) {
+        if (resource.forward !== undefined && !consumed.has(resource.forward.targetNamespace)) {
+          out.error([...resource.at, 'forward', 'targetNamespace'], `forward target "${resource.forward.targetNamespace}" is not a consumed namespace`)
         }
-        ;(resource?.operations ?? []).forEach((op, o) => {
-          const route = `${String(op?.method).toUpperCase()} ${routeKey(op?.path ?? resource.path)}`
-          if (routes.has(route)) out.error([...rpath, 'operations', o, 'method'], `route ${route} is declared twice`)
-          routes.add(route)
-          checkInvocable(op, [...rpath, 'operations', o], operations, functions, out)
-        })
-      })
-    } else if (expose?.type === 'mcp') {
-      const names = new Set<string>()
-      ;((expose as ExposesMcp).tools ?? []).forEach((tool, t) => {
-        const name = toolName(tool)
-        if (names.has(name)) out.error([...base, 'tools', t, 'name'], `tool "${name}" is declared twice`)
-        names.add(name)
-        checkInvocable(tool, [...base, 'tools', t], operations, functions, out)
-      })
-    }
-  })
-  ;((cap.capability?.aggregates ?? []) as Array<{ functions?: Invocable[] }>).forEach((agg, a) => {
-    ;(agg?.functions ?? []).forEach((fn, f) => {
-      if (typeof fn?.call === 'string' && !operations.has(fn.call)) {
-        out.error(['capability', 'aggregates', a, 'functions', f, 'call'], `call "${fn.call}" does not name a consumed operation (namespace.operation)`)
+        for (const op of resource.operations) {
+          routes.push({ name: `${op.method} ${routeKey(op.path)}`, at: [...op.at, 'method'] })
+          checkInvocable(op, operations, functions, out)
+        }
       }
+      checkOnce(routes, out, (n) => `route ${n}`)
+    } else if (expose.type === 'mcp') {
+      checkOnce(expose.tools.map((t) => ({ name: t.name, at: [...t.at, 'name'] })), out, (n) => `tool "${n}"`)
+      checkOnce(expose.resources, out, (n) => `MCP resource "${n}"`)
+      checkOnce(expose.prompts, out, (n) => `MCP prompt "${n}"`)
+      for (const tool of expose.tools) checkInvocable(tool, operations, functions, out)
+    }
+  }
+}
+
+function checkInvocable (item: Invocable, operations: Map<string, ConsumedOperation>, functions: Map<string, Invocable>, out: DiagnosticList): void {
+  const t = item.target
+  if (t.kind === 'call' && !operations.has(t.call)) out.error([...item.at, 'call'], `call "${t.call}" does not name a consumed operation (namespace.operation)`)
+  if (t.kind === 'ref' && !functions.has(t.ref)) out.error([...item.at, 'ref'], `ref "${t.ref}" does not name an aggregate function (namespace.function)`)
+  if (t.kind === 'steps') {
+    t.steps.forEach((step, s) => {
+      const call = (step as { call?: unknown } | null)?.call
+      if (typeof call === 'string' && !operations.has(call)) out.error([...item.at, 'steps', s, 'call'], `step call "${call}" does not name a consumed operation (namespace.operation)`)
     })
-  })
-}
-
-function checkInvocable (item: Invocable, path: Path, operations: Set<string>, functions: Set<string>, out: DiagnosticList): void {
-  if (typeof item?.call === 'string' && !operations.has(item.call)) {
-    out.error([...path, 'call'], `call "${item.call}" does not name a consumed operation (namespace.operation)`)
   }
-  if (typeof item?.ref === 'string' && !functions.has(item.ref)) {
-    out.error([...path, 'ref'], `ref "${item.ref}" does not name an aggregate function (namespace.function)`)
-  }
-  ;(item?.steps ?? []).forEach((step, s) => {
-    const call = (step as { call?: unknown })?.call
-    if (typeof call === 'string' && !operations.has(call)) {
-      out.error([...path, 'steps', s, 'call'], `step call "${call}" does not name a consumed operation (namespace.operation)`)
-    }
-  })
-  if (item?.call === undefined && item?.ref === undefined && item?.steps === undefined && !isMock(item)) {
-    out.error(path, 'has neither call, ref nor steps, and its outputs are not mock values: nothing to invoke')
-  }
+  if (t.kind === 'none') out.error(item.at, 'has neither call, ref nor steps, and its outputs are not mock values: nothing to invoke')
 }
 
-/** Every REST operation and MCP tool, with its path in the document. */
-function invocables (cap: Capability): Array<[Invocable, Path]> {
-  const items: Array<[Invocable, Path]> = []
-  ;(cap.capability?.exposes ?? []).forEach((expose, e) => {
-    const base: Path = ['capability', 'exposes', e]
-    if (expose?.type === 'rest') {
-      ;((expose as ExposesRest).resources ?? []).forEach((res, r) => {
-        ;(res?.operations ?? []).forEach((op, o) => items.push([op, [...base, 'resources', r, 'operations', o]]))
-      })
-    } else if (expose?.type === 'mcp') {
-      ;((expose as ExposesMcp).tools ?? []).forEach((tool, t) => items.push([tool, [...base, 'tools', t]]))
-    }
-  })
-  return items
-}
-
-/** A tool that only has a `ref` takes the name of the aggregate function it refers to. */
-export function toolName (tool: McpTool): string {
-  return tool.name ?? String(tool.ref ?? '').split('.').pop() ?? ''
-}
-
-/** A tool with no call whose outputs all carry a `value` answers with those values (spec MockOutputParameter). */
-export function isMock (item: Invocable): boolean {
-  const outputs = item?.outputParameters
-  return item?.call === undefined && item?.ref === undefined && item?.steps === undefined &&
-    Array.isArray(outputs) && outputs.length > 0 && outputs.every((o) => o?.value !== undefined && typeof o.name === 'string')
-}
-
-/** `/users/{id}` and `/users/{{user_id}}` are the same route. */
-function routeKey (path: string): string {
-  return String(path).replace(/\{\{?[^}]+\}?\}/g, '{}')
-}
-
-function checkTemplates (cap: Capability, scope: ReturnType<typeof buildBindScope>, out: DiagnosticList): void {
-  const visit = (value: unknown, path: Array<string | number>): void => {
-    if (typeof value === 'string') {
-      for (const token of templateTokens(value)) {
-        if (classifyToken(token, scope) === 'unbound') {
-          out.error(path, `{{${token}}} is not bound: declare ${token.split('.').pop()} in the keys of a binds entry`)
-        }
+/** Every `{{...}}` in the capability must name an input, a declared variable or (leniently) the environment. */
+function checkTemplates (capability: unknown, scope: ReferenceScope, out: DiagnosticList, options: CheckOptions): void {
+  const roots = [...scope.inputRoots].map((r) => `${r}.`).join(', ')
+  for (const { token, reference: ref, at } of documentTokens(capability, ['capability'], scope)) {
+    switch (ref.kind) {
+      case 'unbound':
+        out.error(at, `{{${token}}} is not bound: declare ${ref.name} in the keys of a binds entry`)
+        break
+      case 'environment': {
+        const message = `{{${token}}} is not declared in any binds entry: it is read from the environment variable ${ref.name} (declare it in a binds entry's keys, spec 3.20.2)`
+        if (options.strict) out.error(at, message)
+        else out.warning(at, message)
+        break
       }
-    } else if (Array.isArray(value)) {
-      value.forEach((v, i) => visit(v, [...path, i]))
-    } else if (value !== null && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) if (k !== 'binds') visit(v, [...path, k])
+      case 'unknown_root':
+        out.error(at, `{{${token}}} refers to "${ref.root}", which is neither an input (${roots}) nor a binds namespace`)
+        break
     }
   }
-  visit(cap.capability, ['capability'])
 }
 
-function reportUnsupported (cap: Capability, out: DiagnosticList): void {
-  const c = cap.capability ?? {}
+function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
   const unsupported = (path: Path, what: string): void => out.warning(path, `${what} is not yet supported by this runtime; it loads, but is not served`)
-  ;(c.aggregates ?? []).forEach((_, i) => unsupported(['capability', 'aggregates', i], 'aggregates'))
-  ;(c.exposes ?? []).forEach((expose, e) => {
-    const base: Path = ['capability', 'exposes', e]
-    if (expose?.type !== 'rest' && expose?.type !== 'mcp') unsupported([...base, 'type'], `expose type "${expose?.type}"`)
-    if (expose?.type === 'rest') {
-      ;((expose as ExposesRest).resources ?? []).forEach((res, r) => {
-        if (res?.forward !== undefined) unsupported([...base, 'resources', r, 'forward'], 'forward')
-      })
-    }
-    if (expose?.type === 'mcp') {
-      const mcp = expose as ExposesMcp
-      if (mcp.resources !== undefined) unsupported([...base, 'resources'], 'MCP resources')
-      if (mcp.prompts !== undefined) unsupported([...base, 'prompts'], 'MCP prompts')
-    }
-  })
-  for (const [item, path] of invocables(cap)) {
-    if (item?.steps !== undefined) unsupported([...path, 'steps'], 'orchestration steps')
-    else if (item?.ref !== undefined) unsupported([...path, 'ref'], 'aggregate function ref')
+  const seen = new Set<string>()
+  for (const f of model.aggregates) {
+    const at = f.at.slice(0, 3)
+    if (!seen.has(at.join('.'))) unsupported(at, 'aggregates')
+    seen.add(at.join('.'))
   }
-  ;(c.consumes ?? []).forEach((consumes, i) => {
-    const base = consumes?.baseUri
-    if (base === undefined || base === null || base === '') {
-      out.warning(['capability', 'consumes', i], `consumes "${consumes?.namespace}" has no baseUri: its operations answer 502 until one is given with --base-uri ${consumes?.namespace}=URL`)
+  const invocables: Invocable[] = []
+  for (const expose of model.exposes) {
+    if (expose.type === 'rest') {
+      for (const res of expose.resources) {
+        if (res.forward !== undefined) unsupported([...res.at, 'forward'], 'forward')
+        invocables.push(...res.operations)
+      }
+    } else if (expose.type === 'mcp') {
+      if (expose.resources.length > 0) unsupported([...expose.at, 'resources'], 'MCP resources')
+      if (expose.prompts.length > 0) unsupported([...expose.at, 'prompts'], 'MCP prompts')
+      invocables.push(...expose.tools)
+    } else {
+      unsupported([...expose.at, 'type'], `expose type "${expose.type}"`)
+    }
+  }
+  for (const item of invocables) {
+    if (item.target.kind === 'steps') unsupported([...item.at, 'steps'], 'orchestration steps')
+    else if (item.target.kind === 'ref') unsupported([...item.at, 'ref'], 'aggregate function ref')
+  }
+  for (const c of model.consumes) {
+    const base = c.baseUri
+    if (base === undefined) {
+      out.warning(c.at, `consumes "${c.namespace}" has no baseUri: its operations answer 502 until one is given with --base-uri ${c.namespace}=URL`)
     } else if (/\{[^{}]+\}/.test(base.replace(/\{\{[^{}]+\}\}/g, ''))) {
-      out.warning(['capability', 'consumes', i, 'baseUri'], `baseUri ${base} has server variables nothing binds: its operations answer 502 until a base URI is given with --base-uri ${consumes?.namespace}=URL`)
+      out.warning([...c.at, 'baseUri'], `baseUri ${base} has server variables nothing binds: its operations answer 502 until a base URI is given with --base-uri ${c.namespace}=URL`)
     } else if (!/^https?:\/\//.test(base) && !base.startsWith('{{')) {
-      out.error(['capability', 'consumes', i, 'baseUri'], `baseUri "${base}" must be an http:// or https:// URL`)
+      out.error([...c.at, 'baseUri'], `baseUri "${base}" must be an http:// or https:// URL`)
     }
-    const auth = consumes?.authentication
-    if (auth?.type === 'digest' || auth?.type === 'oauth2') unsupported(['capability', 'consumes', i, 'authentication', 'type'], `${auth.type} authentication to an upstream`)
-    if (auth?.type === 'apikey' && auth.placement !== undefined && auth.placement !== 'header' && auth.placement !== 'query' && auth.headers === undefined) {
-      unsupported(['capability', 'consumes', i, 'authentication', 'placement'], `apikey placement "${auth.placement}"`)
-    }
-  })
+    const feature = unsupportedAuthentication(c.authentication)
+    if (feature !== undefined) unsupported([...c.at, 'authentication'], `${feature}: its operations answer 501 until then, never calling the upstream without the credential`)
+    for (const op of c.operations) if (op.body?.type === 'multipart') unsupported([...op.at, 'body'], 'multipart request bodies')
+  }
   // a non-JSON body is relayed as it is; only a mapping over it would need a decoder
   const formats = new Map<string, string>()
-  for (const consumes of c.consumes ?? []) {
-    for (const res of consumes?.resources ?? []) {
-      for (const op of res?.operations ?? []) {
-        if (op?.outputRawFormat !== undefined && op.outputRawFormat !== 'json') formats.set(`${consumes.namespace}.${op.name}`, op.outputRawFormat)
-      }
-    }
+  for (const c of model.consumes) for (const op of c.operations) if (op.outputRawFormat !== 'json') formats.set(`${c.namespace}.${op.name}`, op.outputRawFormat)
+  for (const item of invocables) {
+    const format = item.target.kind === 'call' ? formats.get(item.target.call) : undefined
+    if (format !== undefined && !compileOutputMapping(item.outputParameters).identity) unsupported([...item.at, 'outputParameters'], `output mapping over ${format}`)
   }
-  for (const [item, path] of invocables(cap)) {
-    const format = typeof item?.call === 'string' ? formats.get(item.call) : undefined
-    if (format !== undefined && !compileOutputMapping(item.outputParameters).identity) unsupported([...path, 'outputParameters'], `output mapping over ${format}`)
-  }
+}
+
+/** The upstream credential this runtime cannot send yet, named for a message; undefined when it can. */
+export function unsupportedAuthentication (auth: CapabilityModel['consumes'][number]['authentication']): string | undefined {
+  if (auth === undefined) return undefined
+  if (auth.type === 'digest' || auth.type === 'oauth2') return `${auth.type} authentication to an upstream`
+  if (auth.type === 'apikey' && auth.placement === 'cookie' && Object.keys(auth.headers).length === 0) return `apikey placement "${auth.placement}"`
+  return undefined
 }

@@ -47,6 +47,12 @@ export class DiagnosticList {
   error (path: Path, message: string): void { this.add('error', path, message) }
   warning (path: Path, message: string): void { this.add('warning', path, message) }
 
+  /** `line:col` of a path, to name a second place in one message */
+  position (path: Path): string {
+    const { line, col } = this.source.locate(path)
+    return `${line}:${col}`
+  }
+
   get hasErrors (): boolean { return this.items.some((d) => d.severity === 'error') }
 
   private add (severity: Severity, path: Path, message: string): void {

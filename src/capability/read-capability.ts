@@ -1,45 +1,53 @@
-import { DiagnosticList, type Diagnostic } from './diagnostics.js'
+import { DiagnosticList, type Diagnostic, type SourceMap } from './diagnostics.js'
 import { loadCapabilityFile } from './load-capability.js'
 import { resolveImports } from './resolve-imports.js'
 import { checkCapability } from './check-capability.js'
+import { normalizeCapability } from './normalize-capability.js'
 import { validateAgainstOfficialSchema, validateAgainstProjectSchema } from './validate-schema.js'
-import type { Capability } from './types.js'
-import type { SourceMap } from './diagnostics.js'
+import type { CapabilityModel } from './model.js'
 
 export interface ReadCapability {
   path: string
-  capability: Capability | undefined
+  /** undefined when the file has errors, or is a shared consumes document (no `capability`) */
+  model: CapabilityModel | undefined
+  /** the document as read, imports resolved (templates are read from it with their positions) */
+  document: Record<string, unknown>
+  /** what kind of document it is, for messages */
+  kind: 'capability' | 'shared-consumes' | 'other'
   source: SourceMap
   diagnostics: Diagnostic[]
   ok: boolean
 }
 
 /**
- * load -> resolve imports -> schema -> semantic checks. Every problem found is collected so they are
- * all reported at once; `ok` is false when any of them is an error.
+ * load -> resolve imports -> schema -> normalize -> semantic checks. Every problem found is
+ * collected so that they are all reported at once; `ok` is false when any of them is an error.
  */
 export async function readCapability (file: string, options: { officialSchema?: string } = {}): Promise<ReadCapability> {
   const loaded = await loadCapabilityFile(file)
   const out = new DiagnosticList(loaded.source)
   out.items.push(...loaded.diagnostics)
-  let capability: Capability | undefined
-  if (loaded.data !== undefined) {
-    if (options.officialSchema !== undefined) await validateAgainstOfficialSchema(loaded.data, options.officialSchema, out)
-    const data = loaded.data as Capability
-    const runnable = typeof data?.capability === 'object' && data.capability !== null
+  let model: CapabilityModel | undefined
+  const data = loaded.data as Record<string, unknown> | undefined
+  const runnable = data !== null && typeof data === 'object' && typeof data.capability === 'object' && data.capability !== null
+  if (data !== undefined) {
+    if (options.officialSchema !== undefined) await validateAgainstOfficialSchema(data, options.officialSchema, out)
     // imported consumes entries are replaced by what they import before the runtime's schema sees them
-    if (runnable && Array.isArray(data.capability.consumes)) await resolveImports(data, loaded.path, out)
-    await validateAgainstProjectSchema(loaded.data, out)
+    if (runnable) await resolveImports(data, loaded.path, out)
+    await validateAgainstProjectSchema(data, out)
     const schemaOk = !out.hasErrors
     if (runnable) {
+      // checked even when the schema found errors, so that every problem is reported at once
       try {
-        checkCapability(data, out)
+        const normalized = normalizeCapability(data, out)
+        checkCapability(normalized, data, out, { strict: options.officialSchema !== undefined })
+        if (!out.hasErrors) model = normalized
       } catch (err) {
         // only reachable on shapes the schema already rejected; those errors are the report
         if (schemaOk) throw err
       }
     }
-    if (schemaOk) capability = data
   }
-  return { path: loaded.path, capability, source: loaded.source, diagnostics: out.items, ok: !out.hasErrors && capability !== undefined }
+  const kind = runnable ? 'capability' : Array.isArray(data?.consumes) ? 'shared-consumes' : 'other'
+  return { path: loaded.path, model, document: data ?? {}, kind, source: loaded.source, diagnostics: out.items, ok: !out.hasErrors && (model !== undefined || kind === 'shared-consumes') }
 }

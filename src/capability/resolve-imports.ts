@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parse } from 'yaml'
 import type { DiagnosticList } from './diagnostics.js'
-import type { Capability, ConsumesHttp } from './types.js'
 
 interface ImportedConsumes { import: string, location: string, as?: string }
 
@@ -15,17 +14,17 @@ function isImport (entry: unknown): entry is ImportedConsumes {
  * from the shared consumes file (a document with a root `consumes:` list), so later stages only ever
  * see plain consumes entries.
  */
-export async function resolveImports (cap: Capability, capabilityPath: string, out: DiagnosticList): Promise<void> {
-  const entries = cap.capability?.consumes
+export async function resolveImports (doc: Record<string, unknown>, capabilityPath: string, out: DiagnosticList): Promise<void> {
+  const entries = (doc.capability as { consumes?: unknown } | undefined)?.consumes
   if (!Array.isArray(entries)) return
   for (let i = 0; i < entries.length; i++) {
     const entry: unknown = entries[i]
     if (!isImport(entry)) continue
     const path = ['capability', 'consumes', i]
     const file = resolve(dirname(capabilityPath), entry.location.replace(/^file:\/\//, ''))
-    let shared: { consumes?: ConsumesHttp[] }
+    let shared: { consumes?: Array<{ namespace?: unknown }> }
     try {
-      shared = parse(await readFile(file, 'utf8')) as { consumes?: ConsumesHttp[] }
+      shared = parse(await readFile(file, 'utf8')) as typeof shared
     } catch (err) {
       out.error([...path, 'location'], `cannot import consumes from ${entry.location}: ${(err as Error).message.split('\n')[0]}`)
       continue

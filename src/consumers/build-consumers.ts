@@ -1,27 +1,23 @@
-import type { Capability, ConsumedInputParameter, ConsumedOperation } from '../capability/types.js'
-import { resolveStaticText, type ExpressionScope } from './compile-value.js'
-import { compileRequest, mergeParameters, type RequestBuilder } from './compile-request.js'
-import { buildDispatchers, type Dispatchers, type UpstreamTimeouts } from './upstream-dispatchers.js'
 import type { Dispatcher } from 'undici'
+import type { CapabilityModel, ConsumedOperation } from '../capability/model.js'
+import { unsupportedAuthentication } from '../capability/check-capability.js'
+import { resolveStaticText, type ExpressionScope } from '../expressions/compile-value.js'
+import { compileRequest, type RequestBuilder } from './compile-request.js'
+import { buildDispatchers, type Dispatchers, type UpstreamTimeouts } from './upstream-dispatchers.js'
 
 export interface UpstreamTarget {
-  origin: string
-  dispatcher: Dispatcher
+  readonly origin: string
+  readonly dispatcher: Dispatcher
 }
 
 /** A consumed operation ready for the request path. */
 export interface ConsumedOperationRuntime {
-  readonly namespace: string
-  readonly name: string
-  readonly method: string
+  readonly definition: ConsumedOperation
   /** undefined when the namespace has no usable base URI: calls answer 502 upstream_not_configured */
   readonly target: UpstreamTarget | undefined
   readonly buildRequest: RequestBuilder
-  readonly definition: ConsumedOperation
-  /** consumes-, resource- and operation-level parameters, merged */
-  readonly parameters: readonly ConsumedInputParameter[]
-  /** placeholders of the path that a call must fill (bound variables excluded) */
-  readonly pathPlaceholders: readonly string[]
+  /** the upstream credential this runtime cannot send yet: the call is never made */
+  readonly unsupported: string | undefined
 }
 
 export interface Consumers {
@@ -40,31 +36,24 @@ export interface ConsumerOptions {
  * Builds every consumed operation: its base URI resolved, its request compiled, its connection
  * pool created. Runs once at startup.
  */
-export function buildConsumers (cap: Capability, scope: ExpressionScope, options: ConsumerOptions): Consumers {
-  const consumes = cap.capability.consumes ?? []
+export function buildConsumers (model: CapabilityModel, scope: ExpressionScope, options: ConsumerOptions): Consumers {
   const bases = new Map<string, { origin: string, basePath: string } | undefined>()
-  for (const c of consumes) bases.set(c.namespace, parseBaseUri(options.baseUris.get(c.namespace) ?? c.baseUri, scope))
+  for (const c of model.consumes) bases.set(c.namespace, parseBaseUri(options.baseUris.get(c.namespace) ?? c.baseUri, scope))
 
   const origins = [...bases.values()].filter((b) => b !== undefined).map((b) => b.origin)
   const dispatchers: Dispatchers = buildDispatchers(origins, options.timeouts, options.proxy)
 
   const operations = new Map<string, ConsumedOperationRuntime>()
-  for (const c of consumes) {
+  for (const c of model.consumes) {
     const base = bases.get(c.namespace)
     const target = base === undefined ? undefined : { origin: base.origin, dispatcher: dispatchers.forOrigin(base.origin) }
-    for (const resource of c.resources ?? []) {
-      for (const op of resource.operations ?? []) {
-        operations.set(`${c.namespace}.${op.name}`, {
-          namespace: c.namespace,
-          name: op.name,
-          method: String(op.method).toUpperCase(),
-          target,
-          buildRequest: compileRequest(c, resource, op, base?.basePath ?? '', scope),
-          definition: op,
-          parameters: mergeParameters(c.inputParameters, resource.inputParameters, op.inputParameters),
-          pathPlaceholders: pathPlaceholders(op.path ?? resource.path, scope),
-        })
-      }
+    for (const op of c.operations) {
+      operations.set(`${c.namespace}.${op.name}`, {
+        definition: op,
+        target,
+        buildRequest: compileRequest(c, op, base?.basePath ?? '', scope),
+        unsupported: unsupportedAuthentication(c.authentication),
+      })
     }
   }
   return {
@@ -73,17 +62,10 @@ export function buildConsumers (cap: Capability, scope: ExpressionScope, options
   }
 }
 
-function pathPlaceholders (path: string, scope: ExpressionScope): string[] {
-  return [...String(path).matchAll(/\{\{?\s*([^{}]+?)\s*\}?\}/g)]
-    .map((m) => m[1] as string)
-    .filter((token) => !scope.bindings.values.has(token))
-    .map((token) => token.slice(token.lastIndexOf('.') + 1))
-}
-
 /** `https://api.openai.com/v1` -> origin + base path; undefined when empty or still holding
  * OpenAPI server variables (`https://{subdomain}.example.com`). */
-function parseBaseUri (raw: string | null | undefined, scope: ExpressionScope): { origin: string, basePath: string } | undefined {
-  if (raw === undefined || raw === null || raw.trim() === '') return undefined
+function parseBaseUri (raw: string | undefined, scope: ExpressionScope): { origin: string, basePath: string } | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined
   const resolved = resolveStaticText(raw, scope)
   if (/[{}]/.test(resolved)) return undefined
   let url: URL

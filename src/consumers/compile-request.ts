@@ -1,8 +1,8 @@
-import { normalizeName } from '../bindings/template.js'
-import type { Authentication, ConsumedInputParameter, ConsumedOperation, ConsumedResource, ConsumesHttp, RequestBodyTemplate } from '../capability/types.js'
+import type { ConsumedNamespace, ConsumedOperation, ConsumedParameter, RequestBody, UpstreamAuthentication } from '../capability/model.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
-import { type CallContext, JsonBody, plainValue, RawBody } from './call-context.js'
-import { compileValue, resolveStaticText, type ExpressionScope, type ValueExpression } from './compile-value.js'
+import { type CallContext, JsonBody, plainValue, RawBody } from '../expressions/call-context.js'
+import { compileValue, resolveStaticText, type ExpressionScope, type ValueExpression } from '../expressions/compile-value.js'
+import { normalizeName, splitPath } from '../expressions/template.js'
 
 export interface UpstreamRequest {
   method: string
@@ -26,18 +26,18 @@ const UNSAFE_HEADER_VALUE = /[\r\n\u0000]/
  * context. Everything that does not depend on the call (base path, auth headers, fixed query
  * parameters and headers) is computed here, once.
  */
-export function compileRequest (consumes: ConsumesHttp, resource: ConsumedResource, operation: ConsumedOperation, basePath: string, scope: ExpressionScope): RequestBuilder {
-  const method = String(operation.method).toUpperCase()
-  const params = mergeParameters(consumes.inputParameters, resource.inputParameters, operation.inputParameters)
-  const lookup = (p: ConsumedInputParameter): ValueExpression => p.value === undefined ? byName(p.name) : compileValue(p.value, scope)
+export function compileRequest (consumes: ConsumedNamespace, operation: ConsumedOperation, basePath: string, scope: ExpressionScope): RequestBuilder {
+  const method = operation.method
+  const params = operation.parameters
+  const lookup = (p: ConsumedParameter): ValueExpression => p.value === undefined ? byName(p.name) : compileValue(p.value, scope)
 
-  const pathParts = compilePath(joinPath(basePath, operation.path ?? resource.path), params.filter((p) => p.in === 'path'), lookup, scope)
+  const pathParts = compilePath(joinPath(basePath, operation.path), params.filter((p) => p.in === 'path'), lookup, scope)
   const query: Param[] = params.filter((p) => p.in === 'query').map((p) => ({ name: p.name, expr: lookup(p) }))
   const headerParams: Param[] = params.filter((p) => p.in === 'header').map((p) => ({ name: p.name.toLowerCase(), expr: lookup(p) }))
   const cookies: Param[] = params.filter((p) => p.in === 'cookie').map((p) => ({ name: p.name, expr: lookup(p) }))
 
   const credentialHeaders: Record<string, string> = {}
-  for (const [name, value] of Object.entries(consumes.headers ?? {})) {
+  for (const [name, value] of Object.entries(consumes.headers)) {
     const v = compileValue(value, scope)
     headerParams.unshift({ name: name.toLowerCase(), expr: v })
   }
@@ -51,6 +51,10 @@ export function compileRequest (consumes: ConsumesHttp, resource: ConsumedResour
 
   const body = NO_BODY.has(method) ? undefined : compileBody(operation.body, params.filter((p) => p.in === 'body'), lookup, scope)
   const staticQueryText = staticQuery.join('&')
+  const auth = consumes.authentication
+  const bodyCredential = auth?.type === 'apikey' && auth.placement === 'body' && auth.key !== undefined
+    ? { name: resolveStaticText(auth.key, scope), value: resolveStaticText(auth.value, scope) }
+    : undefined
 
   return (ctx) => {
     const headers: Record<string, string> = {}
@@ -79,16 +83,12 @@ export function compileRequest (consumes: ConsumesHttp, resource: ConsumedResour
     }
     // the credential is applied last: nothing the caller sends can replace it
     Object.assign(headers, credentialHeaders)
+    if (bodyCredential !== undefined) {
+      payload = withBodyCredential(payload, headers['content-type'], bodyCredential)
+      headers['content-type'] = 'application/json'
+    }
     return { method, path: buildPath(pathParts, ctx) + buildQuery(query, staticQueryText, ctx), headers, body: payload }
   }
-}
-
-/** Consumes-level, then resource-level, then operation-level parameters; a later one with the same
- * name and location replaces an earlier one. */
-export function mergeParameters (...lists: Array<ConsumedInputParameter[] | undefined>): ConsumedInputParameter[] {
-  const merged = new Map<string, ConsumedInputParameter>()
-  for (const list of lists) for (const p of list ?? []) merged.set(`${p.in}:${p.name}`, p)
-  return [...merged.values()]
 }
 
 /** `https://x/v1` + `chat` and `https://x/v1/` + `/chat` both give `/v1/chat`. */
@@ -104,25 +104,15 @@ function byName (name: string): ValueExpression {
   return (ctx) => ctx.args.has(key) ? ctx.args.get(key) : ctx.inputs.get(key)
 }
 
-/** `/users/{id}` and `/users/{{id}}` are both placeholders (DESIGN 2.1). */
-function compilePath (path: string, pathParams: ConsumedInputParameter[], lookup: (p: ConsumedInputParameter) => ValueExpression, scope: ExpressionScope): PathPart[] {
-  const parts: PathPart[] = []
-  let last = 0
-  for (const m of path.matchAll(/\{\{?\s*([^{}]+?)\s*\}?\}/g)) {
-    if (m.index > last) parts.push(path.slice(last, m.index))
-    const token = m[1] as string
-    const bound = scope.bindings.values.get(token)
-    if (bound !== undefined) {
-      parts.push(bound)
-    } else {
-      const name = token.includes('.') ? token.slice(token.lastIndexOf('.') + 1) : token
-      const declared = pathParams.find((p) => normalizeName(p.name) === normalizeName(name))
-      parts.push({ name, expr: declared === undefined ? byName(name) : lookup(declared) })
-    }
-    last = m.index + m[0].length
-  }
-  if (last < path.length) parts.push(path.slice(last))
-  return parts
+/** `/users/{id}` and `/users/{{id}}` are both placeholders (DESIGN 2.1); a bound variable is filled in now. */
+function compilePath (path: string, pathParams: ConsumedParameter[], lookup: (p: ConsumedParameter) => ValueExpression, scope: ExpressionScope): PathPart[] {
+  return splitPath(path).map((part) => {
+    if (typeof part === 'string') return part
+    const bound = scope.values.get(part.token)
+    if (bound !== undefined) return bound
+    const declared = pathParams.find((p) => normalizeName(p.name) === normalizeName(part.name))
+    return { name: part.name, expr: declared === undefined ? byName(part.name) : lookup(declared) }
+  })
 }
 
 function buildPath (parts: PathPart[], ctx: CallContext): string {
@@ -155,7 +145,7 @@ function buildQuery (query: Param[], staticQuery: string, ctx: CallContext): str
   return out === '' ? '' : '?' + out
 }
 
-function applyAuthentication (auth: Authentication | undefined, scope: ExpressionScope, headers: Record<string, string>, query: string[]): void {
+function applyAuthentication (auth: UpstreamAuthentication | undefined, scope: ExpressionScope, headers: Record<string, string>, query: string[]): void {
   if (auth === undefined) return
   const text = (v: unknown): string => resolveStaticText(v, scope)
   switch (auth.type) {
@@ -170,22 +160,44 @@ function applyAuthentication (auth: Authentication | undefined, scope: Expressio
       else if (auth.placement === undefined || auth.placement === 'header') {
         if (auth.key !== undefined) headers[text(auth.key).toLowerCase()] = text(auth.value)
       }
-      for (const [name, value] of Object.entries(auth.headers ?? {})) headers[name.toLowerCase()] = text(value)
+      for (const [name, value] of Object.entries(auth.headers)) headers[name.toLowerCase()] = text(value)
       break
   }
+}
+
+/**
+ * `apikey` with `placement: body` (Mailchimp Transactional and the like): the key is a field of the
+ * JSON request body, set last so that no caller's field of that name replaces it. A body that is not
+ * a JSON object cannot carry it.
+ */
+function withBodyCredential (payload: Buffer | string | null, contentType: string | undefined, credential: { name: string, value: string }): string {
+  let body: unknown = {}
+  if (payload !== null && payload.length > 0) {
+    if (contentType !== undefined && !/^application\/([\w.+-]*\+)?json/i.test(contentType)) {
+      throw new NaftikoError('invalid_request', 'This operation sends its API key in a JSON request body; the request body is not JSON.')
+    }
+    try {
+      body = JSON.parse(payload.toString())
+    } catch {
+      throw new NaftikoError('invalid_json', 'The request body is not valid JSON.')
+    }
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new NaftikoError('invalid_request', 'This operation sends its API key in the request body, which must be a JSON object.')
+  }
+  return JSON.stringify({ ...body, [credential.name]: credential.value })
 }
 
 interface BuiltBody { data: Buffer | string, contentType: string | undefined }
 
 /** An operation `body:` template wins; else one body parameter is the whole body and several are
  * assembled into one JSON object by name (DESIGN 2.1). */
-function compileBody (template: RequestBodyTemplate | undefined, bodyParams: ConsumedInputParameter[], lookup: (p: ConsumedInputParameter) => ValueExpression, scope: ExpressionScope): ((ctx: CallContext) => BuiltBody | undefined) | undefined {
+function compileBody (template: RequestBody | undefined, bodyParams: ConsumedParameter[], lookup: (p: ConsumedParameter) => ValueExpression, scope: ExpressionScope): ((ctx: CallContext) => BuiltBody | undefined) | undefined {
   // `{type: json}` with no `data` (generator files) means the body comes from the caller
-  const hasData = typeof template === 'string' || (template as { data?: unknown } | undefined)?.data !== undefined
-  if (template !== undefined && hasData) return compileBodyTemplate(template, scope)
+  if (template !== undefined && template.type !== 'caller') return compileBodyTemplate(template, scope)
   if (bodyParams.length === 0) return undefined
   if (bodyParams.length === 1) {
-    const only = bodyParams[0] as ConsumedInputParameter
+    const only = bodyParams[0] as ConsumedParameter
     const expr = lookup(only)
     return (ctx) => serialize(expr(ctx) ?? (only.value === undefined ? ctx.inputs.body : undefined))
   }
@@ -209,27 +221,25 @@ function serialize (value: unknown): BuiltBody | undefined {
   return { data: JSON.stringify(value), contentType: 'application/json' }
 }
 
-const TEXT_TYPES: Record<string, string> = {
+const TEXT_TYPES: Record<'text' | 'xml' | 'sparql', string> = {
   text: 'text/plain; charset=utf-8',
   xml: 'application/xml',
   sparql: 'application/sparql-query',
 }
 
-function compileBodyTemplate (template: RequestBodyTemplate, scope: ExpressionScope): (ctx: CallContext) => BuiltBody | undefined {
-  if (typeof template === 'string') {
-    const expr = compileValue(template, scope)
-    return (ctx) => textBody(expr(ctx), 'text/plain; charset=utf-8')
-  }
-  const data = (template as { data?: unknown }).data
-  const expr = compileValue(data, scope)
+function compileBodyTemplate (template: Exclude<RequestBody, { type: 'caller' }>, scope: ExpressionScope): (ctx: CallContext) => BuiltBody | undefined {
+  const expr = compileValue(template.data, scope)
   switch (template.type) {
-    case 'json':
+    case 'raw':
+      return (ctx) => textBody(expr(ctx), 'text/plain; charset=utf-8')
+    case 'json': {
+      const asText = typeof template.data === 'string'
       return (ctx) => {
         const v = plainValue(expr(ctx))
         // `data` given as text is already JSON (with templates filled in); an object is serialised
-        return { data: typeof data === 'string' ? String(v ?? '') : JSON.stringify(v ?? null), contentType: 'application/json' }
+        return { data: asText ? String(v ?? '') : JSON.stringify(v ?? null), contentType: 'application/json' }
       }
-    case 'formUrlEncoded':
+    }
     case 'form':
       return (ctx) => {
         const v = plainValue(expr(ctx))
@@ -240,11 +250,10 @@ function compileBodyTemplate (template: RequestBodyTemplate, scope: ExpressionSc
         }
         return { data: form.toString(), contentType: 'application/x-www-form-urlencoded' }
       }
+    case 'multipart':
+      return () => { throw new NaftikoError('feature_not_supported', 'Multipart request bodies are not supported yet.') }
     default: {
       const contentType = TEXT_TYPES[template.type]
-      if (contentType === undefined) {
-        return () => { throw new NaftikoError('feature_not_supported', `Request bodies of type "${template.type}" are not supported yet.`) }
-      }
       return (ctx) => textBody(expr(ctx), contentType)
     }
   }

@@ -1,20 +1,15 @@
 import { once } from 'node:events'
-import type { Server as HttpServer, ServerResponse } from 'node:http'
-import type { ExposeBase, ExposesMcp, ExposesRest } from '../capability/types.js'
-import type { Redactor } from '../bindings/redact.js'
-import type { Consumers } from '../consumers/build-consumers.js'
-import type { ExpressionScope } from '../consumers/compile-value.js'
-import type { Logger } from '../logger.js'
-import { buildInboundAuth } from './inbound-auth.js'
+import type { Server as HttpServer } from 'node:http'
+import type { Expose } from '../capability/model.js'
+import type { InvocationContext } from '../invocations/compile-invocation.js'
+import { buildInboundAuth } from './auth/inbound-auth.js'
 
 /** One HTTP server of an expose, ready to listen. */
 export interface MountedServer {
-  expose: ExposeBase
+  expose: Expose
   server: HttpServer
   /** the path clients call, for the printed address (`/mcp`) */
   path: string
-  /** requests whose response has not closed yet, streams included */
-  active: () => number
   listen: (host: string, port: number) => Promise<unknown>
   close: () => Promise<unknown>
 }
@@ -30,57 +25,48 @@ export interface MountOptions {
   bodyLimit: number
   heartbeatMs: number
   version: string
-  logger: Logger
-  redact: Redactor | undefined
 }
 
 /**
  * Builds every `rest` and `mcp` expose. Each exposer's framework (fastify, the MCP SDK) is loaded
  * only when the capability has such an expose.
  */
-export async function mountExposers (exposes: readonly ExposeBase[], consumers: Consumers, scope: ExpressionScope, options: MountOptions): Promise<Mounted> {
+export async function mountExposers (exposes: readonly Expose[], context: InvocationContext, options: MountOptions): Promise<Mounted> {
   const mounted: Mounted = { servers: [], stdio: [] }
+  const logger = context.logger
   for (const expose of exposes) {
     if (expose.type === 'rest') {
-      const { buildRestExposer } = await import('./rest-exposer.js')
-      const app = buildRestExposer(expose as ExposesRest, consumers, scope, options)
-      mounted.servers.push({ expose, server: app.server, path: '', active: countRequests(app.server), listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
+      const { buildRestExposer } = await import('./rest/rest-exposer.js')
+      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger })
+      mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
     } else if (expose.type === 'mcp') {
-      const { prepareTools } = await import('./mcp-tools.js')
-      const tools = prepareTools(expose as ExposesMcp, consumers, scope)
-      if ((expose as ExposesMcp).transport === 'stdio') {
-        const { startMcpStdioExposer } = await import('./mcp-stdio.js')
-        mounted.stdio.push(startMcpStdioExposer(expose as ExposesMcp, tools, options))
+      const { prepareTools } = await import('./mcp/mcp-tools.js')
+      const tools = prepareTools(expose, context)
+      const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.heartbeatMs, version: options.version, logger }
+      if (expose.transport === 'stdio') {
+        const { startMcpStdioExposer } = await import('./mcp/mcp-stdio.js')
+        mounted.stdio.push(startMcpStdioExposer(expose, tools, mcpOptions))
         continue
       }
-      const { buildMcpHttpExposer } = await import('./mcp-exposer.js')
-      const http = buildMcpHttpExposer(expose as ExposesMcp, tools, options, isLoopback(hostOf(expose, options.host)), buildInboundAuth(expose.authentication, scope))
+      const { buildMcpHttpExposer } = await import('./mcp/mcp-exposer.js')
+      const http = buildMcpHttpExposer(expose, tools, mcpOptions, isLoopback(hostOf(expose, options.host)), buildInboundAuth(expose.authentication, context.scope))
       const listen = async (host: string, port: number): Promise<void> => {
         http.server.listen({ host, port })
         await once(http.server, 'listening')
       }
-      mounted.servers.push({ expose, server: http.server, path: '/mcp', active: countRequests(http.server), listen, close: async () => { await http.close(); await closeHttpServer(http.server) } })
+      mounted.servers.push({ expose, server: http.server, path: '/mcp', listen, close: async () => { await http.close(); await closeHttpServer(http.server) } })
     }
   }
   return mounted
 }
 
 /** `--host`, else the expose's `address`, else loopback. */
-export function hostOf (expose: ExposeBase, host: string | undefined): string {
+export function hostOf (expose: Expose, host: string | undefined): string {
   return host ?? expose.address ?? '127.0.0.1'
 }
 
 export function isLoopback (host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.')
-}
-
-function countRequests (server: HttpServer): () => number {
-  let active = 0
-  server.on('request', (_req, res: ServerResponse) => {
-    active++
-    res.once('close', () => { active-- })
-  })
-  return () => active
 }
 
 /** Stops accepting; idle keep-alive connections close now, busy ones when their response ends. */

@@ -64,7 +64,7 @@ capability:
 `)
     const result = await runCli(['validate', bad])
     expect(result.code).toBe(1)
-    expect(result.stderr).toMatch(/capability\.yaml:15:16: namespace "api" is already used/)
+    expect(result.stderr).toMatch(/capability\.yaml:15:16: namespace "api" is declared twice \(first at line 5:16\)/)
     expect(result.stderr).toMatch(/capability\.yaml:21:15: call "api\.lsit" does not name a consumed operation/)
     expect(result.stderr).toMatch(/capability\.yaml:22:\d+: .*method/)
     expect(result.stderr).toMatch(/capability\.yaml:25:\d+: \{\{MISSING_TOKEN\}\} is not bound/)

@@ -1,15 +1,7 @@
 import type { JWTVerifyGetKey } from 'jose'
-import type { Authentication } from '../capability/types.js'
-import { NaftikoError } from '../errors/naftiko-error.js'
+import type { OAuthSettings } from '../../capability/model.js'
+import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { InboundCheck, InboundVerdict } from './inbound-auth.js'
-
-export interface OAuthAuthentication extends Authentication {
-  type: 'oauth2'
-  authorizationServerUri: string
-  resource: string
-  scopes?: string[]
-  audience?: string
-}
 
 export interface ResourceServer {
   check: InboundCheck
@@ -26,7 +18,7 @@ const WELL_KNOWN = '/.well-known/oauth-protected-resource'
  * (found through its RFC 8414 / OpenID metadata, fetched on first use and cached by jose), with
  * issuer, audience (the `audience`, else the `resource`), expiry and the configured scopes checked.
  */
-export function buildResourceServer (auth: OAuthAuthentication): ResourceServer {
+export function buildResourceServer (auth: OAuthSettings): ResourceServer {
   const issuer = auth.authorizationServerUri.replace(/\/$/, '')
   const audience = auth.audience ?? auth.resource
   const required = auth.scopes ?? []

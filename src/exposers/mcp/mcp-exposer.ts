@@ -1,52 +1,33 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type * as ServerSdk from '@modelcontextprotocol/server'
-import type { ExposesMcp } from '../capability/types.js'
-import { toErrorResponse } from '../errors/envelope.js'
-import { NaftikoError } from '../errors/naftiko-error.js'
-import type { Logger } from '../logger.js'
-import type { Redactor } from '../bindings/redact.js'
+import type { McpExpose } from '../../capability/model.js'
+import { toErrorResponse } from '../../errors/envelope.js'
+import { NaftikoError } from '../../errors/naftiko-error.js'
+import type { Logger } from '../../server/logger.js'
+import { answerClientError } from '../../server/client-error.js'
+import { checkLoopbackHostAndOrigin } from '../auth/loopback-guard.js'
+import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
+import { CallRegistry } from './call-registry.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
-import type { PreparedTool } from './mcp-tools.js'
 import { matchDirectCall, writeDirectResult } from './mcp-direct-call.js'
-import { answerClientError } from './client-error.js'
-import { checkLoopbackHostAndOrigin } from './loopback-guard.js'
-import type { buildInboundAuth, InboundCheck } from './inbound-auth.js'
+import type { PreparedTool } from './mcp-tools.js'
 
 export interface McpExposerOptions {
   bodyLimit: number
   heartbeatMs: number
   logger: Logger
   version: string
-  redact: Redactor | undefined
 }
 
 /** The HTTP request a message arrived on: the client going away aborts the upstream call (an
  * HTTP disconnect is not an MCP cancellation in the SDK), and `client` tells callers apart. */
-interface Connection { signal: AbortSignal, client: string }
-const connection = new AsyncLocalStorage<Connection>()
+export interface Connection { signal: AbortSignal, client: string }
 
-/**
- * Tool calls in flight, by client and JSON-RPC id. Served statelessly, a `notifications/cancelled`
- * arrives on another HTTP request (and another server instance) than the call it cancels, so the
- * SDK's per-instance cancellation cannot see it; this registry can. The key includes the client's
- * address and credential so that one client cannot cancel another's call.
- */
-const inflight = new Map<string, AbortController>()
-
-function callKey (client: string, requestId: unknown): string {
-  return `${client}\u0000${String(requestId)}`
-}
-
-/** Registers a tool call for cancellation; its signal also follows the given ones. */
-function trackCall (client: string, requestId: unknown, signals: AbortSignal[]): { signal: AbortSignal, done: () => void } {
-  const key = callKey(client, requestId)
-  const cancel = new AbortController()
-  inflight.set(key, cancel)
-  return {
-    signal: AbortSignal.any([...signals, cancel.signal]),
-    done: () => { if (inflight.get(key) === cancel) inflight.delete(key) },
-  }
+/** What one MCP expose owns: its calls in flight and, over HTTP, the request each message came on. */
+export interface McpInstance {
+  readonly calls: CallRegistry
+  readonly connection: AsyncLocalStorage<Connection> | undefined
 }
 
 /**
@@ -54,24 +35,24 @@ function trackCall (client: string, requestId: unknown, signals: AbortSignal[]):
  * `tools/call` looks the tool up by name. The low-level Server is used so that nothing per tool
  * (schema conversion, validator compilation) happens per request.
  */
-export function serverFactory (sdk: typeof ServerSdk, name: string, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions): () => ServerSdk.Server {
+export function serverFactory (sdk: typeof ServerSdk, name: string, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, instance: McpInstance): () => ServerSdk.Server {
   const { Server, ProtocolError, ProtocolErrorCode } = sdk
   const list = { tools: [...tools.values()].map((t) => t.definition) }
   const logger = options.logger
+  const { calls, connection } = instance
   return () => {
     const server = new Server({ name, version: options.version }, { capabilities: { tools: { listChanged: false } } })
     server.setRequestHandler('tools/list', () => list as never)
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const tool = tools.get(request.params.name)
       if (tool === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`)
-      const http = connection.getStore()
-      const call = trackCall(http?.client ?? 'stdio', ctx.mcpReq.id, http === undefined ? [ctx.mcpReq.signal] : [ctx.mcpReq.signal, http.signal])
+      const http = connection?.getStore()
+      const call = calls.track(http?.client ?? 'stdio', ctx.mcpReq.id, http === undefined ? [ctx.mcpReq.signal] : [ctx.mcpReq.signal, http.signal])
       const progressToken = ctx.mcpReq._meta?.progressToken
       const callCtx: ToolCallContext = {
         signal: call.signal,
         heartbeatMs: options.heartbeatMs,
         logger,
-        redact: options.redact,
       }
       if (progressToken !== undefined) {
         callCtx.progress = (progress, message) => {
@@ -86,7 +67,7 @@ export function serverFactory (sdk: typeof ServerSdk, name: string, tools: Reado
       }
     })
     server.setNotificationHandler('notifications/cancelled', (notification) => {
-      inflight.get(callKey(connection.getStore()?.client ?? 'stdio', notification.params.requestId))?.abort()
+      calls.cancel(connection?.getStore()?.client ?? 'stdio', notification.params.requestId)
     })
     return server
   }
@@ -98,14 +79,16 @@ export interface McpHttpExposer {
 }
 
 /** Streamable HTTP at `/mcp`: one endpoint for 2026-07-28 clients and, statelessly, 2025-era ones. */
-export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, loopback: boolean, auth: ReturnType<typeof buildInboundAuth>): McpHttpExposer {
+export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, loopback: boolean, auth: ReturnType<typeof buildInboundAuth>): McpHttpExposer {
   const log = options.logger.child({ expose: expose.namespace })
+  const instance: McpInstance = { calls: new CallRegistry(), connection: new AsyncLocalStorage<Connection>() }
+  const connection = instance.connection as AsyncLocalStorage<Connection>
   // The SDK (with zod) is loaded when a request first needs it: tools/call, the common case, is
   // answered without it, and a gateway that serves none of the rest never pays its startup time.
   let sdk: Promise<{ node: (req: IncomingMessage, res: ServerResponse, parsed?: unknown) => Promise<void>, close: () => Promise<void> }> | undefined
   const loadSdk = (): NonNullable<typeof sdk> => {
     sdk ??= Promise.all([import('@modelcontextprotocol/server'), import('@modelcontextprotocol/node')]).then(([server, nodeAdapter]) => {
-      const handler = server.createMcpHandler(serverFactory(server, expose.namespace ?? 'naftiko', tools, { ...options, logger: log }), {
+      const handler = server.createMcpHandler(serverFactory(server, expose.namespace, tools, { ...options, logger: log }, instance), {
         maxRequestBodySize: options.bodyLimit,
         onerror: (err) => log.debug({ err }, 'mcp request rejected'),
       })
@@ -130,7 +113,7 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
     serve(req, res)
   })
 
-  const serverInfo = { name: expose.namespace ?? 'naftiko', version: options.version }
+  const serverInfo = { name: expose.namespace, version: options.version }
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const abort = new AbortController()
     res.once('close', () => { if (!res.writableFinished) abort.abort() })
@@ -146,8 +129,8 @@ export function buildMcpHttpExposer (expose: ExposesMcp, tools: ReadonlyMap<stri
     readJsonBody(req, options.bodyLimit).then((message) => {
       const direct = matchDirectCall(message, req.headers, tools)
       if (direct === undefined) return viaSdk(message)
-      const call = trackCall(client, direct.id, [abort.signal])
-      const ctx: ToolCallContext = { signal: call.signal, heartbeatMs: 0, logger: log, redact: options.redact }
+      const call = instance.calls.track(client, direct.id, [abort.signal])
+      const ctx: ToolCallContext = { signal: call.signal, heartbeatMs: 0, logger: log }
       return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(call.done)
     }).catch((err: unknown) => {
       if (err instanceof SyntaxError) return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON')

@@ -1,5 +1,4 @@
 import { NaftikoError } from '../errors/naftiko-error.js'
-import type { UpstreamResponse } from './invoke.js'
 
 export interface StreamProgress {
   /** number of events received so far */
@@ -12,15 +11,14 @@ interface ToolCallAcc { index: number, id?: string, type?: string, function: { n
 interface ChoiceAcc { index: number, role: string, content: string, refusal: string | null, toolCalls: ToolCallAcc[], finishReason: unknown }
 
 /**
- * Reads an upstream event stream to its end for a caller that needs one result (an MCP tool call),
- * reporting progress as events arrive. Chat completion chunks are assembled into the same shape
- * as a non-streamed completion (content, tool calls, finish reason, usage); any other stream
- * becomes `{ events: [...] }`. A stream that ends without its `[DONE]` terminator is an error.
+ * Reads an event stream (already scrubbed and checked for its terminator by UpstreamBody) to its
+ * end for a caller that needs one result (an MCP tool call), reporting progress as events arrive.
+ * Chat completion chunks are assembled into the same shape as a non-streamed completion (content,
+ * tool calls, finish reason, usage); any other stream becomes `{ events: [...] }`.
  */
-export async function assembleEventStream (response: UpstreamResponse, onProgress: (p: StreamProgress) => void): Promise<unknown> {
+export async function assembleEventStream (chunks: AsyncIterable<Buffer>, onProgress: ((p: StreamProgress) => void) | undefined): Promise<unknown> {
   const decoder = new TextDecoder()
   let buffer = ''
-  let sawDone = false
   let isChat = false
   const events: unknown[] = []
   const completion: Record<string, unknown> = {}
@@ -28,7 +26,7 @@ export async function assembleEventStream (response: UpstreamResponse, onProgres
   let text = ''
 
   const onData = (data: string): void => {
-    if (data === '[DONE]') { sawDone = true; return }
+    if (data === '[DONE]') return
     let event: unknown
     try {
       event = JSON.parse(data)
@@ -46,24 +44,18 @@ export async function assembleEventStream (response: UpstreamResponse, onProgres
     } else {
       events.push(event)
     }
-    onProgress({ events: events.length + choices.size, text })
+    onProgress?.({ events: events.length + choices.size, text })
   }
 
-  try {
-    for await (const piece of response.body) {
-      buffer += decoder.decode(piece as Buffer, { stream: true })
-      let end: number
-      while ((end = buffer.indexOf('\n')) !== -1) {
-        const line = buffer.slice(0, end).replace(/\r$/, '')
-        buffer = buffer.slice(end + 1)
-        if (line.startsWith('data:')) onData(line.slice(5).trimStart())
-      }
+  for await (const piece of chunks) {
+    buffer += decoder.decode(piece, { stream: true })
+    let end: number
+    while ((end = buffer.indexOf('\n')) !== -1) {
+      const line = buffer.slice(0, end).replace(/\r$/, '')
+      buffer = buffer.slice(end + 1)
+      if (line.startsWith('data:')) onData(line.slice(5).trimStart())
     }
-  } catch (err) {
-    if (err instanceof NaftikoError) throw err
-    throw new NaftikoError('upstream_stream_broken', undefined, { cause: err })
   }
-  if (isChat && !sawDone) throw new NaftikoError('upstream_stream_broken')
   if (!isChat) return { events }
   return {
     ...completion,

@@ -1,5 +1,5 @@
 import { JSONPath } from 'jsonpath-plus'
-import type { MappedOutput } from '../capability/types.js'
+import type { MappedOutput } from '../capability/model.js'
 
 /** Reads a JSON value out of a response; compiled once per output parameter. */
 export type Extractor = (root: unknown) => unknown

@@ -1,10 +1,7 @@
-import { toolName } from '../capability/check-capability.js'
-import type { ExposesMcp, MappedOutput, McpTool } from '../capability/types.js'
-import { normalizeName } from '../bindings/template.js'
-import type { CallInputs } from '../consumers/call-context.js'
-import type { Consumers } from '../consumers/build-consumers.js'
-import type { ExpressionScope } from '../consumers/compile-value.js'
-import { compileInvocation, type Invocation } from './compile-invocation.js'
+import type { MappedOutput, McpExpose, McpTool } from '../../capability/model.js'
+import type { CallInputs } from '../../expressions/call-context.js'
+import { normalizeName } from '../../expressions/template.js'
+import { compileInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
 import { buildInputSchema, compileArgumentCheck, type ArgumentCheck, type JsonSchemaObject } from './mcp-tool-schema.js'
 
 /** The wire definition of a tool, as `tools/list` returns it. */
@@ -26,19 +23,19 @@ export interface PreparedTool {
 
 const HINTS = { readOnly: 'readOnlyHint', destructive: 'destructiveHint', idempotent: 'idempotentHint', openWorld: 'openWorldHint' } as const
 
-export function prepareTools (expose: ExposesMcp, consumers: Consumers, scope: ExpressionScope): Map<string, PreparedTool> {
+export function prepareTools (expose: McpExpose, context: InvocationContext): Map<string, PreparedTool> {
   const tools = new Map<string, PreparedTool>()
-  for (const tool of expose.tools ?? []) {
-    const operation = tool.call === undefined ? undefined : consumers.operation(tool.call)
-    const inputSchema = buildInputSchema(tool, operation, scope)
-    const definition: ToolDefinition = { name: toolName(tool), inputSchema }
+  for (const tool of expose.tools) {
+    const invocation = compileInvocation(tool, context)
+    const inputSchema = buildInputSchema(tool, invocation.operation?.definition, context.scope)
+    const definition: ToolDefinition = { name: tool.name, inputSchema }
     if (tool.label !== undefined) definition.title = tool.label
     if (tool.description !== undefined) definition.description = tool.description
     const annotations = toolAnnotations(tool)
     if (annotations !== undefined) definition.annotations = annotations
     const outputSchema = outputSchemaOf(tool.outputParameters)
     if (outputSchema !== undefined) definition.outputSchema = outputSchema
-    tools.set(definition.name, { definition, checkArguments: compileArgumentCheck(inputSchema), invocation: compileInvocation(tool, consumers, scope) })
+    tools.set(definition.name, { definition, checkArguments: compileArgumentCheck(inputSchema), invocation })
   }
   return tools
 }
@@ -47,15 +44,15 @@ export function prepareTools (expose: ExposesMcp, consumers: Consumers, scope: E
 function toolAnnotations (tool: McpTool): Record<string, boolean> | undefined {
   const out: Record<string, boolean> = {}
   for (const [hint, annotation] of Object.entries(HINTS)) {
-    const value = tool.hints?.[hint as keyof typeof HINTS]
+    const value = tool.hints[hint as keyof typeof HINTS]
     if (typeof value === 'boolean') out[annotation] = value
   }
   return Object.keys(out).length > 0 ? out : undefined
 }
 
 /** An output schema only where the mapping declares an object shape (MCP requires an object root). */
-function outputSchemaOf (outputs: readonly MappedOutput[] | undefined): Record<string, unknown> | undefined {
-  if (outputs === undefined || outputs.length !== 1) return undefined
+function outputSchemaOf (outputs: readonly MappedOutput[]): Record<string, unknown> | undefined {
+  if (outputs.length !== 1) return undefined
   const root = outputs[0] as MappedOutput
   const properties = root.properties ?? (typeof root.mapping === 'object' ? root.mapping?.properties : undefined)
   if (root.type !== 'object' || properties === undefined) return undefined

@@ -1,27 +1,21 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import type { ExposedResource, ExposesRest } from '../capability/types.js'
-import { normalizeName } from '../bindings/template.js'
-import { JsonBody, RawBody } from '../consumers/call-context.js'
-import { NaftikoError } from '../errors/naftiko-error.js'
-import { toErrorResponse } from '../errors/envelope.js'
-import type { Logger } from '../logger.js'
-import type { Redactor } from '../bindings/redact.js'
-import type { Consumers } from '../consumers/build-consumers.js'
-import type { ExpressionScope } from '../consumers/compile-value.js'
-import { compileInvocation, type Invocation } from './compile-invocation.js'
-import { invokeOperation, isEventStream, readJson } from './invoke.js'
-import { passThroughHeaders, relayBody, relayEventStream, type RelayOutcome } from './relay-response.js'
+import type { RestExpose } from '../../capability/model.js'
+import { JsonBody, RawBody } from '../../expressions/call-context.js'
+import { normalizeName, splitPath } from '../../expressions/template.js'
+import { NaftikoError } from '../../errors/naftiko-error.js'
+import { toErrorResponse } from '../../errors/envelope.js'
+import { compileInvocation, unsupportedInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
+import type { Logger } from '../../server/logger.js'
+import { answerClientError } from '../../server/client-error.js'
+import { buildInboundAuth, credentialInputs } from '../auth/inbound-auth.js'
+import { relayBody, relayEventStream, type RelayOutcome } from './relay-body.js'
 import { compileRouteInputs, RestInputs, type RouteInputs } from './rest-inputs.js'
-import { answerClientError } from './client-error.js'
-import { buildInboundAuth, credentialInputs } from './inbound-auth.js'
 
 export interface RestExposerOptions {
   bodyLimit: number
   logger: Logger
-  /** scrubs bound secrets out of upstream error bodies before they reach the client */
-  redact: Redactor | undefined
 }
 
 const MAX_PARAM_LENGTH = 2048
@@ -47,7 +41,7 @@ declare module 'fastify' {
  * One fastify server for one `type: rest` expose: a route per exposed resource and method, all
  * compiled at startup; every error the gateway itself produces is an OpenAI-style envelope.
  */
-export function buildRestExposer (expose: ExposesRest, consumers: Consumers, scope: ExpressionScope, options: RestExposerOptions): FastifyInstance {
+export function buildRestExposer (expose: RestExpose, context: InvocationContext, options: RestExposerOptions): FastifyInstance {
   const log = options.logger.child({ expose: expose.namespace })
   const app = Fastify({
     logger: false,
@@ -80,7 +74,7 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
     done(null, raw.length === 0 ? undefined : new RawBody(raw, req.headers['content-type']))
   })
 
-  const auth = buildInboundAuth(expose.authentication, scope)
+  const auth = buildInboundAuth(expose.authentication, context.scope)
   if (auth !== undefined) {
     app.addHook('onRequest', async (request, reply) => {
       const verdict = await auth.check(request.headers, request.url)
@@ -112,41 +106,37 @@ export function buildRestExposer (expose: ExposesRest, consumers: Consumers, sco
   })
 
   const hidden = credentialInputs(expose.authentication)
-  for (const route of compileRoutes(expose, consumers, scope, hidden)) {
+  for (const route of compileRoutes(expose, context, hidden)) {
     app.route({
       method: route.method as 'GET',
       url: route.url,
-      handler: (request, reply) => handle(route, request, reply, log, options.redact),
+      handler: (request, reply) => handle(route, request, reply, log),
     })
   }
   return app
 }
 
-function compileRoutes (expose: ExposesRest, consumers: Consumers, scope: ExpressionScope, hidden: string[]): CompiledRoute[] {
+function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: string[]): CompiledRoute[] {
   const routes: CompiledRoute[] = []
-  for (const resource of expose.resources ?? []) {
-    const { url, pathParams } = toFastifyPath(resource.path)
-    for (const op of resource.operations ?? []) {
-      const own = op.path === undefined ? { url, pathParams } : toFastifyPath(op.path)
+  for (const resource of expose.resources) {
+    for (const op of resource.operations) {
+      const { url, pathParams } = toFastifyPath(op.path)
       routes.push({
-        method: String(op.method).toUpperCase(),
-        url: own.url,
-        inputs: compileRouteInputs(own.pathParams, [...(resource.inputParameters ?? []), ...(op.inputParameters ?? [])], hidden),
-        invocation: compileInvocation(op, consumers, scope),
+        method: op.method,
+        url,
+        inputs: compileRouteInputs(pathParams, [...resource.inputParameters, ...op.inputParameters], hidden),
+        invocation: compileInvocation(op, context),
       })
     }
-    if (resource.forward !== undefined && (resource.operations ?? []).length === 0) {
-      routes.push(...forwardRoutes(resource, url, pathParams))
+    if (resource.forward !== undefined && resource.operations.length === 0) {
+      // `forward` is recognised but not executed yet: its path answers 501 rather than 404
+      const { url, pathParams } = toFastifyPath(resource.path)
+      const invocation = unsupportedInvocation(`forward to ${resource.forward.targetNamespace}`)
+      const inputs = compileRouteInputs(pathParams, [], [])
+      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) routes.push({ method, url, inputs, invocation })
     }
   }
   return routes
-}
-
-/** `forward` is recognised but not executed yet: its path answers 501 rather than 404. */
-function forwardRoutes (resource: ExposedResource, url: string, pathParams: Map<string, string>): CompiledRoute[] {
-  const invocation: Invocation = { kind: 'unsupported', feature: `forward to ${resource.forward?.targetNamespace ?? ''}` }
-  const inputs = compileRouteInputs(pathParams, [], [])
-  return ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].map((method) => ({ method, url, inputs, invocation }))
 }
 
 /**
@@ -169,56 +159,44 @@ class ClientGone extends EventEmitter {
  * valid fastify names, so every parameter gets a positional one and a lookup by normalized name. */
 function toFastifyPath (path: string): { url: string, pathParams: Map<string, string> } {
   const pathParams = new Map<string, string>()
-  let i = 0
-  const url = path.replace(/\{\{?\s*([^{}]+?)\s*\}?\}/g, (_m, name: string) => {
-    const key = `p${i++}`
-    pathParams.set(normalizeName(name), key)
+  const url = splitPath(path).map((part) => {
+    if (typeof part === 'string') return part
+    const key = `p${pathParams.size}`
+    pathParams.set(normalizeName(part.token), key)
     return `:${key}`
-  })
+  }).join('')
   return { url, pathParams }
 }
 
-async function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger, redact: Redactor | undefined): Promise<void> {
-  const invocation = route.invocation
-  const inputs = new RestInputs(request, route.inputs)
+async function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger): Promise<void> {
   void reply.header(REQUEST_ID, request.id)
-  if (invocation.kind === 'unsupported') {
-    throw new NaftikoError('feature_not_supported', `This operation uses ${invocation.feature}, which this runtime does not execute yet.`)
-  }
-  if (invocation.kind === 'mock') {
-    await reply.send(invocation.render(inputs))
-    return
-  }
   const raw = reply.raw
   const gone = new ClientGone()
   raw.once('close', () => { if (!raw.writableFinished) gone.abort() })
   const started = performance.now()
-  const upstream = await invokeOperation(invocation, inputs, gone)
-  request.upstreamStatus = upstream.status
+  const outcome = await route.invocation.invoke(new RestInputs(request, route.inputs), gone)
+  switch (outcome.kind) {
+    case 'error':
+      throw outcome.error
+    case 'json':
+    case 'text':
+      request.upstreamStatus = outcome.status
+      await reply.code(outcome.status).headers(outcome.headers).send(outcome.text)
+      return
+    case 'upstream_error':
+      request.upstreamStatus = outcome.status
+      await reply.code(outcome.status).headers(outcome.headers).send(outcome.body)
+      return
+  }
+  request.upstreamStatus = outcome.status
   const upstreamMs = performance.now() - started
-
-  const ok = upstream.status >= 200 && upstream.status < 300
-  if (!ok && redact !== undefined) {
-    // an error answer can echo what it was sent, the gateway's credential included
-    const text = redact(await upstream.body.text())
-    await reply.code(upstream.status).headers(passThroughHeaders(upstream.headers)).send(text)
-    return
-  }
-  if (ok && !invocation.output.identity && !isEventStream(upstream.headers)) {
-    // a mapping needs the whole JSON body; a non-2xx answer is never mapped (DESIGN 2.1)
-    const mapped = invocation.output.map(await readJson(upstream))
-    const headers = passThroughHeaders(upstream.headers)
-    delete headers['content-encoding']
-    await reply.code(upstream.status).headers(headers).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(mapped ?? null))
-    return
-  }
   request.logged = true
   reply.hijack()
-  const extra = { [REQUEST_ID]: request.id }
-  const outcome: RelayOutcome = await (isEventStream(upstream.headers)
-    ? relayEventStream(raw, upstream, extra)
-    : relayBody(raw, upstream, extra))
-  logRequest(log, request, upstream.status, performance.now() - started, { upstreamMs, outcome })
+  const headers = { ...outcome.headers, [REQUEST_ID]: request.id }
+  const relayed: RelayOutcome = await (outcome.kind === 'stream'
+    ? relayEventStream(raw, outcome.status, headers, outcome.body)
+    : relayBody(raw, outcome.status, headers, outcome.body))
+  logRequest(log, request, outcome.status, performance.now() - started, { upstreamMs, outcome: relayed })
 }
 
 function logRequest (log: Logger, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {

@@ -2,9 +2,9 @@ import type { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { NaftikoError } from '../errors/naftiko-error.js'
-import type { CallInputs } from '../consumers/call-context.js'
-import { sendRequest } from '../consumers/upstream-dispatchers.js'
-import type { Invocation } from './compile-invocation.js'
+import type { CallContext } from '../expressions/call-context.js'
+import type { ConsumedOperationRuntime } from './build-consumers.js'
+import { sendRequest } from './upstream-dispatchers.js'
 
 export interface UpstreamResponse {
   status: number
@@ -12,21 +12,19 @@ export interface UpstreamResponse {
   body: Dispatcher.ResponseData['body']
 }
 
-type CallInvocation = Extract<Invocation, { kind: 'call' }>
-
-/**
- * The one call path REST and MCP share: build the upstream request from the caller's inputs and
- * send it on the namespace's pool. The response body is left unread for the caller to stream,
- * relay or parse; `signal` aborts the upstream request (client gone, cancelled, shutdown).
- */
 /** An AbortSignal, or an EventEmitter that emits `abort` and has `aborted` (undici takes both). */
 export type UpstreamSignal = AbortSignal | (EventEmitter & { readonly aborted: boolean })
 
-export async function invokeOperation (invocation: CallInvocation, inputs: CallInputs, signal: UpstreamSignal): Promise<UpstreamResponse> {
-  const { operation } = invocation
+/**
+ * Builds the upstream request of a consumed operation and sends it on the namespace's pool. The
+ * response body is left unread for the invocation to relay or read; `signal` aborts the upstream
+ * request (client gone, cancelled, shutdown).
+ */
+export async function sendUpstream (operation: ConsumedOperationRuntime, ctx: CallContext, signal: UpstreamSignal): Promise<UpstreamResponse> {
   const target = operation.target
-  if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${operation.namespace}" has no base URI; start the gateway with --base-uri ${operation.namespace}=URL.`)
-  const request = operation.buildRequest(invocation.args(inputs))
+  const { namespace } = operation.definition
+  if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${namespace}" has no base URI; start the gateway with --base-uri ${namespace}=URL.`)
+  const request = operation.buildRequest(ctx)
   const options: Dispatcher.RequestOptions = {
     origin: target.origin,
     path: request.path,
@@ -62,23 +60,4 @@ function safeToRetry (err: unknown, method: string): boolean {
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code !== 'string') return false
   return NOT_CONNECTED.has(code) || (BROKEN.has(code) && IDEMPOTENT.has(method))
-}
-
-/** Reads a whole upstream body and parses it as JSON, for mappings and MCP results. */
-export async function readJson (response: UpstreamResponse): Promise<unknown> {
-  return parseUpstreamJson(await response.body.text())
-}
-
-export function parseUpstreamJson (text: string): unknown {
-  if (text === '') return null
-  try {
-    return JSON.parse(text)
-  } catch (err) {
-    throw new NaftikoError('upstream_invalid_response', 'The upstream answered with a body that is not valid JSON.', { cause: err })
-  }
-}
-
-export function isEventStream (headers: IncomingHttpHeaders): boolean {
-  const type = headers['content-type']
-  return typeof type === 'string' && type.startsWith('text/event-stream')
 }

@@ -1,7 +1,7 @@
-import { normalizeName, templateTokens } from '../bindings/template.js'
-import type { ConsumedInputParameter, McpTool } from '../capability/types.js'
-import type { ConsumedOperationRuntime } from '../consumers/build-consumers.js'
-import { inputReference, type ExpressionScope } from '../consumers/compile-value.js'
+import type { ConsumedOperation, ConsumedParameter, McpTool } from '../../capability/model.js'
+import type { ExpressionScope } from '../../expressions/compile-value.js'
+import { inputReference, referencedName } from '../../expressions/references.js'
+import { normalizeName, pathPlaceholders, templateTokens } from '../../expressions/template.js'
 
 export interface JsonSchemaObject {
   type: 'object'
@@ -17,8 +17,8 @@ const JSON_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 
  * (DESIGN 2.1) from the inputs its `with` refers to and the consumed operation's parameters, so
  * that an agent can call every tool. Path parameters and required body parameters are required.
  */
-export function buildInputSchema (tool: McpTool, operation: ConsumedOperationRuntime | undefined, scope: ExpressionScope): JsonSchemaObject {
-  if (tool.inputParameters !== undefined && tool.inputParameters.length > 0) {
+export function buildInputSchema (tool: McpTool, operation: ConsumedOperation | undefined, scope: ExpressionScope): JsonSchemaObject {
+  if (tool.inputParameters.length > 0) {
     const properties: JsonSchemaObject['properties'] = {}
     const required: string[] = []
     for (const p of tool.inputParameters) {
@@ -31,14 +31,14 @@ export function buildInputSchema (tool: McpTool, operation: ConsumedOperationRun
   return deriveInputSchema(tool, operation, scope)
 }
 
-function deriveInputSchema (tool: McpTool, operation: ConsumedOperationRuntime | undefined, scope: ExpressionScope): JsonSchemaObject {
+function deriveInputSchema (tool: McpTool, operation: ConsumedOperation | undefined, scope: ExpressionScope): JsonSchemaObject {
   const properties: JsonSchemaObject['properties'] = {}
   const required = new Set<string>()
   const params = operation?.parameters ?? []
   const byName = new Map(params.map((p) => [normalizeName(p.name), p]))
 
   // every input the `with` block reads becomes an argument
-  for (const [key, value] of Object.entries(tool.with ?? {})) {
+  for (const [key, value] of Object.entries(tool.with)) {
     for (const name of referencedInputs(value, scope)) {
       const param = byName.get(normalizeName(key)) ?? byName.get(normalizeName(name))
       properties[name] ??= argumentFor(param)
@@ -46,7 +46,7 @@ function deriveInputSchema (tool: McpTool, operation: ConsumedOperationRuntime |
     }
   }
   // consumed parameters the `with` block does not fill are the caller's to give
-  const filled = new Set(Object.keys(tool.with ?? {}).map(normalizeName))
+  const filled = new Set(Object.keys(tool.with).map(normalizeName))
   for (const p of params) {
     if (filled.has(normalizeName(p.name)) || p.value !== undefined || p.in === 'environment') continue
     properties[p.name] ??= argumentFor(p)
@@ -54,16 +54,16 @@ function deriveInputSchema (tool: McpTool, operation: ConsumedOperationRuntime |
   }
   // a path placeholder no parameter declares and `with` does not fill is the caller's too
   const declared = new Set(params.map((p) => normalizeName(p.name)))
-  for (const name of operation?.pathPlaceholders ?? []) {
+  const placeholders = pathPlaceholders(operation?.path ?? '').filter((p) => !scope.values.has(p.token)).map((p) => p.name)
+  for (const name of placeholders) {
     const key = normalizeName(name)
     if (filled.has(key) || declared.has(key)) continue
     properties[name] ??= { type: 'string', description: `path parameter ${name}` }
     required.add(name)
   }
   // `{{tools.x}}` inside a body template are arguments too
-  for (const token of templateTokens(JSON.stringify(operation?.definition.body ?? ''))) {
-    const name = inputReference(token, scope)
-    if (name !== undefined) properties[token.slice(token.lastIndexOf('.') + 1)] ??= { type: 'string' }
+  for (const token of templateTokens(JSON.stringify(operation?.body ?? ''))) {
+    if (inputReference(token, scope.references) !== undefined) properties[referencedName(token)] ??= { type: 'string' }
   }
   const requiredList = [...required].filter((r) => r in properties)
   return { type: 'object', properties, ...(requiredList.length > 0 ? { required: requiredList } : {}), additionalProperties: true }
@@ -71,21 +71,20 @@ function deriveInputSchema (tool: McpTool, operation: ConsumedOperationRuntime |
 
 function referencedInputs (value: unknown, scope: ExpressionScope): string[] {
   if (typeof value === 'string') {
-    const direct = inputReference(value, scope)
-    if (direct !== undefined) return [value.trim().slice(value.trim().lastIndexOf('.') + 1)]
-    return templateTokens(value).filter((t) => inputReference(t, scope) !== undefined).map((t) => t.slice(t.lastIndexOf('.') + 1))
+    if (inputReference(value, scope.references) !== undefined) return [referencedName(value)]
+    return templateTokens(value).filter((t) => inputReference(t, scope.references) !== undefined).map(referencedName)
   }
   if (value !== null && typeof value === 'object') return Object.values(value).flatMap((v) => referencedInputs(v, scope))
   return []
 }
 
-function argumentFor (param: ConsumedInputParameter | undefined): Record<string, unknown> {
+function argumentFor (param: ConsumedParameter | undefined): Record<string, unknown> {
   if (param === undefined) return {}
   if (param.in === 'body') return property(param.type ?? 'object', param.description)
   return property(param.type === undefined || param.type === 'object' ? 'string' : param.type, param.description ?? `${param.in} parameter ${param.name}`)
 }
 
-function isRequired (param: ConsumedInputParameter): boolean {
+function isRequired (param: ConsumedParameter): boolean {
   return param.in === 'path' || param.required === true
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { MappedOutput } from '../../src/capability/types.js'
-import { compileJsonPath, compileOutputMapping } from '../../src/consumers/compile-mapping.js'
+import type { MappedOutput } from '../../src/capability/model.js'
+import { compileJsonPath, compileOutputMapping } from '../../src/invocations/compile-mapping.js'
 
 const map = (outputs: MappedOutput[] | undefined, root: unknown): unknown => compileOutputMapping(outputs).map(root)
 

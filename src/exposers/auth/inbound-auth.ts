@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Authentication } from '../capability/types.js'
-import { resolveStaticText, type ExpressionScope } from '../consumers/compile-value.js'
-import { buildResourceServer, type OAuthAuthentication, type ResourceServer } from './oauth-resource-server.js'
+import type { InboundAuthentication } from '../../capability/model.js'
+import { resolveStaticText, type ExpressionScope } from '../../expressions/compile-value.js'
+import { buildResourceServer, type ResourceServer } from './oauth-resource-server.js'
 
 export type InboundVerdict =
   | { ok: true }
@@ -13,18 +13,18 @@ export type InboundVerdict =
 export type InboundCheck = (headers: IncomingHttpHeaders, url: string) => InboundVerdict | Promise<InboundVerdict>
 
 /** The expose's inbound check: OAuth 2.1 resource server or a shared secret. */
-export function buildInboundAuth (auth: Authentication | undefined, scope: ExpressionScope): { check: InboundCheck, resourceServer?: ResourceServer } | undefined {
+export function buildInboundAuth (auth: InboundAuthentication | undefined, scope: ExpressionScope): { check: InboundCheck, resourceServer?: ResourceServer } | undefined {
   if (auth === undefined) return undefined
   if (auth.type === 'oauth2') {
-    const resourceServer = buildResourceServer(auth as OAuthAuthentication)
+    const resourceServer = buildResourceServer(auth)
     return { check: resourceServer.check, resourceServer }
   }
   return { check: compileInboundAuth(auth, scope) }
 }
 
 /** Request inputs that carry the client's credential for the gateway: never an input of a call. */
-export function credentialInputs (auth: Authentication | undefined): string[] {
-  if (auth?.type === 'apikey' && typeof auth.key === 'string') return [auth.key]
+export function credentialInputs (auth: InboundAuthentication | undefined): string[] {
+  if (auth?.type === 'apikey') return [auth.key]
   return []
 }
 
@@ -33,7 +33,7 @@ export function credentialInputs (auth: Authentication | undefined): string[] {
  * present. Secrets come from bindings; comparisons take the same time whatever the input. The
  * client's credential is for the gateway only: it never travels upstream (nothing forwards it).
  */
-export function compileInboundAuth (auth: Authentication, scope: ExpressionScope): InboundCheck {
+function compileInboundAuth (auth: Exclude<InboundAuthentication, { type: 'oauth2' }>, scope: ExpressionScope): InboundCheck {
   const text = (v: unknown): string => resolveStaticText(v, scope)
   switch (auth.type) {
     case 'bearer': {
@@ -64,8 +64,6 @@ export function compileInboundAuth (auth: Authentication, scope: ExpressionScope
         return encoded !== undefined && sameDigest(expected, Buffer.from(encoded, 'base64').toString('utf8')) ? OK : refusal
       }
     }
-    default:
-      throw new Error(`inbound authentication "${auth.type}" is not supported on this expose`)
   }
 }
 

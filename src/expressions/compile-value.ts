@@ -1,38 +1,14 @@
-import type { ResolvedBindings } from '../bindings/resolve-bindings.js'
-import { hasTemplate, normalizeName, parseTemplate } from '../bindings/template.js'
+import { hasTemplate, parseTemplate } from './template.js'
+import { classifyToken, inputReference, type ReferenceScope } from './references.js'
 import { type CallContext, plainValue } from './call-context.js'
 
 /** A value computed per call from the call context; compiled once at startup. */
 export type ValueExpression = (ctx: CallContext) => unknown
 
 export interface ExpressionScope {
-  bindings: ResolvedBindings
-  /** Roots that name the caller's inputs: `rest`, `tools`, `mcp` and the expose's own namespace. */
-  inputRoots: ReadonlySet<string>
-}
-
-export const ADAPTER_ROOTS = ['rest', 'tools', 'mcp', 'skill'] as const
-
-/**
- * `rest.x`, `tools.x`, `<exposeNamespace>.x` and `$this.<ns>.x` name an input of the caller
- * (DESIGN 2.1, spec 3.15); returns the normalized input name, or undefined for anything else.
- */
-export function inputReference (expression: string, scope: ExpressionScope): string | undefined {
-  const text = expression.trim()
-  if (text.startsWith('$this.')) {
-    const rest = text.slice('$this.'.length)
-    const dot = rest.indexOf('.')
-    return dot === -1 ? undefined : normalizeName(rest.slice(dot + 1))
-  }
-  const dot = text.indexOf('.')
-  if (dot <= 0) return undefined
-  const root = text.slice(0, dot)
-  let name = text.slice(dot + 1)
-  if (!scope.inputRoots.has(root) || name === '' || /\s/.test(name)) return undefined
-  // `rest.path.org_slug`, `rest.query.page`, `rest.body.body`: the location is only a hint
-  const located = /^(path|query|header|headers|body)\.(.+)$/.exec(name)
-  if (located !== null) name = located[2] as string
-  return normalizeName(name)
+  readonly references: ReferenceScope
+  /** resolved variables: `VAR`, `namespace.VAR` and `env.X` -> value */
+  readonly values: ReadonlyMap<string, string>
 }
 
 /**
@@ -43,8 +19,8 @@ export function inputReference (expression: string, scope: ExpressionScope): str
 export function compileValue (value: unknown, scope: ExpressionScope): ValueExpression {
   if (typeof value === 'string') return compileString(value, scope)
   if (Array.isArray(value)) {
-    const items = value.map((v) => compileValue(v, scope))
     if (value.every((v) => !isDynamic(v))) return () => value
+    const items = value.map((v) => compileValue(v, scope))
     return (ctx) => items.map((item) => plainValue(item(ctx)))
   }
   if (value !== null && typeof value === 'object') {
@@ -70,7 +46,7 @@ function isDynamic (value: unknown): boolean {
 }
 
 function compileString (text: string, scope: ExpressionScope): ValueExpression {
-  const input = inputReference(text, scope)
+  const input = inputReference(text, scope.references)
   if (input !== undefined) return input === 'body' ? (ctx) => ctx.inputs.get('body') ?? ctx.inputs.body : (ctx) => ctx.inputs.get(input)
   if (!hasTemplate(text)) return () => text
   const parts = parseTemplate(text).map((part) => typeof part === 'string' ? part : compileToken(part.token, scope))
@@ -91,14 +67,23 @@ function compileString (text: string, scope: ExpressionScope): ValueExpression {
   }
 }
 
-/** A bound variable becomes its value now; anything else is looked up per call. */
+/** A variable becomes its value now; an input is looked up per call. */
 function compileToken (token: string, scope: ExpressionScope): ValueExpression | string {
-  const bound = scope.bindings.values.get(token)
-  if (bound !== undefined) return bound
-  const input = inputReference(token, scope)
-  if (input !== undefined) return (ctx) => ctx.inputs.get(input)
-  const name = normalizeName(token)
-  return (ctx) => ctx.args.has(name) ? ctx.args.get(name) : ctx.inputs.get(name)
+  const ref = classifyToken(token, scope.references)
+  switch (ref.kind) {
+    case 'variable':
+    case 'environment':
+      // resolveBindings refuses to start when a variable the capability uses has no value
+      return scope.values.get(ref.key) ?? ''
+    case 'input': {
+      const name = ref.name
+      // a bare `{{name}}` may name a `with` value computed for this call, else the caller's input
+      return (ctx) => ctx.args.has(name) ? ctx.args.get(name) : ctx.inputs.get(name)
+    }
+    default:
+      // the checker rejects these before a runtime is built
+      throw new Error(`{{${token}}} cannot be compiled`)
+  }
 }
 
 const NO_CALL: CallContext = { inputs: { get: () => undefined, body: undefined }, args: new Map() }

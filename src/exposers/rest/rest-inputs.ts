@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify'
-import { normalizeName } from '../bindings/template.js'
-import { type CallInputs, JsonBody } from '../consumers/call-context.js'
-import { compileJsonPath, type Extractor } from '../consumers/compile-mapping.js'
-import type { ExposedInputParameter } from '../capability/types.js'
+import type { ExposedInputParameter } from '../../capability/model.js'
+import { type CallInputs, JsonBody } from '../../expressions/call-context.js'
+import { normalizeName } from '../../expressions/template.js'
+import { compileJsonPath, type Extractor } from '../../invocations/compile-mapping.js'
 
 /** Headers that are credentials or connection details of the client: never an input. */
 const PRIVATE_HEADERS = new Set(['authorization', 'cookie', 'proxyauthorization', 'host', 'connection', 'contentlength', 'transferencoding'])
@@ -16,7 +16,7 @@ export interface RouteInputs {
   readonly hidden: ReadonlySet<string>
 }
 
-export function compileRouteInputs (pathParams: Map<string, string>, params: ExposedInputParameter[], credentials: string[]): RouteInputs {
+export function compileRouteInputs (pathParams: Map<string, string>, params: readonly ExposedInputParameter[], credentials: string[]): RouteInputs {
   const declared = new Map<string, { in?: string, extract?: Extractor }>()
   for (const p of params) {
     const value = typeof p.value === 'string' && p.value.startsWith('$') ? compileJsonPath(p.value) : undefined

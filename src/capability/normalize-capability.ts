@@ -1,0 +1,288 @@
+import type { DiagnosticList, Path } from './diagnostics.js'
+import type * as M from './model.js'
+
+type Json = Record<string, unknown>
+
+/**
+ * Turns a document that passed the runtime's schema into the normalized model: parameters merged,
+ * defaults applied, every union narrowed. What the model cannot represent (an inbound credential
+ * the gateway cannot check, a body type the format does not define) is an error here, so that a
+ * file `validate` accepts is a file `run` can serve.
+ */
+export function normalizeCapability (doc: Json, out: DiagnosticList): M.CapabilityModel {
+  const cap = obj(doc.capability)
+  const binds = [
+    ...list(doc.binds).map((b, i) => normalizeBind(b, ['binds', i])),
+    ...list(cap.binds).map((b, i) => normalizeBind(b, ['capability', 'binds', i])),
+  ]
+  const consumes = list(cap.consumes).map((c, i) => normalizeConsumes(c, ['capability', 'consumes', i], out))
+  const exposes = list(cap.exposes).map((e, i) => normalizeExpose(e, ['capability', 'exposes', i], out))
+  const aggregates = list(cap.aggregates).flatMap((a, i) => list(a.functions).map((f, j) => ({
+    ...normalizeInvocable(f, ['capability', 'aggregates', i, 'functions', j]),
+    namespace: String(a.namespace ?? ''),
+    name: String(f.name ?? ''),
+  })))
+  return deepFreeze({ naftiko: String(doc.naftiko), binds, consumes, exposes, aggregates })
+}
+
+function normalizeBind (b: Json, at: Path): M.Bind {
+  const keys: Record<string, string> = {}
+  for (const [k, v] of Object.entries(obj(b.keys))) keys[k] = String(v)
+  return { namespace: String(b.namespace), location: text(b.location), keys, at }
+}
+
+// ---------------------------------------------------------------------------------------------
+// consumes
+// ---------------------------------------------------------------------------------------------
+
+function normalizeConsumes (c: Json, at: Path, out: DiagnosticList): M.ConsumedNamespace {
+  const namespace = String(c.namespace)
+  const params = (owner: Json, ownerAt: Path): M.ConsumedParameter[] => list(owner.inputParameters)
+    .flatMap((p, k) => consumedParameter(p, [...ownerAt, 'inputParameters', k], out) ?? [])
+  const base = params(c, at)
+  const operations: M.ConsumedOperation[] = []
+  const resources: M.Named[] = []
+  list(c.resources).forEach((r, i) => {
+    const resourceAt = [...at, 'resources', i]
+    if (typeof r.name === 'string') resources.push({ name: r.name, at: resourceAt })
+    const resourceParams = params(r, resourceAt)
+    list(r.operations).forEach((op, j) => {
+      const opAt = [...resourceAt, 'operations', j]
+      operations.push({
+        namespace,
+        name: String(op.name),
+        method: method(op.method),
+        path: String(op.path ?? r.path ?? ''),
+        parameters: mergeParameters(base, resourceParams, params(op, opAt)),
+        body: requestBody(op.body, [...opAt, 'body'], out),
+        outputRawFormat: text(op.outputRawFormat) ?? 'json',
+        at: opAt,
+      })
+    })
+  })
+  const baseUri = text(c.baseUri)
+  return {
+    namespace,
+    baseUri: baseUri === undefined || baseUri.trim() === '' ? undefined : baseUri.trim(),
+    headers: obj(c.headers),
+    authentication: c.authentication === undefined ? undefined : upstreamAuthentication(obj(c.authentication)),
+    resources,
+    operations,
+    at,
+  }
+}
+
+const LOCATIONS = new Set<string>(['path', 'query', 'header', 'cookie', 'body', 'environment'])
+
+function consumedParameter (p: Json, at: Path, out: DiagnosticList): M.ConsumedParameter | undefined {
+  const where = String(p.in)
+  if (!LOCATIONS.has(where)) {
+    out.error([...at, 'in'], `parameter "${String(p.name)}" has in: ${where}; use one of ${[...LOCATIONS].join(', ')}`)
+    return undefined
+  }
+  return {
+    name: String(p.name),
+    in: where as M.ParameterLocation,
+    value: p.value,
+    required: p.required === true,
+    type: text(p.type),
+    description: text(p.description),
+  }
+}
+
+/** A later parameter with the same name and location replaces an earlier one. */
+function mergeParameters (...lists: M.ConsumedParameter[][]): M.ConsumedParameter[] {
+  const merged = new Map<string, M.ConsumedParameter>()
+  for (const l of lists) for (const p of l) merged.set(`${p.in}:${p.name}`, p)
+  return [...merged.values()]
+}
+
+function requestBody (body: unknown, at: Path, out: DiagnosticList): M.RequestBody | undefined {
+  if (body === undefined || body === null) return undefined
+  if (typeof body === 'string') return { type: 'raw', data: body }
+  const b = obj(body)
+  const type = String(b.type)
+  switch (type) {
+    case 'json': return b.data === undefined ? { type: 'caller' } : { type: 'json', data: b.data }
+    case 'text': case 'xml': case 'sparql': return { type, data: b.data }
+    case 'formUrlEncoded': case 'form': return { type: 'form', data: b.data }
+    case 'multipartForm': return { type: 'multipart', data: b.data }
+    default:
+      out.error([...at, 'type'], `body type "${type}" is not one of json, text, xml, sparql, formUrlEncoded, multipartForm`)
+      return undefined
+  }
+}
+
+function upstreamAuthentication (a: Json): M.UpstreamAuthentication {
+  switch (a.type) {
+    case 'bearer': return { type: 'bearer', token: String(a.token ?? '') }
+    case 'apikey': {
+      const placement = a.placement === 'query' || a.placement === 'body' || a.placement === 'cookie' ? a.placement : 'header'
+      const headers: Record<string, string> = {}
+      for (const [k, v] of Object.entries(obj(a.headers))) headers[k] = String(v)
+      return { type: 'apikey', key: text(a.key), value: text(a.value), placement, headers }
+    }
+    case 'basic': case 'digest': return { type: a.type, username: String(a.username ?? ''), password: String(a.password ?? '') }
+    default: return { type: 'oauth2', settings: a }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// exposes
+// ---------------------------------------------------------------------------------------------
+
+function normalizeExpose (e: Json, at: Path, out: DiagnosticList): M.Expose {
+  const common = {
+    namespace: String(e.namespace ?? e.type),
+    address: text(e.address),
+    port: typeof e.port === 'number' ? e.port : undefined,
+    description: text(e.description),
+    at,
+  }
+  const auth = (): M.InboundAuthentication | undefined => e.authentication === undefined ? undefined : inboundAuthentication(obj(e.authentication), [...at, 'authentication'], out)
+  switch (e.type) {
+    case 'rest':
+      return {
+        ...common,
+        type: 'rest',
+        authentication: auth(),
+        resources: list(e.resources).map((r, i) => normalizeResource(r, [...at, 'resources', i])),
+      }
+    case 'mcp':
+      return {
+        ...common,
+        type: 'mcp',
+        transport: e.transport === 'stdio' ? 'stdio' : 'http',
+        authentication: auth(),
+        tools: list(e.tools).map((t, i) => normalizeTool(t, [...at, 'tools', i])),
+        resources: named(e.resources, [...at, 'resources'], 'uri'),
+        prompts: named(e.prompts, [...at, 'prompts'], 'name'),
+      }
+    default:
+      return { ...common, type: e.type as M.PendingExpose['type'] }
+  }
+}
+
+function normalizeResource (r: Json, at: Path): M.RestResource {
+  const path = String(r.path)
+  const forward = r.forward === undefined ? undefined : obj(r.forward)
+  return {
+    path,
+    inputParameters: list(r.inputParameters).map(exposedParameter),
+    operations: list(r.operations).map((op, i) => ({
+      ...normalizeInvocable(op, [...at, 'operations', i]),
+      method: method(op.method),
+      path: String(op.path ?? path),
+    })),
+    forward: forward === undefined ? undefined : { targetNamespace: String(forward.targetNamespace), trustedHeaders: list(forward.trustedHeaders).map(String) },
+    at,
+  }
+}
+
+function normalizeTool (t: Json, at: Path): M.McpTool {
+  const hints: Partial<Record<'readOnly' | 'destructive' | 'idempotent' | 'openWorld', boolean>> = {}
+  for (const [k, v] of Object.entries(obj(t.hints))) {
+    if ((k === 'readOnly' || k === 'destructive' || k === 'idempotent' || k === 'openWorld') && typeof v === 'boolean') hints[k] = v
+  }
+  return {
+    ...normalizeInvocable(t, at),
+    // a tool that only has a `ref` takes the name of the aggregate function it refers to
+    name: text(t.name) ?? String(t.ref ?? '').split('.').pop() ?? '',
+    label: text(t.label),
+    hints,
+  }
+}
+
+function normalizeInvocable (item: Json, at: Path): M.Invocable {
+  const outputs = list(item.outputParameters) as M.MappedOutput[]
+  return {
+    target: target(item, outputs),
+    with: obj(item.with),
+    inputParameters: list(item.inputParameters).map(exposedParameter),
+    outputParameters: outputs,
+    description: text(item.description),
+    at,
+  }
+}
+
+function target (item: Json, outputs: M.MappedOutput[]): M.Target {
+  if (Array.isArray(item.steps)) return { kind: 'steps', steps: item.steps }
+  if (typeof item.call === 'string') return { kind: 'call', call: item.call }
+  if (typeof item.ref === 'string') return { kind: 'ref', ref: item.ref }
+  // a tool with no call whose outputs all carry a `value` answers with those values (spec MockOutputParameter)
+  if (outputs.length > 0 && outputs.every((o) => o.value !== undefined && typeof o.name === 'string')) return { kind: 'mock' }
+  return { kind: 'none' }
+}
+
+function named (v: unknown, at: Path, key: string): M.Named[] {
+  return Array.isArray(v) ? v.map((item, i) => ({ name: String(obj(item)[key] ?? ''), at: [...at, i] })) : []
+}
+
+function exposedParameter (p: Json): M.ExposedInputParameter {
+  return {
+    name: String(p.name),
+    in: text(p.in),
+    type: text(p.type),
+    description: text(p.description),
+    required: typeof p.required === 'boolean' ? p.required : undefined,
+    value: p.value,
+  }
+}
+
+const INBOUND = 'bearer, apikey, basic or oauth2'
+
+function inboundAuthentication (a: Json, at: Path, out: DiagnosticList): M.InboundAuthentication | undefined {
+  switch (a.type) {
+    case 'bearer': return { type: 'bearer', token: String(a.token) }
+    case 'basic': return { type: 'basic', username: String(a.username), password: String(a.password ?? '') }
+    case 'apikey':
+      if (typeof a.key !== 'string' || typeof a.value !== 'string') {
+        out.error(at, 'apikey authentication on an expose needs `key` (the header or query name) and `value` (the expected key)')
+        return undefined
+      }
+      if (a.placement !== undefined && a.placement !== 'header' && a.placement !== 'query') {
+        out.error([...at, 'placement'], `a client can present an API key in a header or the query, not "${String(a.placement)}"`)
+        return undefined
+      }
+      return { type: 'apikey', key: a.key, value: a.value, placement: a.placement === 'query' ? 'query' : 'header' }
+    case 'oauth2':
+      return {
+        type: 'oauth2',
+        authorizationServerUri: String(a.authorizationServerUri),
+        resource: String(a.resource),
+        scopes: Array.isArray(a.scopes) ? a.scopes.map(String) : undefined,
+        audience: text(a.audience),
+      }
+    default:
+      out.error([...at, 'type'], `inbound authentication "${String(a.type)}" is not supported on an expose: use ${INBOUND}`)
+      return undefined
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// readers of data the schema has shaped
+// ---------------------------------------------------------------------------------------------
+
+function obj (v: unknown): Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Json : {}
+}
+
+function list (v: unknown): Json[] {
+  return Array.isArray(v) ? v.filter((x): x is Json => x !== null && typeof x === 'object' && !Array.isArray(x)) : []
+}
+
+function text (v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined
+}
+
+function method (v: unknown): M.HttpMethod {
+  return String(v).toUpperCase() as M.HttpMethod
+}
+
+function deepFreeze<T> (value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}

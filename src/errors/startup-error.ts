@@ -1,0 +1,28 @@
+import type { Diagnostic } from '../capability/diagnostics.js'
+
+/**
+ * Why a runtime could not start, by code (like the request-time registry in codes.ts). Every
+ * startup failure is one of these: the CLI prints its diagnostics (`file:line:col: message`) or its
+ * message, and exits 1. Codes are never renamed once shipped.
+ */
+export const STARTUP_CODES = {
+  capability_invalid: 'the capability has errors',
+  capability_not_runnable: 'the file is not a runnable capability',
+  file_unreadable: 'the file cannot be read',
+  binding_unresolved: 'a bound variable has no value',
+  listen_failed: 'an expose cannot listen on its address',
+} as const
+
+export type StartupCode = keyof typeof STARTUP_CODES
+
+export class StartupError extends Error {
+  readonly code: StartupCode
+  readonly diagnostics: readonly Diagnostic[]
+
+  constructor (code: StartupCode, message: string | undefined, diagnostics: readonly Diagnostic[] = [], options?: { cause?: unknown }) {
+    super(message ?? STARTUP_CODES[code], options)
+    this.name = 'StartupError'
+    this.code = code
+    this.diagnostics = diagnostics
+  }
+}

@@ -1,0 +1,86 @@
+import { toErrorResponse } from '../../errors/envelope.js'
+import { collectOutcome } from '../../invocations/compile-invocation.js'
+import type { Outcome } from '../../invocations/outcome.js'
+import type { Logger } from '../../server/logger.js'
+import { McpInputs, type PreparedTool } from './mcp-tools.js'
+
+export interface CallToolResult {
+  content: Array<{ type: 'text', text: string }>
+  structuredContent?: Record<string, unknown>
+  isError?: boolean
+  [key: string]: unknown
+}
+
+/** What a tool call can do besides returning: report progress, and be aborted. */
+export interface ToolCallContext {
+  signal: AbortSignal
+  /** present only when the client asked for progress */
+  progress?: (progress: number, message: string) => void
+  heartbeatMs: number
+  logger: Logger
+}
+
+/**
+ * Runs one tool call and renders its outcome as a tool result. Failures are results with
+ * `isError: true` (the MCP convention for tool errors), never protocol errors or crashes: bad
+ * arguments name the argument, an upstream non-2xx answer carries its status and the upstream's
+ * error message. What the outcome means (scrubbed, mapped, assembled) is decided in invocations/.
+ */
+export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolCallContext): Promise<CallToolResult> {
+  const args = (rawArgs ?? {}) as Record<string, unknown>
+  const problem = tool.checkArguments(args)
+  if (problem !== undefined) return errorResult(problem)
+  const started = performance.now()
+  const heartbeat = startHeartbeat(ctx, started)
+  let outcome: Outcome
+  try {
+    outcome = await tool.invocation.invoke(new McpInputs(args), ctx.signal)
+  } finally {
+    heartbeat?.stop()
+  }
+  const progress = ctx.progress
+  outcome = await collectOutcome(outcome, progress === undefined ? undefined : (p) => progress(p.events, p.text))
+  const upstreamStatus = outcome.kind === 'error' ? null : outcome.status
+  ctx.logger.info({ tool: tool.definition.name, upstreamStatus, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
+  return toolResult(outcome, ctx, tool.definition.name)
+}
+
+function toolResult (outcome: Outcome, ctx: ToolCallContext, tool: string): CallToolResult {
+  switch (outcome.kind) {
+    case 'json': {
+      const value = outcome.value
+      const structuredContent = value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : { result: value }
+      return { content: [{ type: 'text', text: outcome.text }], structuredContent }
+    }
+    case 'text':
+      return { content: [{ type: 'text', text: outcome.text }] }
+    case 'upstream_error':
+      return errorResult(`Upstream answered ${outcome.status}: ${outcome.message}`)
+    case 'error': {
+      if (ctx.signal.aborted) return errorResult('The call was cancelled.')
+      const { body } = toErrorResponse(outcome.error)
+      if (body.error.code === 'internal_error') ctx.logger.error({ err: outcome.error, tool }, 'tool call failed')
+      return errorResult(`${body.error.code}: ${body.error.message}`)
+    }
+    default:
+      // collectOutcome reads relays and streams whole
+      return errorResult('internal_error: the answer could not be read.')
+  }
+}
+
+/** While a slow upstream works, progress notifications keep clients' request timeouts from
+ * expiring (clients that reset their timeout on progress). */
+function startHeartbeat (ctx: ToolCallContext, started: number): { stop: () => void } | undefined {
+  if (ctx.progress === undefined || ctx.heartbeatMs <= 0) return undefined
+  let beats = 0
+  const timer = setInterval(() => {
+    beats++
+    ctx.progress?.(beats, `waiting for the upstream (${Math.round((performance.now() - started) / 1000)} s)`)
+  }, ctx.heartbeatMs)
+  timer.unref()
+  return { stop: () => clearInterval(timer) }
+}
+
+function errorResult (message: string): CallToolResult {
+  return { content: [{ type: 'text', text: message }], isError: true }
+}

@@ -1,0 +1,88 @@
+import type { Readable } from 'node:stream'
+import type { Redactor, StreamScanner } from '../bindings/redact.js'
+import { NaftikoError } from '../errors/naftiko-error.js'
+
+/**
+ * An upstream answer's body on its way to a client: every byte passes the redactor's stream scanner
+ * (partial matches held back across chunks), and an event stream is checked for its terminator.
+ * REST relays it chunk by chunk (`take`, `finish`); MCP reads it whole (`text`) or event by event
+ * (`chunks`). The rules live here, once.
+ */
+export class UpstreamBody {
+  private readonly scanner: StreamScanner
+  private readonly integrity: StreamIntegrity | undefined
+
+  constructor (readonly source: Readable, redactor: Redactor, eventStream: boolean) {
+    this.scanner = redactor.scanner()
+    this.integrity = eventStream ? new StreamIntegrity() : undefined
+  }
+
+  /** The bytes of a chunk that may leave now (possibly none). */
+  take (chunk: Buffer): Buffer {
+    this.integrity?.observe(chunk)
+    return this.scanner.push(chunk)
+  }
+
+  /** The bytes held back at the end; throws `upstream_stream_broken` when an event stream ended
+   * without its terminator. */
+  finish (): Buffer {
+    if (this.integrity?.complete() === false) throw new NaftikoError('upstream_stream_broken')
+    return this.scanner.end()
+  }
+
+  async text (): Promise<string> {
+    const parts: Buffer[] = []
+    for await (const piece of this.chunks()) parts.push(piece)
+    return Buffer.concat(parts).toString('utf8')
+  }
+
+  async * chunks (): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of this.source) {
+        const out = this.take(chunk as Buffer)
+        if (out.length > 0) yield out
+      }
+    } catch (err) {
+      if (this.integrity === undefined) throw err
+      throw new NaftikoError('upstream_stream_broken', undefined, { cause: err })
+    }
+    const tail = this.finish()
+    if (tail.length > 0) yield tail
+  }
+
+  /** Frees the connection when nobody reads the body. */
+  discard (): void {
+    this.source.destroy()
+  }
+}
+
+const DONE_TEXT = 'data: [DONE]'
+const DONE = Buffer.from(DONE_TEXT)
+const CHUNK_MARKER = Buffer.from('.chunk"')
+
+/**
+ * OpenAI-style streams (`chat.completion.chunk`, `text_completion`) promise a `data: [DONE]`
+ * terminator: a stream that ends without it was broken off. Per chunk only two references move:
+ * work per chunk delays the next read, and a delayed read makes the kernel hand over several
+ * upstream events at once (coalescing at high concurrency).
+ */
+class StreamIntegrity {
+  private expectsDone: boolean | undefined
+  private previous: Buffer | undefined
+  private last: Buffer | undefined
+
+  observe (chunk: Buffer): void {
+    this.expectsDone ??= chunk.indexOf(CHUNK_MARKER) !== -1 || chunk.indexOf('text_completion') !== -1
+    this.previous = this.last
+    this.last = chunk
+  }
+
+  complete (): boolean {
+    if (this.expectsDone !== true) return true
+    const { previous, last } = this
+    if (last === undefined) return false
+    // the terminator may span two chunks
+    const tail = previous === undefined ? last : Buffer.concat([previous.subarray(-DONE.length - 8), last])
+    return tail.toString('latin1').trimEnd().endsWith(DONE_TEXT)
+  }
+}
