@@ -14,7 +14,7 @@ const gateway = spawn(process.execPath, [
 ], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CHATGPT_API_KEY: KEY } })
 
 console.log(`demo upstream (OpenAI-compatible fake) on ${upstream.url}; Ctrl-C stops both`)
-console.log(`try:  curl -s localhost:8080/v1/chat/completions -H 'content-type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'`)
+console.log('try:  curl -s localhost:8080/v1/chat/completions -H \'content-type: application/json\' -d \'{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}\'')
 
 const stop = () => gateway.kill('SIGTERM')
 process.on('SIGINT', stop)

@@ -119,9 +119,9 @@ export function renderReport (d) {
   if (d.peerNote === undefined && d.peerStream !== undefined) lines.push(`- @portkey-ai/gateway ${env.peerVersion} streaming through the same upstream: ${d.peerStream.replace(/\|/g, '/').replace(/\s+/g, ' ')} (not measured).`)
   for (const [key, problem] of Object.entries(d.broken)) lines.push(`- ${key}: failed its check and was not measured: ${problem.replace(/\|/g, '/').replace(/\s+/g, ' ')}`)
   lines.push('- Processes: upstream, minimal proxy, gateway and peer each run as their own `node` process; the load generator runs in the bench process. All share the same cores, so absolute numbers swing between runs: compare ratios from one run.')
-  lines.push(`- "Added latency" is the median over rounds of (p50 through the target - p50 direct, same round). The MCP requests are stateless POSTs on /mcp: 2026-07-28 with the \`mcp-method\`/\`mcp-name\` headers and the \`_meta\` envelope of @modelcontextprotocol/client 2.x, the 2025 era as the 1.x SDK sends them after initialize (\`mcp-protocol-version: 2025-11-25\`, SSE answer).`)
+  lines.push('- "Added latency" is the median over rounds of (p50 through the target - p50 direct, same round). The MCP requests are stateless POSTs on /mcp: 2026-07-28 with the `mcp-method`/`mcp-name` headers and the `_meta` envelope of @modelcontextprotocol/client 2.x, the 2025 era as the 1.x SDK sends them after initialize (`mcp-protocol-version: 2025-11-25`, SSE answer).')
   lines.push('- Time to first byte: on this VM a process that slept (20 ms between stream events) needs several hundred µs to wake up, and every process hop pays it: the idle figure measures that as much as the gateway, which is why the minimal proxy shows it too. The warm figure (streams requested back to back) is the gateway\'s own cost.')
-  lines.push(`- RSS "flat": the last reading against the one after warm-up (JIT, pools and heap sized); idle is a fresh process.`)
+  lines.push('- RSS "flat": the last reading against the one after warm-up (JIT, pools and heap sized); idle is a fresh process.')
   return { markdown: lines.join('\n'), restRatio }
 }
 

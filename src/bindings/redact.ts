@@ -111,4 +111,3 @@ function base64Forms (secret: string): string[] {
   }
   return forms
 }
-

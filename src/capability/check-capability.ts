@@ -1,5 +1,5 @@
 import { buildReferenceScope, documentTokens, type ReferenceScope } from '../expressions/references.js'
-import { routeKey } from '../expressions/template.js'
+import { normalizeName, routeKey } from '../expressions/template.js'
 import { compileOutputMapping } from '../invocations/compile-mapping.js'
 import type { DiagnosticList, Path } from './diagnostics.js'
 import type { CapabilityModel, ConsumedOperation, Invocable, Named } from './model.js'
@@ -81,6 +81,10 @@ function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedO
           routes.push({ name: `${op.method} ${routeKey(op.path)}`, at: [...op.at, 'method'] })
           checkInvocable(op, operations, functions, out)
         }
+        // a forward resource without operations serves every method on its path
+        if (resource.forward !== undefined && resource.operations.length === 0) {
+          for (const method of FORWARDED_METHODS) routes.push({ name: `${method} ${routeKey(resource.path)}`, at: [...resource.at, 'forward'] })
+        }
       }
       checkOnce(routes, out, (n) => `route ${n}`)
     } else if (expose.type === 'mcp') {
@@ -91,6 +95,9 @@ function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedO
     }
   }
 }
+
+/** The methods a `forward` resource serves (exposers/rest mounts the same list). */
+export const FORWARDED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 
 function checkInvocable (item: Invocable, operations: Map<string, ConsumedOperation>, functions: Map<string, Invocable>, out: DiagnosticList): void {
   const t = item.target
@@ -103,6 +110,13 @@ function checkInvocable (item: Invocable, operations: Map<string, ConsumedOperat
     })
   }
   if (t.kind === 'none') out.error(item.at, 'has neither call, ref nor steps, and its outputs are not mock values: nothing to invoke')
+  // `with` keys compare like every input name (case, `-` and `_` ignored): two that collide name one parameter
+  const keys = new Map<string, string>()
+  for (const key of Object.keys(item.with)) {
+    const other = keys.get(normalizeName(key))
+    if (other !== undefined) out.error([...item.at, 'with', key], `with keys "${other}" and "${key}" name the same parameter (names compare ignoring case, - and _): keep one`)
+    else keys.set(normalizeName(key), key)
+  }
 }
 
 /** Every `{{...}}` in the capability must name an input, a declared variable or (leniently) the environment. */
@@ -121,6 +135,9 @@ function checkTemplates (capability: unknown, scope: ReferenceScope, out: Diagno
       }
       case 'unknown_root':
         out.error(at, `{{${token}}} refers to "${ref.root}", which is neither an input (${roots}) nor a binds namespace`)
+        break
+      case 'ambiguous':
+        out.error(at, `{{${token}}} is declared by several binds entries (${ref.namespaces.join(', ')}): name one, e.g. {{${ref.namespaces[0] ?? ''}.${ref.name}}}`)
         break
     }
   }

@@ -20,7 +20,7 @@ let projectValidator: Promise<Validator> | undefined
 function loadProjectValidator (): Promise<Validator> {
   projectValidator ??= import(PRECOMPILED_URL).then(
     (m: { default: Validator }) => m.default,
-    async () => compile(readFileSync(PROJECT_SCHEMA_URL, 'utf8')),
+    async () => compile(readFileSync(PROJECT_SCHEMA_URL, 'utf8'))
   )
   return projectValidator
 }

@@ -9,6 +9,8 @@ export interface ReferenceScope {
   readonly inputRoots: ReadonlySet<string>
   /** `VAR` and `namespace.VAR` of every `binds[].keys` entry -> the variable name */
   readonly declared: ReadonlyMap<string, string>
+  /** bare variables that more than one binds namespace declares -> those namespaces */
+  readonly ambiguous: ReadonlyMap<string, readonly string[]>
   readonly bindNamespaces: ReadonlySet<string>
 }
 
@@ -22,15 +24,18 @@ export interface BindDeclaration { readonly namespace: string, readonly keys: Re
 
 export function buildReferenceScope (binds: readonly BindDeclaration[], exposeNamespaces: readonly string[]): ReferenceScope {
   const declared = new Map<string, string>()
+  const owners = new Map<string, string[]>()
   const bindNamespaces = new Set<string>()
   for (const b of binds) {
     bindNamespaces.add(b.namespace)
     for (const variable of Object.keys(b.keys)) {
-      if (!declared.has(variable)) declared.set(variable, variable)
+      declared.set(variable, variable)
       declared.set(`${b.namespace}.${variable}`, variable)
+      owners.set(variable, [...(owners.get(variable) ?? []), b.namespace])
     }
   }
-  return { inputRoots: new Set([...ADAPTER_ROOTS, ...exposeNamespaces]), declared, bindNamespaces }
+  const ambiguous = new Map([...owners].filter(([, namespaces]) => namespaces.length > 1))
+  return { inputRoots: new Set([...ADAPTER_ROOTS, ...exposeNamespaces]), declared, ambiguous, bindNamespaces }
 }
 
 export type Reference =
@@ -44,12 +49,16 @@ export type Reference =
   | { kind: 'unbound', name: string }
   /** `a.b` where `a` is neither an input root nor a binds namespace */
   | { kind: 'unknown_root', root: string }
+  /** a bare variable that several binds namespaces declare: which one is meant cannot be told */
+  | { kind: 'ambiguous', name: string, namespaces: readonly string[] }
 
 const LOCATION_HINT = /^(path|query|header|headers|body)\.(.+)$/
 
 /** Classifies the text inside `{{...}}`. */
 export function classifyToken (token: string, scope: ReferenceScope): Reference {
   const text = token.trim()
+  const owners = scope.ambiguous.get(text)
+  if (owners !== undefined) return { kind: 'ambiguous', name: text, namespaces: owners }
   if (scope.declared.has(text)) return { kind: 'variable', key: text }
   const dot = text.indexOf('.')
   if (dot === -1) return BIND_VARIABLE.test(text) ? { kind: 'unbound', name: text } : { kind: 'input', name: normalizeName(text) }

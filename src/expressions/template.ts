@@ -66,7 +66,8 @@ export function splitPath (path: string): Array<string | Placeholder> {
   return parts
 }
 
-/** `/users/{id}` and `/users/{{user_id}}` are the same route. */
+/** `/users/{id}`, `/users/{{user_id}}` and `/users/{id}/` are the same route (trailing slashes are ignored). */
 export function routeKey (path: string): string {
-  return splitPath(path).map((part) => typeof part === 'string' ? part : '{}').join('')
+  const key = splitPath(path).map((part) => typeof part === 'string' ? part : '{}').join('')
+  return key.length > 1 && key.endsWith('/') ? key.slice(0, -1) : key
 }

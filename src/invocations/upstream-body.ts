@@ -30,10 +30,25 @@ export class UpstreamBody {
     return this.scanner.end()
   }
 
-  async text (): Promise<string> {
-    const parts: Buffer[] = []
-    for await (const piece of this.chunks()) parts.push(piece)
-    return Buffer.concat(parts).toString('utf8')
+  /** The whole body as text (events, not an async iterator: this is every MCP result's path). */
+  text (): Promise<string> {
+    const source = this.source
+    return new Promise((resolve, reject) => {
+      const parts: Buffer[] = []
+      source.on('data', (chunk: Buffer) => {
+        const out = this.take(chunk)
+        if (out.length > 0) parts.push(out)
+      })
+      source.once('error', (err) => reject(this.integrity === undefined ? err : new NaftikoError('upstream_stream_broken', undefined, { cause: err })))
+      source.once('end', () => {
+        try {
+          parts.push(this.finish())
+          resolve(parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8'))
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
   }
 
   async * chunks (): AsyncGenerator<Buffer> {

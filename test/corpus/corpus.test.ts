@@ -196,7 +196,7 @@ interface Answer { status: number, body: Json, text: string }
 function send (baseUrl: string, method: string, path: string, body?: unknown): Promise<Answer> {
   const url = new URL(baseUrl)
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-  return new Promise((resolvePromise, reject) => {
+  return new Promise((resolve, reject) => {
     const req = httpRequest({
       host: url.hostname,
       port: url.port,
@@ -211,7 +211,7 @@ function send (baseUrl: string, method: string, path: string, body?: unknown): P
         const text = Buffer.concat(chunks).toString('utf8')
         let parsed: unknown
         try { parsed = JSON.parse(text) } catch { parsed = undefined }
-        resolvePromise({ status: res.statusCode ?? 0, body: isObject(parsed) ? parsed : {}, text })
+        resolve({ status: res.statusCode ?? 0, body: isObject(parsed) ? parsed : {}, text })
       })
       res.on('error', reject)
     })

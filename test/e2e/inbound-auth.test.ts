@@ -79,10 +79,10 @@ const post = (url: string, headers: Record<string, string> = {}): Promise<Respon
   fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: BODY })
 
 describe.each([
-  ['bearer', `      type: bearer\n      token: '{{GATEWAY_TOKEN}}'`, { authorization: `Bearer ${GATEWAY_TOKEN}` }, { authorization: 'Bearer wrong-token' }, '', /^Bearer realm=/],
-  ['apikey in a header', `      type: apikey\n      key: X-Gateway-Key\n      value: '{{GATEWAY_TOKEN}}'`, { 'x-gateway-key': GATEWAY_TOKEN }, { 'x-gateway-key': 'nope' }, '', /^ApiKey /],
-  ['apikey in the query', `      type: apikey\n      key: gateway_key\n      value: '{{GATEWAY_TOKEN}}'\n      placement: query`, {}, {}, `?gateway_key=${GATEWAY_TOKEN}`, /^ApiKey /],
-  ['basic', `      type: basic\n      username: app\n      password: '{{GATEWAY_TOKEN}}'`, { authorization: `Basic ${Buffer.from(`app:${GATEWAY_TOKEN}`).toString('base64')}` }, { authorization: `Basic ${Buffer.from('app:wrong').toString('base64')}` }, '', /^Basic realm=/],
+  ['bearer', '      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\'', { authorization: `Bearer ${GATEWAY_TOKEN}` }, { authorization: 'Bearer wrong-token' }, '', /^Bearer realm=/],
+  ['apikey in a header', '      type: apikey\n      key: X-Gateway-Key\n      value: \'{{GATEWAY_TOKEN}}\'', { 'x-gateway-key': GATEWAY_TOKEN }, { 'x-gateway-key': 'nope' }, '', /^ApiKey /],
+  ['apikey in the query', '      type: apikey\n      key: gateway_key\n      value: \'{{GATEWAY_TOKEN}}\'\n      placement: query', {}, {}, `?gateway_key=${GATEWAY_TOKEN}`, /^ApiKey /],
+  ['basic', '      type: basic\n      username: app\n      password: \'{{GATEWAY_TOKEN}}\'', { authorization: `Basic ${Buffer.from(`app:${GATEWAY_TOKEN}`).toString('base64')}` }, { authorization: `Basic ${Buffer.from('app:wrong').toString('base64')}` }, '', /^Basic realm=/],
 ] as const)('inbound %s authentication on REST', (_name, auth, right, wrong, query, challenge) => {
   let gateway: Gateway
   beforeAll(async () => { gateway = await gatewayWith(auth, auth) })
@@ -125,7 +125,7 @@ describe.each([
 
 describe('inbound bearer authentication with an MCP SDK client', () => {
   let gateway: Gateway
-  const auth = `      type: bearer\n      token: '{{GATEWAY_TOKEN}}'`
+  const auth = '      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\''
   beforeAll(async () => { gateway = await gatewayWith(auth, auth) })
   afterAll(async () => { await gateway?.close() })
 
@@ -154,10 +154,12 @@ describe('OAuth 2.1 resource server on the MCP expose', () => {
     const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' }
     issuerServer = createServer((req, res) => {
       res.setHeader('content-type', 'application/json')
-      if (req.url === '/.well-known/oauth-authorization-server') return void res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token` }))
-      if (req.url === '/jwks') return void res.end(JSON.stringify({ keys: [jwk] }))
-      res.statusCode = 404
-      res.end('{}')
+      if (req.url === '/.well-known/oauth-authorization-server') res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token` }))
+      else if (req.url === '/jwks') res.end(JSON.stringify({ keys: [jwk] }))
+      else {
+        res.statusCode = 404
+        res.end('{}')
+      }
     })
     issuerServer.listen(0, '127.0.0.1')
     await once(issuerServer, 'listening')
@@ -166,7 +168,7 @@ describe('OAuth 2.1 resource server on the MCP expose', () => {
     sign = (claims, options = {}) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
       .setIssuer(issuer).setAudience(options.audience ?? RESOURCE).setIssuedAt().setExpirationTime(options.expiresIn ?? '5m').sign(privateKey)
     const oauth = `      type: oauth2\n      authorizationServerUri: ${issuer}\n      resource: ${RESOURCE}\n      scopes: [chat:write]`
-    gateway = await gatewayWith(`      type: bearer\n      token: '{{GATEWAY_TOKEN}}'`, oauth)
+    gateway = await gatewayWith('      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\'', oauth)
   })
   afterAll(async () => {
     await gateway?.close()
@@ -223,7 +225,7 @@ describe('OAuth 2.1 resource server on the MCP expose', () => {
 
 describe('exposure warning', () => {
   it('warns at startup when an expose without inbound authentication listens beyond loopback', async () => {
-    const file = await writeCapability(capability(`      type: bearer\n      token: '{{GATEWAY_TOKEN}}'`, `      type: bearer\n      token: '{{GATEWAY_TOKEN}}'`).replace(/    authentication:\n      type: bearer\n      token: '\{\{GATEWAY_TOKEN\}\}'\n    tools:/, '    tools:'))
+    const file = await writeCapability(capability('      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\'', '      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\'').replace(/ {4}authentication:\n {6}type: bearer\n {6}token: '\{\{GATEWAY_TOKEN\}\}'\n {4}tools:/, '    tools:'))
     const gateway = await startGateway(file, {
       flags: { port: ['api=0', 'tools=0'], host: '0.0.0.0', 'base-uri': [`openai=${upstream.url}`] },
       env: { CHATGPT_API_KEY: UPSTREAM_KEY, GATEWAY_TOKEN },

@@ -117,27 +117,31 @@ function answerScenario (req: IncomingMessage, res: ServerResponse): void {
       return sendJson(res, 401, { error: { message: `Incorrect API key provided: ${auth}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } })
     case '/invalid-json':
       res.writeHead(200, { 'content-type': 'application/json' })
-      return void res.end('{not json')
+      res.end('{not json')
+      return
     case '/sse':
       res.writeHead(200, SSE_HEADERS)
       res.write(chunkEvent('Hel'))
       res.write(chunkEvent('lo', 'stop'))
-      return void res.end(DONE_EVENT)
+      res.end(DONE_EVENT)
+      return
     case '/sse-broken':
       res.writeHead(200, SSE_HEADERS)
       res.write(chunkEvent('Hel'))
       // a reset mid-stream: no terminator, no clean end of the chunked body
-      return void setTimeout(() => res.socket?.destroy(), 20)
+      setTimeout(() => res.socket?.destroy(), 20)
+      return
     case '/sse-echo': {
       const event = chunkEvent(auth)
       const at = event.indexOf(SECRET)
       const cut = at === -1 ? Math.floor(event.length / 2) : at + Math.floor(SECRET.length / 2)
       res.writeHead(200, SSE_HEADERS)
       res.write(event.slice(0, cut))
-      return void setTimeout(() => {
+      setTimeout(() => {
         res.write(event.slice(cut))
         res.end(DONE_EVENT)
       }, 20)
+      return
     }
     case '/slow':
       return // never answers

@@ -394,7 +394,6 @@ describe('MCP output mapping (client 2.x)', () => {
   })
 })
 
-
 describe('MCP output mapping (2025-era sdk 1.x client)', () => {
   let client: McpTestClient
   beforeAll(async () => { client = await connectLegacyClient(gateway.url('mcp')) })

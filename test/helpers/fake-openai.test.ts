@@ -14,7 +14,7 @@ afterEach(async () => {
   await fake.close()
 })
 
-function chat(body: unknown, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<Response> {
+function chat (body: unknown, headers: Record<string, string> = {}, init: RequestInit = {}): Promise<Response> {
   return fetch(`${fake.url}/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', ...headers },
@@ -28,7 +28,7 @@ const hello = { model: 'gpt-4o', messages: [{ role: 'user' as const, content: 'H
 interface SseEvent { data: string; at: number }
 
 /** Reads an SSE body event by event, timestamping arrivals; rethrows a broken stream. */
-async function readSse(res: Response): Promise<SseEvent[]> {
+async function readSse (res: Response): Promise<SseEvent[]> {
   const events: SseEvent[] = []
   const decoder = new TextDecoder()
   let buffer = ''
@@ -49,7 +49,7 @@ async function readSse(res: Response): Promise<SseEvent[]> {
   return events
 }
 
-function parseChunks(events: SseEvent[]): any[] {
+function parseChunks (events: SseEvent[]): any[] {
   return events.filter((e) => e.data !== '[DONE]').map((e) => JSON.parse(e.data))
 }
 
@@ -122,7 +122,10 @@ describe('chat completions', () => {
 
     // Forced by tool_choice even though the text does not mention the tool, streamed.
     const stream = await client.chat.completions.create({
-      model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], tools, stream: true,
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      tools,
+      stream: true,
       tool_choice: { type: 'function', function: { name: 'get_weather' } },
     })
     let args = ''
@@ -153,7 +156,7 @@ describe('streaming', () => {
   it('streams role, one word per chunk, finish, usage and [DONE], spread over time', async () => {
     const res = await chat(
       { ...hello, stream: true, stream_options: { include_usage: true } },
-      { 'x-fake-behaviour': 'stream-delay:40' },
+      { 'x-fake-behaviour': 'stream-delay:40' }
     )
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
     const events = await readSse(res)
@@ -254,7 +257,7 @@ describe('faults', () => {
     const controller = new AbortController()
     const res = await chat({ ...hello, stream: true }, { 'x-fake-behaviour': 'stream-delay:50' }, { signal: controller.signal })
     const reader = res.body!.getReader()
-    await reader.read(); // first chunk arrived, the rest is still pending
+    await reader.read() // first chunk arrived, the rest is still pending
     controller.abort()
     const ms = await fake.waitForAbort(0)
     expect(ms).toBeLessThan(1000)

@@ -111,7 +111,7 @@ interface Controls {
 }
 
 /** Applies one control token; returns false when the token is unknown. */
-function applyControl(c: Controls, token: string): boolean {
+function applyControl (c: Controls, token: string): boolean {
   const colon = token.indexOf(':')
   const name = (colon < 0 ? token : token.slice(0, colon)).trim().toLowerCase()
   const arg = colon < 0 ? '' : token.slice(colon + 1).trim()
@@ -130,16 +130,16 @@ function applyControl(c: Controls, token: string): boolean {
   }
 }
 
-function splitTokens(value: string): string[] {
+function splitTokens (value: string): string[] {
   return value.split(',').map((t) => t.trim()).filter((t) => t.length > 0)
 }
 
-function defaultControls(): Controls {
+function defaultControls (): Controls {
   return { slowMs: 0, streamDelayMs: 0, truncate: false, endWithoutDone: false, hang: false }
 }
 
 /** Header controls are strict (typos fail loudly); `fake-*` model controls are lenient. */
-function parseControls(header: string | string[] | undefined, model: unknown): { controls: Controls; unknown: string[] } {
+function parseControls (header: string | string[] | undefined, model: unknown): { controls: Controls; unknown: string[] } {
   const controls = defaultControls()
   const unknown: string[] = []
   const headerValue = Array.isArray(header) ? header.join(',') : header ?? ''
@@ -158,22 +158,22 @@ function parseControls(header: string | string[] | undefined, model: unknown): {
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 
-function randomAlnum(length: number): string {
+function randomAlnum (length: number): string {
   const bytes = randomBytes(length)
   let out = ''
   for (const b of bytes) out += ALNUM[b % ALNUM.length]
   return out
 }
 
-function randomHex(length: number): string {
+function randomHex (length: number): string {
   return randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length)
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+function isRecord (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
-function tryParseJson(buf: Buffer): { ok: true; value: unknown } | { ok: false } {
+function tryParseJson (buf: Buffer): { ok: true; value: unknown } | { ok: false } {
   if (buf.length === 0) return { ok: false }
   try {
     return { ok: true, value: JSON.parse(buf.toString('utf8')) as unknown }
@@ -183,7 +183,7 @@ function tryParseJson(buf: Buffer): { ok: true; value: unknown } | { ok: false }
 }
 
 /** Resolves true after ms, or false as soon as the signal aborts (client gone / server closing). */
-async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+async function sleep (ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return false
   if (ms <= 0) return true
   try {
@@ -195,16 +195,16 @@ async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** Words with their leading whitespace, so that pieces.join('') === text. */
-function splitWords(text: string): string[] {
+function splitWords (text: string): string[] {
   return text.match(/\s*\S+|\s+$/gu) ?? []
 }
 
-function countWords(text: string): number {
+function countWords (text: string): number {
   return text.match(/\S+/gu)?.length ?? 0
 }
 
 /** OpenAI shows the first 8 and last 4 characters of a wrong key; short keys verbatim. */
-export function maskApiKey(key: string): string {
+export function maskApiKey (key: string): string {
   if (key.length <= 12) return key
   return `${key.slice(0, 8)}${'*'.repeat(key.length - 12)}${key.slice(-4)}`
 }
@@ -252,7 +252,7 @@ interface ServerState {
 type HeaderMap = Record<string, string | string[]>
 
 /** The headers api.openai.com sends on every answer (values are plausible, not real). */
-function upstreamHeaders(ex: Exchange, state: ServerState, rateLimited: boolean): HeaderMap {
+function upstreamHeaders (ex: Exchange, state: ServerState, rateLimited: boolean): HeaderMap {
   const remaining = rateLimited ? 0 : Math.max(0, RATE_LIMIT_REQUESTS - state.served)
   const cookieExpiry = new Date(Date.now() + 30 * 60_000).toUTCString()
   return {
@@ -282,12 +282,12 @@ function upstreamHeaders(ex: Exchange, state: ServerState, rateLimited: boolean)
 }
 
 /** Destroys the socket on purpose, so the close is not mistaken for a client abort. */
-function destroyOnPurpose(ex: Exchange): void {
+function destroyOnPurpose (ex: Exchange): void {
   ex.meta.serverDestroying = true
   ex.res.destroy()
 }
 
-function writeAndFlush(res: http.ServerResponse, data: string | Buffer): Promise<void> {
+function writeAndFlush (res: http.ServerResponse, data: string | Buffer): Promise<void> {
   return new Promise((resolve) => {
     if (res.destroyed) return resolve()
     res.write(data, () => resolve())
@@ -295,7 +295,7 @@ function writeAndFlush(res: http.ServerResponse, data: string | Buffer): Promise
 }
 
 /** Sends a JSON answer; honours `truncate` by cutting the body mid-way. */
-async function sendJson(ex: Exchange, state: ServerState, status: number, body: unknown, extra: HeaderMap = {}): Promise<void> {
+async function sendJson (ex: Exchange, state: ServerState, status: number, body: unknown, extra: HeaderMap = {}): Promise<void> {
   if (ex.res.destroyed) return
   const payload = Buffer.from(JSON.stringify(body), 'utf8')
   ex.res.writeHead(status, {
@@ -321,7 +321,7 @@ interface ErrorSpec {
   headers?: HeaderMap
 }
 
-function sendError(ex: Exchange, state: ServerState, spec: ErrorSpec): Promise<void> {
+function sendError (ex: Exchange, state: ServerState, spec: ErrorSpec): Promise<void> {
   const envelope = { error: { message: spec.message, type: spec.type, param: spec.param ?? null, code: spec.code ?? null } }
   return sendJson(ex, state, spec.status, envelope, spec.headers)
 }
@@ -330,7 +330,7 @@ function sendError(ex: Exchange, state: ServerState, spec: ErrorSpec): Promise<v
 // Canned errors (texts as api.openai.com words them)
 // ---------------------------------------------------------------------------
 
-function authError(authorization: string | undefined, apiKey: string): ErrorSpec | undefined {
+function authError (authorization: string | undefined, apiKey: string): ErrorSpec | undefined {
   const match = /^Bearer\s+(.*)$/i.exec(authorization ?? '')
   const presented = match?.[1]?.trim()
   if (presented === apiKey) return undefined
@@ -340,7 +340,7 @@ function authError(authorization: string | undefined, apiKey: string): ErrorSpec
   return { status: 401, message, type: 'invalid_request_error', code: 'invalid_api_key' }
 }
 
-function faultError(status: NonNullable<Controls['status']>, model: string): ErrorSpec {
+function faultError (status: NonNullable<Controls['status']>, model: string): ErrorSpec {
   switch (status) {
     case 429:
       return {
@@ -363,7 +363,7 @@ function faultError(status: NonNullable<Controls['status']>, model: string): Err
   }
 }
 
-function modelNotFound(model: string): ErrorSpec {
+function modelNotFound (model: string): ErrorSpec {
   return {
     status: 404,
     message: `The model \`${model}\` does not exist or you do not have access to it.`,
@@ -375,18 +375,18 @@ function modelNotFound(model: string): ErrorSpec {
 const INVALID_JSON_MESSAGE =
   "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)"
 
-function invalidRequest(message: string, param: string | null, code: string | null): ErrorSpec {
+function invalidRequest (message: string, param: string | null, code: string | null): ErrorSpec {
   return { status: 400, message, type: 'invalid_request_error', param, code }
 }
 
-function jsonTypeName(v: unknown): string {
+function jsonTypeName (v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'an array'
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`
 }
 
 /** Mirrors OpenAI's checks of the two required fields; returns the first problem. */
-function validateChatBody(parsed: { ok: true; value: unknown } | { ok: false }): ErrorSpec | undefined {
+function validateChatBody (parsed: { ok: true; value: unknown } | { ok: false }): ErrorSpec | undefined {
   if (!parsed.ok) return invalidRequest(INVALID_JSON_MESSAGE, null, null)
   const body = parsed.value
   if (!isRecord(body)) return invalidRequest(`Invalid type for request body: expected an object, but got ${jsonTypeName(body)} instead.`, null, 'invalid_type')
@@ -431,7 +431,7 @@ interface ChatPlan {
   includeUsage: boolean
 }
 
-function messageText(message: ChatMessage | undefined): string {
+function messageText (message: ChatMessage | undefined): string {
   const content = message?.content
   if (typeof content === 'string') return content
   if (!Array.isArray(content)) return ''
@@ -441,7 +441,7 @@ function messageText(message: ChatMessage | undefined): string {
     .join('')
 }
 
-function functionTools(tools: unknown): FunctionTool[] {
+function functionTools (tools: unknown): FunctionTool[] {
   if (!Array.isArray(tools)) return []
   const out: FunctionTool[] = []
   for (const t of tools) {
@@ -453,7 +453,7 @@ function functionTools(tools: unknown): FunctionTool[] {
 }
 
 /** Decides whether the fake model calls a tool (see the header comment for the rule). */
-function chooseTool(body: Record<string, unknown>, messages: ChatMessage[], lastUserText: string): FunctionTool | undefined {
+function chooseTool (body: Record<string, unknown>, messages: ChatMessage[], lastUserText: string): FunctionTool | undefined {
   const tools = functionTools(body.tools)
   const choice = body.tool_choice
   if (tools.length === 0 || choice === 'none') return undefined
@@ -467,7 +467,7 @@ function chooseTool(body: Record<string, unknown>, messages: ChatMessage[], last
   return tools.find((t) => text.includes(t.name.toLowerCase()))
 }
 
-function sampleValue(schema: unknown, text: string): unknown {
+function sampleValue (schema: unknown, text: string): unknown {
   if (!isRecord(schema)) return text
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0]
   switch (schema.type) {
@@ -480,7 +480,7 @@ function sampleValue(schema: unknown, text: string): unknown {
   }
 }
 
-function sampleArguments(parameters: unknown, text: string): Record<string, unknown> {
+function sampleArguments (parameters: unknown, text: string): Record<string, unknown> {
   if (!isRecord(parameters) || !isRecord(parameters.properties)) return {}
   const properties = parameters.properties
   const required = Array.isArray(parameters.required) ? parameters.required.filter((r): r is string => typeof r === 'string') : []
@@ -490,12 +490,12 @@ function sampleArguments(parameters: unknown, text: string): Record<string, unkn
   return args
 }
 
-function completionLimit(body: Record<string, unknown>): number | undefined {
+function completionLimit (body: Record<string, unknown>): number | undefined {
   const limit = body.max_completion_tokens ?? body.max_tokens
   return typeof limit === 'number' && limit >= 0 ? Math.floor(limit) : undefined
 }
 
-function planChat(body: Record<string, unknown>): ChatPlan {
+function planChat (body: Record<string, unknown>): ChatPlan {
   const messages = (body.messages as unknown[]).filter(isRecord) as unknown as ChatMessage[]
   const lastUser = [...messages].reverse().find((m) => m.role === 'user')
   const lastUserText = messageText(lastUser)
@@ -531,7 +531,7 @@ function planChat(body: Record<string, unknown>): ChatPlan {
   return { ...base, pieces, finishReason, usage: usageObject(promptTokens, pieces.length) }
 }
 
-function usageObject(prompt: number, completion: number): Record<string, unknown> {
+function usageObject (prompt: number, completion: number): Record<string, unknown> {
   return {
     prompt_tokens: prompt,
     completion_tokens: completion,
@@ -541,13 +541,13 @@ function usageObject(prompt: number, completion: number): Record<string, unknown
   }
 }
 
-function toolCallObject(plan: ChatPlan): Record<string, unknown>[] | undefined {
+function toolCallObject (plan: ChatPlan): Record<string, unknown>[] | undefined {
   if (!plan.toolCall) return undefined
   const { id, name, arguments: args } = plan.toolCall
   return [{ id, type: 'function', function: { name, arguments: args } }]
 }
 
-function completionObject(plan: ChatPlan): Record<string, unknown> {
+function completionObject (plan: ChatPlan): Record<string, unknown> {
   const toolCalls = toolCallObject(plan)
   const message: Record<string, unknown> = {
     role: 'assistant',
@@ -569,7 +569,7 @@ function completionObject(plan: ChatPlan): Record<string, unknown> {
 }
 
 /** Splits a string into code-point-safe slices (tool arguments stream in small fragments). */
-function fragments(text: string, size: number): string[] {
+function fragments (text: string, size: number): string[] {
   const chars = Array.from(text)
   const out: string[] = []
   for (let i = 0; i < chars.length; i += size) out.push(chars.slice(i, i + size).join(''))
@@ -577,7 +577,7 @@ function fragments(text: string, size: number): string[] {
 }
 
 /** All SSE payloads of a stream, in order, without the final [DONE]. */
-function streamChunks(plan: ChatPlan): Record<string, unknown>[] {
+function streamChunks (plan: ChatPlan): Record<string, unknown>[] {
   const chunk = (delta: Record<string, unknown>, finishReason: string | null): Record<string, unknown> => ({
     id: plan.id,
     object: 'chat.completion.chunk',
@@ -606,7 +606,7 @@ function streamChunks(plan: ChatPlan): Record<string, unknown>[] {
   return chunks
 }
 
-async function sendStream(ex: Exchange, state: ServerState, plan: ChatPlan): Promise<void> {
+async function sendStream (ex: Exchange, state: ServerState, plan: ChatPlan): Promise<void> {
   const { res, controls } = ex
   res.writeHead(200, {
     ...upstreamHeaders(ex, state, false),
@@ -630,7 +630,7 @@ async function sendStream(ex: Exchange, state: ServerState, plan: ChatPlan): Pro
 // Routes
 // ---------------------------------------------------------------------------
 
-async function handleChat(ex: Exchange, state: ServerState): Promise<void> {
+async function handleChat (ex: Exchange, state: ServerState): Promise<void> {
   const parsed = tryParseJson(ex.record.body)
   const problem = validateChatBody(parsed)
   if (problem) return sendError(ex, state, problem)
@@ -642,15 +642,15 @@ async function handleChat(ex: Exchange, state: ServerState): Promise<void> {
 
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'o3-mini', 'gpt-5']
 
-function modelObject(id: string): Record<string, unknown> {
+function modelObject (id: string): Record<string, unknown> {
   return { id, object: 'model', created: 1715367049, owned_by: 'system' }
 }
 
-function handleModels(ex: Exchange, state: ServerState): Promise<void> {
+function handleModels (ex: Exchange, state: ServerState): Promise<void> {
   return sendJson(ex, state, 200, { object: 'list', data: MODELS.map(modelObject) })
 }
 
-function queryObject(query: URLSearchParams): Record<string, string | string[]> {
+function queryObject (query: URLSearchParams): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {}
   for (const key of new Set(query.keys())) {
     const values = query.getAll(key)
@@ -659,7 +659,7 @@ function queryObject(query: URLSearchParams): Record<string, string | string[]> 
   return out
 }
 
-function handleEcho(ex: Exchange, state: ServerState): Promise<void> {
+function handleEcho (ex: Exchange, state: ServerState): Promise<void> {
   const parsed = tryParseJson(ex.record.body)
   return sendJson(ex, state, 200, {
     method: ex.record.method,
@@ -673,7 +673,7 @@ function handleEcho(ex: Exchange, state: ServerState): Promise<void> {
 
 type Route = (ex: Exchange, state: ServerState) => Promise<void>
 
-function findRoute(method: string, path: string): Route | undefined {
+function findRoute (method: string, path: string): Route | undefined {
   if (method === 'POST' && path === '/v1/chat/completions') return handleChat
   if (method === 'GET' && path === '/v1/models') return handleModels
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)
@@ -688,7 +688,7 @@ function findRoute(method: string, path: string): Route | undefined {
 // Request pipeline
 // ---------------------------------------------------------------------------
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
+function readBody (req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     const done = (): void => resolve(Buffer.concat(chunks))
@@ -700,26 +700,26 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   })
 }
 
-function isEchoPath(path: string): boolean {
+function isEchoPath (path: string): boolean {
   return path === '/echo' || path.startsWith('/echo/')
 }
 
 /** Parses the path without normalising it, so tests see exactly what the gateway sent. */
-function splitUrl(rawUrl: string): { path: string; query: URLSearchParams } {
+function splitUrl (rawUrl: string): { path: string; query: URLSearchParams } {
   const q = rawUrl.indexOf('?')
   return q < 0
     ? { path: rawUrl, query: new URLSearchParams() }
     : { path: rawUrl.slice(0, q), query: new URLSearchParams(rawUrl.slice(q + 1)) }
 }
 
-function pushRecord(state: ServerState, record: RecordedRequest): void {
+function pushRecord (state: ServerState, record: RecordedRequest): void {
   if (state.requests.includes(record)) return
   state.requests.push(record)
   state.events.emit('change')
 }
 
 /** Watches the connection: settles the request as finished, aborted, or closed by us. */
-function trackLifecycle(state: ServerState, ex: Exchange, controller: AbortController): void {
+function trackLifecycle (state: ServerState, ex: Exchange, controller: AbortController): void {
   ex.res.on('error', () => { /* writes after a client abort must not crash the fake */ })
   ex.res.on('close', () => {
     controller.abort()
@@ -734,14 +734,19 @@ function trackLifecycle(state: ServerState, ex: Exchange, controller: AbortContr
   })
 }
 
-async function handle(state: ServerState, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+async function handle (state: ServerState, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const meta: RequestMeta = { startedAt: performance.now(), settledWithoutAbort: false, serverDestroying: false }
   const record: RecordedRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: { ...req.headers }, body: Buffer.alloc(0), aborted: false }
   state.meta.set(record, meta)
   const controller = new AbortController()
   const { path, query } = splitUrl(record.url)
   const ex: Exchange = {
-    req, res, record, meta, path, query,
+    req,
+    res,
+    record,
+    meta,
+    path,
+    query,
     signal: controller.signal,
     requestId: `req_${randomHex(32)}`,
     controls: defaultControls(), // replaced once the body (and so `model`) is known
@@ -762,7 +767,7 @@ async function handle(state: ServerState, req: http.IncomingMessage, res: http.S
   if (unknown.length > 0) {
     return sendError(ex, state, invalidRequest(`Unknown x-fake-behaviour control(s): ${unknown.join(', ')}`, null, 'unknown_fake_behaviour'))
   }
-  if (controls.hang) return; // the socket stays open until the client or close() ends it
+  if (controls.hang) return // the socket stays open until the client or close() ends it
   if (!(await sleep(controls.slowMs, ex.signal))) return
   if (isEchoPath(path)) {
     if (controls.status) return sendError(ex, state, faultError(controls.status, 'echo'))
@@ -781,7 +786,7 @@ async function handle(state: ServerState, req: http.IncomingMessage, res: http.S
 }
 
 /** Last-resort guard: a bug in the fake must show up as a 500, never as a crashed test run. */
-function handleSafely(state: ServerState, req: http.IncomingMessage, res: http.ServerResponse): void {
+function handleSafely (state: ServerState, req: http.IncomingMessage, res: http.ServerResponse): void {
   handle(state, req, res).catch((err: unknown) => {
     try {
       if (res.headersSent) {
@@ -804,7 +809,7 @@ function handleSafely(state: ServerState, req: http.IncomingMessage, res: http.S
  * Re-evaluates `check` on every state change until it yields a value (resolve),
  * an Error (reject) or the timeout passes.
  */
-function waitUntil<T>(state: ServerState, check: () => T | Error | undefined, timeoutMs: number, what: string): Promise<T> {
+function waitUntil<T> (state: ServerState, check: () => T | Error | undefined, timeoutMs: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const evaluate = (): boolean => {
       const result = check()
@@ -814,7 +819,7 @@ function waitUntil<T>(state: ServerState, check: () => T | Error | undefined, ti
       else resolve(result)
       return true
     }
-    const onChange = (): void => { evaluate(); }
+    const onChange = (): void => { evaluate() }
     const timer = setTimeout(() => {
       cleanup()
       reject(new Error(`fake-openai: timed out after ${timeoutMs}ms waiting for ${what}`))
@@ -832,11 +837,11 @@ function waitUntil<T>(state: ServerState, check: () => T | Error | undefined, ti
 // Public entry point
 // ---------------------------------------------------------------------------
 
-function formatOrigin(host: string, port: number): string {
+function formatOrigin (host: string, port: number): string {
   return host.includes(':') ? `http://[${host}]:${port}` : `http://${host}:${port}`
 }
 
-export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
+export async function startFakeOpenAI (opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   const host = opts.host ?? '127.0.0.1'
   const state: ServerState = {
     apiKey: opts.apiKey ?? DEFAULT_API_KEY,
@@ -863,9 +868,9 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       state.closed = true
-      state.events.emit('change'); // fail pending waiters right away
+      state.events.emit('change') // fail pending waiters right away
       server.close(() => resolve())
-      server.closeAllConnections(); // includes hanging and streaming requests
+      server.closeAllConnections() // includes hanging and streaming requests
     })
     return closing
   }

@@ -22,5 +22,4 @@ export class CallRegistry {
   cancel (client: string, requestId: unknown): void {
     this.inflight.get(`${client}\u0000${String(requestId)}`)?.abort()
   }
-
 }

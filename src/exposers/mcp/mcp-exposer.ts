@@ -104,12 +104,16 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     if (auth?.resourceServer?.metadataPaths.includes(path) === true && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
-      return void res.end(JSON.stringify(auth.resourceServer.metadata))
+      res.end(JSON.stringify(auth.resourceServer.metadata))
+      return
     }
     if (path !== '/mcp' && path !== '/mcp/') return sendError(res, new NaftikoError('unknown_route', `No route for ${req.method ?? ''} ${path}; the MCP endpoint is /mcp.`))
     // DNS-rebinding protection: a loopback server only answers to loopback names
     if (loopback && !checkLoopbackHostAndOrigin(req, res)) return
-    if (auth !== undefined) return void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res) }, (err: unknown) => sendError(res, err))
+    if (auth !== undefined) {
+      void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res) }, (err: unknown) => sendError(res, err))
+      return
+    }
     serve(req, res)
   })
 
@@ -134,7 +138,10 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(call.done)
     }).catch((err: unknown) => {
       if (err instanceof SyntaxError) return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON')
-      if (res.headersSent) return void res.destroy()
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
       if (err instanceof NaftikoError && err.code === 'body_too_large') res.once('finish', () => req.destroy())
       sendError(res, err)
     })

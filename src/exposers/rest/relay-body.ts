@@ -46,7 +46,10 @@ function pump (res: ServerResponse, body: UpstreamBody, eventStream: boolean): P
       finish('upstream_broken')
       // destroying before the final chunk makes the client see an incomplete response; an event
       // stream first gets an error event, once it is flushed (or after a short grace period)
-      if (!eventStream) return void res.destroy()
+      if (!eventStream) {
+        res.destroy()
+        return
+      }
       const cut = setTimeout(() => res.destroy(), 1000)
       res.write(streamErrorEvent(), () => {
         clearTimeout(cut)

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { FORWARDED_METHODS } from '../../capability/check-capability.js'
 import type { RestExpose } from '../../capability/model.js'
 import { JsonBody, RawBody } from '../../expressions/call-context.js'
 import { normalizeName, splitPath } from '../../expressions/template.js'
@@ -133,7 +134,7 @@ function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: 
       const { url, pathParams } = toFastifyPath(resource.path)
       const invocation = unsupportedInvocation(`forward to ${resource.forward.targetNamespace}`)
       const inputs = compileRouteInputs(pathParams, [], [])
-      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) routes.push({ method, url, inputs, invocation })
+      for (const method of FORWARDED_METHODS) routes.push({ method, url, inputs, invocation })
     }
   }
   return routes
@@ -162,7 +163,7 @@ function toFastifyPath (path: string): { url: string, pathParams: Map<string, st
   const url = splitPath(path).map((part) => {
     if (typeof part === 'string') return part
     const key = `p${pathParams.size}`
-    pathParams.set(normalizeName(part.token), key)
+    pathParams.set(normalizeName(part.name), key)
     return `:${key}`
   }).join('')
   return { url, pathParams }
