@@ -77,7 +77,14 @@ function officialSchemaPath (flag: string | undefined): string {
 }
 
 async function validate (file: string, officialSchema: string | undefined): Promise<number> {
-  const read = await readCapability(file, { officialSchema })
+  let read
+  try {
+    read = await readCapability(file, { officialSchema })
+  } catch (err) {
+    if (!(err instanceof StartupError)) throw err
+    process.stderr.write(`naftiko: ${err.message}\n`)
+    return 1
+  }
   printDiagnostics(read.diagnostics)
   const errors = read.diagnostics.filter((d) => d.severity === 'error').length
   const what = read.kind === 'shared-consumes' ? ' shared consumes document (imported by capabilities, not run on its own)' : ''
@@ -135,11 +142,8 @@ main(process.argv.slice(2)).then((code) => {
     process.exitCode = 2
     return
   }
-  if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-    process.stderr.write(`naftiko: ${(err as Error).message}\n`)
-    process.exitCode = 1
-    return
-  }
-  process.stderr.write(`naftiko: ${(err as Error).stack ?? String(err)}\n`)
+  // a fault of the runtime itself: say so in one line; the stack only when asked for
+  const debug = /^(debug|trace)$/.test(process.env.NAFTIKO_LOG_LEVEL ?? '') || process.argv.includes('debug') || process.argv.includes('trace')
+  process.stderr.write(`naftiko: internal error: ${(err as Error).message ?? String(err)}${debug ? `\n${(err as Error).stack ?? ''}` : ' (run with --log-level debug for details)'}\n`)
   process.exitCode = 1
 })

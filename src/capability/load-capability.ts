@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
+import { StartupError } from '../errors/startup-error.js'
 import { buildSourceMap, type Diagnostic, type SourceMap } from './diagnostics.js'
 
 export interface LoadedDocument {
@@ -15,8 +16,22 @@ export interface LoadedDocument {
 /** Reads and parses a capability file, keeping positions for every later report. */
 export async function loadCapabilityFile (file: string): Promise<LoadedDocument> {
   const path = resolve(file)
-  const text = await readFile(path, 'utf8')
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    throw new StartupError('file_unreadable', `${file}: ${unreadable((err as NodeJS.ErrnoException).code)}`, [], { cause: err })
+  }
   return parseCapabilityText(text, file, path)
+}
+
+function unreadable (code: string | undefined): string {
+  switch (code) {
+    case 'ENOENT': return 'no such file'
+    case 'EISDIR': return 'is a directory; give the capability file inside it'
+    case 'EACCES': case 'EPERM': return 'permission denied'
+    default: return `cannot be read (${code ?? 'error'})`
+  }
 }
 
 export function parseCapabilityText (text: string, displayName: string, path = resolve(displayName)): LoadedDocument {

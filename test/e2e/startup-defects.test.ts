@@ -227,3 +227,18 @@ capability:
     expect(result.stderr).toMatch(/TWILIO_USER/)
   })
 })
+
+describe('files that cannot be read', () => {
+  it.each([
+    ['a missing file', (dir: string) => `${dir}/missing.yaml`, /missing\.yaml: no such file/],
+    ['a directory', (dir: string) => dir, /is a directory/],
+  ])('%s is one sentence and exit 1 for validate and run, never a stack', async (_name, target, message) => {
+    const dir = (await writeCapability('naftiko: 1.0.0-alpha2\n')).replace(/\/[^/]+$/, '')
+    for (const command of ['validate', 'run']) {
+      const result = await runCli([command, target(dir)])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toMatch(message)
+      expect(result.stderr).not.toMatch(STACK_FRAME)
+    }
+  })
+})
