@@ -26,6 +26,11 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --body-timeout MS            longest silence inside an upstream body or stream (default ${DEFAULTS.bodyTimeout})   NAFTIKO_BODY_TIMEOUT
   --shutdown-timeout MS        how long SIGTERM waits for in-flight requests (default ${DEFAULTS.shutdownTimeout})   NAFTIKO_SHUTDOWN_TIMEOUT
   --progress-interval MS       MCP progress heartbeat while an upstream call is slow; 0 = off (default ${DEFAULTS.progressInterval})   NAFTIKO_PROGRESS_INTERVAL
+  --progress-coalesce MS       shortest time between two MCP progress notifications of a stream (default ${DEFAULTS.progressCoalesce})   NAFTIKO_PROGRESS_COALESCE
+  --response-limit BYTES       largest upstream answer read whole: MCP results, mappings, error answers (default ${DEFAULTS.responseLimit})   NAFTIKO_RESPONSE_LIMIT
+  --request-body-timeout MS    longest silence while a client sends its body (default ${DEFAULTS.requestBodyTimeout})   NAFTIKO_REQUEST_BODY_TIMEOUT
+  --max-connections N          open connections per listener (default ${DEFAULTS.maxConnections})   NAFTIKO_MAX_CONNECTIONS
+  --allow-origin ORIGIN        a browser origin allowed on a non-loopback expose (repeatable)   NAFTIKO_ALLOW_ORIGINS (comma-separated)
 
 Options for validate:
   --strict                     also apply the official alpha2 JSON Schema
@@ -53,6 +58,11 @@ async function main (argv: string[]): Promise<number> {
       'body-timeout': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       'progress-interval': { type: 'string' },
+      'progress-coalesce': { type: 'string' },
+      'response-limit': { type: 'string' },
+      'request-body-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'allow-origin': { type: 'string', multiple: true },
     },
   })
   if (values.version === true) { process.stdout.write(`${VERSION}\n`); return 0 }

@@ -15,6 +15,16 @@ export interface RuntimeOptions {
   readonly shutdownTimeout: number
   /** interval of MCP progress heartbeats while a non-streaming upstream call is slow */
   readonly progressInterval: number
+  /** shortest time between two MCP progress notifications of a streamed call (text coalesced) */
+  readonly progressCoalesce: number
+  /** largest upstream answer read whole (MCP results, mappings, error answers) */
+  readonly responseLimit: number
+  /** longest silence while a client sends its request body */
+  readonly requestBodyTimeout: number
+  /** open connections per listener */
+  readonly maxConnections: number
+  /** browser origins allowed to call an expose that is not on loopback (`Origin` checked on every request) */
+  readonly allowOrigins: readonly string[]
   readonly proxy: { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined
   readonly env: NodeJS.ProcessEnv
 }
@@ -37,6 +47,11 @@ export interface RuntimeFlags {
   'body-timeout'?: string
   'shutdown-timeout'?: string
   'progress-interval'?: string
+  'progress-coalesce'?: string
+  'response-limit'?: string
+  'request-body-timeout'?: string
+  'max-connections'?: string
+  'allow-origin'?: string[]
 }
 
 export const DEFAULTS = {
@@ -49,6 +64,12 @@ export const DEFAULTS = {
   shutdownTimeout: 30_000,
   // well inside the 60 s request timeout common MCP clients use
   progressInterval: 15_000,
+  // a notification per token would cost a message per event; a few per second reads as live
+  progressCoalesce: 250,
+  responseLimit: 32 * 1024 * 1024,
+  // in the spirit of nginx's client_body_timeout (60 s)
+  requestBodyTimeout: 60_000,
+  maxConnections: 10_000,
   logLevel: 'info' as LevelWithSilent,
 }
 
@@ -73,6 +94,11 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     bodyTimeout: integer(pick(flags['body-timeout'], 'NAFTIKO_BODY_TIMEOUT'), '--body-timeout', 1) ?? DEFAULTS.bodyTimeout,
     shutdownTimeout: integer(pick(flags['shutdown-timeout'], 'NAFTIKO_SHUTDOWN_TIMEOUT'), '--shutdown-timeout', 0) ?? DEFAULTS.shutdownTimeout,
     progressInterval: integer(pick(flags['progress-interval'], 'NAFTIKO_PROGRESS_INTERVAL'), '--progress-interval', 0) ?? DEFAULTS.progressInterval,
+    progressCoalesce: integer(pick(flags['progress-coalesce'], 'NAFTIKO_PROGRESS_COALESCE'), '--progress-coalesce', 0) ?? DEFAULTS.progressCoalesce,
+    responseLimit: integer(pick(flags['response-limit'], 'NAFTIKO_RESPONSE_LIMIT'), '--response-limit', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULTS.responseLimit,
+    requestBodyTimeout: integer(pick(flags['request-body-timeout'], 'NAFTIKO_REQUEST_BODY_TIMEOUT'), '--request-body-timeout', 1) ?? DEFAULTS.requestBodyTimeout,
+    maxConnections: integer(pick(flags['max-connections'], 'NAFTIKO_MAX_CONNECTIONS'), '--max-connections', 1) ?? DEFAULTS.maxConnections,
+    allowOrigins: [...(flags['allow-origin'] ?? nonEmpty(env.NAFTIKO_ALLOW_ORIGINS)?.split(',') ?? [])].map((o) => checkOrigin(o.trim())),
     proxy: httpProxy === undefined && httpsProxy === undefined ? undefined : { httpProxy, httpsProxy, noProxy },
     env,
   })
@@ -99,6 +125,17 @@ function checkUrl (raw: string): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--base-uri expects an http(s) URL, got "${raw}"`)
   return raw
+}
+
+function checkOrigin (raw: string): string {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new UsageError(`--allow-origin expects an origin like https://app.example, got "${raw}"`)
+  }
+  if (url.origin === 'null' || url.origin !== raw.replace(/\/$/, '')) throw new UsageError(`--allow-origin expects an origin like https://app.example (scheme, host and port only), got "${raw}"`)
+  return url.origin
 }
 
 function pairs<T> (items: string[], flag: string, shape: string, parse: (v: string) => T | undefined): Map<string, T> {

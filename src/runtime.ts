@@ -46,10 +46,11 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
 
   let listeners: Listeners | undefined
   try {
-    const mounted = await mountExposers(model.exposes, { consumers, scope, redactor, logger: log.logger }, {
+    const mounted = await mountExposers(model.exposes, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit }, {
       host: options.host,
       bodyLimit: options.bodyLimit,
       heartbeatMs: options.progressInterval,
+      coalesceMs: options.progressCoalesce,
       version: VERSION,
     })
     listeners = await startListeners(mounted, ({ expose }) => ({

@@ -9,6 +9,8 @@ export interface Redactor {
   redact (text: string): string
   /** whether a text holds a bound secret */
   holds (text: string): boolean
+  /** how much of a growing text may leave now: all of it but an end that could start a secret */
+  releasable (text: string): number
   /** a scanner for one byte stream, carrying partial matches across chunks */
   scanner (): StreamScanner
 }
@@ -68,6 +70,15 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
     active: true,
     redact: (text) => replace(text, ordered),
     holds: (text) => ordered.some((n) => text.includes(n)),
+    releasable (text) {
+      let keep = 0
+      for (const n of ordered) {
+        for (let k = Math.min(n.length - 1, text.length); k > keep; k--) {
+          if (text.endsWith(n.slice(0, k))) { keep = k; break }
+        }
+      }
+      return text.length - keep
+    },
     scanner () {
       let held: Buffer | undefined
       return {
@@ -92,6 +103,7 @@ const NONE: Redactor = {
   active: false,
   redact: (text) => text,
   holds: () => false,
+  releasable: (text) => text.length,
   scanner: () => ({ push: (chunk) => chunk, end: () => EMPTY }),
 }
 

@@ -81,6 +81,8 @@ export function compileRequest (consumes: ConsumedNamespace, operation: Consumed
         if (headers['content-type'] === undefined && built.contentType !== undefined) headers['content-type'] = built.contentType
       }
     }
+    // the answer is scanned for secrets and read by mappings: ask for it uncompressed
+    headers['accept-encoding'] ??= 'identity'
     // the credential is applied last: nothing the caller sends can replace it
     Object.assign(headers, credentialHeaders)
     if (bodyCredential !== undefined) {

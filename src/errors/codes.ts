@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   upstream_unreachable: { status: 502, type: 'server_error', message: 'The upstream API could not be reached.' },
   upstream_not_configured: { status: 502, type: 'server_error', message: 'The upstream API has no base URI; start the gateway with --base-uri.' },
   upstream_invalid_response: { status: 502, type: 'server_error', message: 'The upstream API answered with a response the gateway could not read.' },
+  upstream_response_too_large: { status: 502, type: 'server_error', message: 'The upstream answer is larger than the gateway reads whole (--response-limit).' },
   upstream_stream_broken: { status: 502, type: 'server_error', message: 'The upstream stream ended before it was complete.' },
   upstream_timeout: { status: 504, type: 'server_error', message: 'The upstream API did not answer in time.' },
 } as const satisfies Record<string, { status: number; type: string; message: string }>

@@ -24,6 +24,7 @@ export interface MountOptions {
   host: string | undefined
   bodyLimit: number
   heartbeatMs: number
+  coalesceMs: number
   version: string
 }
 
@@ -42,7 +43,7 @@ export async function mountExposers (exposes: readonly Expose[], context: Invoca
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
       const tools = prepareTools(expose, context)
-      const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.heartbeatMs, version: options.version, logger }
+      const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, version: options.version, logger }
       if (expose.transport === 'stdio') {
         const { startMcpStdioExposer } = await import('./mcp/mcp-stdio.js')
         mounted.stdio.push(startMcpStdioExposer(expose, tools, mcpOptions))

@@ -5,6 +5,8 @@ export interface StreamProgress {
   events: number
   /** the assistant text so far (chat completion streams) */
   text: string
+  /** the stream has ended: the text is complete */
+  done?: boolean
 }
 
 interface ToolCallAcc { index: number, id?: string, type?: string, function: { name: string, arguments: string } }

@@ -1,4 +1,6 @@
-import type { OutgoingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { pipeline, type Readable, type Transform } from 'node:stream'
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import type { Invocable } from '../capability/model.js'
 import type { Redactor } from '../bindings/redact.js'
 import type { Consumers, ConsumedOperationRuntime } from '../consumers/build-consumers.js'
@@ -27,6 +29,8 @@ export interface InvocationContext {
   readonly scope: ExpressionScope
   readonly redactor: Redactor
   readonly logger: Logger
+  /** the most an upstream answer read whole may hold */
+  readonly responseLimit: number
 }
 
 const NO_ARGS: ReadonlyMap<string, unknown> = new Map()
@@ -84,10 +88,13 @@ function compileCall (item: Invocable, operation: ConsumedOperationRuntime, cont
       const status = upstream.status
       const eventStream = isEventStream(upstream.headers['content-type'])
       const ok = status >= 200 && status < 300
-      // the body's length changes only where a secret is replaced in it
-      const relayed = relayHeaders(upstream.headers, redactor, !redactor.active && ok && shape.output.identity && !eventStream)
+      const untouched = !redactor.active && ok && shape.output.identity && !eventStream
+      // a compressed answer is decoded wherever it is read or scanned; only an untouched relay keeps it
+      const decoded = untouched ? undefined : decodeContent(upstream)
+      // the body's length changes only where a secret is replaced in it, or where it is decoded
+      const relayed = relayHeaders(decoded?.headers ?? upstream.headers, redactor, untouched)
       if (relayed.withheld.length > 0) logger.warn({ headers: relayed.withheld, call: operation.definition.name }, 'upstream response headers withheld: they held a bound secret')
-      const body = new UpstreamBody(upstream.body, redactor, eventStream)
+      const body = new UpstreamBody(decoded?.body ?? upstream.body, redactor, eventStream, context.responseLimit)
       if (!ok) return upstreamError(status, relayed.headers, body)
       if (eventStream) return { kind: 'stream', status, headers: relayed.headers, body, shape }
       if (shape.output.identity) return { kind: 'relay', status, headers: relayed.headers, body, shape }
@@ -119,23 +126,31 @@ async function upstreamError (status: number, headers: OutgoingHttpHeaders, body
   let text: string
   try {
     text = await body.text()
-  } catch {
+  } catch (err) {
+    if (err instanceof NaftikoError) return { kind: 'error', error: err }
+    // an error answer broken off mid-body still says its status
     text = ''
   }
   delete headers['content-length']
-  return { kind: 'upstream_error', status, headers, body: text, message: upstreamMessage(text) }
+  const retryAfter = headers['retry-after']
+  return { kind: 'upstream_error', status, headers, body: text, ...upstreamErrorOf(text), retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined }
 }
 
-/** The upstream's own error text (already scrubbed): OpenAI-style `error.message`, a top-level
- * `message`, or the start of the body. Cut after scrubbing, so a cut never splits a secret. */
-function upstreamMessage (body: string): string {
+/** The upstream's own error (the text already scrubbed): OpenAI-style `error.message` and `code`,
+ * a top-level `message`, or the start of the body, cut after scrubbing so that a cut never splits a
+ * secret. */
+function upstreamErrorOf (body: string): { message: string, code: string | undefined } {
   try {
-    const parsed = JSON.parse(body) as { error?: { message?: unknown } | string, message?: unknown }
-    if (typeof parsed.error === 'object' && typeof parsed.error?.message === 'string') return parsed.error.message
-    if (typeof parsed.error === 'string') return parsed.error
-    if (typeof parsed.message === 'string') return parsed.message
+    const parsed = JSON.parse(body) as { error?: { message?: unknown, code?: unknown, type?: unknown } | string, message?: unknown, code?: unknown }
+    const error = parsed.error
+    const code = typeof error === 'object' && (typeof error.code === 'string' || typeof error.type === 'string')
+      ? String(error.code ?? error.type)
+      : typeof parsed.code === 'string' ? parsed.code : undefined
+    if (typeof error === 'object' && typeof error.message === 'string') return { message: error.message, code }
+    if (typeof error === 'string') return { message: error, code }
+    if (typeof parsed.message === 'string') return { message: parsed.message, code }
   } catch {}
-  return body.length > MESSAGE_LIMIT ? `${body.slice(0, MESSAGE_LIMIT)}…` : body
+  return { message: body.length > MESSAGE_LIMIT ? `${body.slice(0, MESSAGE_LIMIT)}…` : body, code: undefined }
 }
 
 /**
@@ -149,11 +164,22 @@ export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamP
   const headers = { ...outcome.headers, 'content-type': 'application/json; charset=utf-8' }
   delete headers['content-length']
   delete headers['content-encoding']
-  // progress text is assembled across events: a secret split between two events is whole in it
-  const report = onProgress === undefined ? undefined : (p: StreamProgress): void => onProgress({ events: p.events, text: shape.redactor.redact(p.text) })
+  // progress text is assembled across events: a secret split between two events is whole in it; an
+  // end that could be the start of a secret waits for the next event
+  const redactor = shape.redactor
+  let last: StreamProgress | undefined
+  const report = onProgress === undefined
+    ? undefined
+    : (p: StreamProgress): void => {
+        last = p
+        const text = redactor.redact(p.text)
+        onProgress({ events: p.events, text: text.slice(0, redactor.releasable(text)) })
+      }
   try {
     if (outcome.kind === 'stream') {
       const assembled = await assembleEventStream(body.chunks(), report)
+      // the stream is over: its end can no longer be the start of a secret
+      if (last !== undefined) onProgress?.({ events: last.events, text: redactor.redact(last.text), done: true })
       return jsonOutcome(status, headers, shape.output.map(assembled), shape.redactor)
     }
     const text = await body.text()
@@ -180,6 +206,29 @@ function parseJson (text: string): unknown {
   } catch {
     return NOT_JSON
   }
+}
+
+const DECODERS: Record<string, () => Transform> = {
+  gzip: () => createGunzip(),
+  'x-gzip': () => createGunzip(),
+  deflate: () => createInflate(),
+  br: () => createBrotliDecompress(),
+}
+
+/**
+ * An upstream that compresses although the gateway asked for `identity` (compile-request.ts): its
+ * body is decoded so that it can be scanned and read, and goes on without `content-encoding`. An
+ * encoding the gateway cannot decode is left as it is.
+ */
+function decodeContent (upstream: UpstreamResponse): { body: Readable, headers: IncomingHttpHeaders } | undefined {
+  const encoding = upstream.headers['content-encoding']?.trim().toLowerCase()
+  const decoder = encoding === undefined ? undefined : DECODERS[encoding]
+  if (decoder === undefined) return undefined
+  const headers = { ...upstream.headers }
+  delete headers['content-encoding']
+  delete headers['content-length']
+  // an upstream that lies about its encoding breaks the body: a read error, like a reset
+  return { body: pipeline(upstream.body, decoder(), () => {}), headers }
 }
 
 export function isEventStream (contentType: string | undefined): boolean {

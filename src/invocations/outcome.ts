@@ -19,7 +19,17 @@ export type Outcome =
   /** a 2xx relay read whole that is not JSON */
   | { readonly kind: 'text', readonly status: number, readonly headers: OutgoingHttpHeaders, readonly text: string }
   /** a non-2xx answer: never mapped (DESIGN 2.1) */
-  | { readonly kind: 'upstream_error', readonly status: number, readonly headers: OutgoingHttpHeaders, readonly body: string, readonly message: string }
+  | {
+    readonly kind: 'upstream_error'
+    readonly status: number
+    readonly headers: OutgoingHttpHeaders
+    readonly body: string
+    /** the upstream's own error message and code, for a caller that shows one line */
+    readonly message: string
+    readonly code: string | undefined
+    /** the upstream's `retry-after`, for a caller that must back off */
+    readonly retryAfter: string | undefined
+  }
   /** the gateway's own failure (a NaftikoError or a foreign error mapped by code) */
   | { readonly kind: 'error', readonly error: unknown }
 

@@ -12,9 +12,21 @@ export class UpstreamBody {
   private readonly scanner: StreamScanner
   private readonly integrity: StreamIntegrity | undefined
 
-  constructor (readonly source: Readable, redactor: Redactor, eventStream: boolean) {
+  /** bytes read so far by `text` and `chunks` (the reads that keep what they read) */
+  private kept = 0
+
+  /** `limit`: the most `text` and `chunks` read before they fail with `upstream_response_too_large`. */
+  constructor (readonly source: Readable, redactor: Redactor, eventStream: boolean, private readonly limit: number) {
     this.scanner = redactor.scanner()
     this.integrity = eventStream ? new StreamIntegrity() : undefined
+  }
+
+  /** Counts a chunk a whole read keeps; past the limit the upstream answer is aborted. */
+  private keep (chunk: Buffer): void {
+    this.kept += chunk.length
+    if (this.kept <= this.limit) return
+    this.source.destroy()
+    throw new NaftikoError('upstream_response_too_large', `The upstream answer is larger than ${this.limit} bytes, the most the gateway reads whole (--response-limit).`)
   }
 
   /** The bytes of a chunk that may leave now (possibly none). */
@@ -36,6 +48,12 @@ export class UpstreamBody {
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = []
       source.on('data', (chunk: Buffer) => {
+        try {
+          this.keep(chunk)
+        } catch (err) {
+          reject(err)
+          return
+        }
         const out = this.take(chunk)
         if (out.length > 0) parts.push(out)
       })
@@ -54,20 +72,16 @@ export class UpstreamBody {
   async * chunks (): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of this.source) {
+        this.keep(chunk as Buffer)
         const out = this.take(chunk as Buffer)
         if (out.length > 0) yield out
       }
     } catch (err) {
-      if (this.integrity === undefined) throw err
+      if (this.integrity === undefined || err instanceof NaftikoError) throw err
       throw new NaftikoError('upstream_stream_broken', undefined, { cause: err })
     }
     const tail = this.finish()
     if (tail.length > 0) yield tail
-  }
-
-  /** Frees the connection when nobody reads the body. */
-  discard (): void {
-    this.source.destroy()
   }
 }
 

@@ -78,7 +78,9 @@ describe.each(CLIENTS)('MCP tool through the %s', (_era, connect) => {
     })
     expect(result.isError).toBeFalsy()
     expect(progress.length).toBeGreaterThanOrEqual(2)
-    expect(progress.at(-1)?.message).toBe('echo: alpha beta gamma delta')
+    // each notification carries what is new since the previous one, with an increasing count
+    expect(progress.map((p) => p.message ?? '').join('')).toBe('echo: alpha beta gamma delta')
+    for (let i = 1; i < progress.length; i++) expect((progress[i] as { progress: number }).progress).toBeGreaterThan((progress[i - 1] as { progress: number }).progress)
     const completion = result.structuredContent as { object: string, choices: Array<{ message: { content: string }, finish_reason: string }>, usage: { total_tokens: number } }
     expect(completion.object).toBe('chat.completion')
     expect(completion.choices[0]?.message.content).toBe('echo: alpha beta gamma delta')

@@ -382,7 +382,8 @@ describe('MCP output mapping (client 2.x)', () => {
     expect(result.isError).toBe(true)
     expect(text(result)).toMatch(/\b500\b/)
     expect(text(result)).toMatch(/The server had an error/)
-    expect(result.structuredContent).toBeUndefined()
+    // never a mapped result: the error, for an agent to act on
+    expect(result.structuredContent).toMatchObject({ error: { status: 500 } })
   })
 
   it('reports an upstream 404 as a tool error with the upstream message, not a mapped result', async () => {
@@ -390,7 +391,7 @@ describe('MCP output mapping (client 2.x)', () => {
     expect(result.isError).toBe(true)
     expect(text(result)).toMatch(/\b404\b/)
     expect(text(result)).toMatch(/Invalid URL \(GET \/nowhere\)/)
-    expect(result.structuredContent).toBeUndefined()
+    expect(result.structuredContent).toStrictEqual({ error: { status: 404, code: 'unknown_url', message: expect.stringMatching(/Invalid URL/) as unknown, retryAfter: null } })
   })
 })
 

@@ -1,5 +1,6 @@
 import { toErrorResponse } from '../../errors/envelope.js'
 import { collectOutcome } from '../../invocations/compile-invocation.js'
+import type { StreamProgress } from '../../invocations/assemble-stream.js'
 import type { Outcome } from '../../invocations/outcome.js'
 import type { Logger } from '../../server/logger.js'
 import { McpInputs, type PreparedTool } from './mcp-tools.js'
@@ -17,6 +18,8 @@ export interface ToolCallContext {
   /** present only when the client asked for progress */
   progress?: (progress: number, message: string) => void
   heartbeatMs: number
+  /** shortest time between two progress notifications of a stream */
+  coalesceMs: number
   logger: Logger
 }
 
@@ -31,15 +34,19 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
   const problem = tool.checkArguments(args)
   if (problem !== undefined) return errorResult(problem)
   const started = performance.now()
-  const heartbeat = startHeartbeat(ctx, started)
+  const progress = progressOf(ctx)
+  const heartbeat = startHeartbeat(ctx, progress, started)
   let outcome: Outcome
   try {
     outcome = await tool.invocation.invoke(new McpInputs(args), ctx.signal)
   } finally {
     heartbeat?.stop()
   }
-  const progress = ctx.progress
-  outcome = await collectOutcome(outcome, progress === undefined ? undefined : (p) => progress(p.events, p.text))
+  try {
+    outcome = await collectOutcome(outcome, progress?.report)
+  } finally {
+    progress?.stop()
+  }
   const upstreamStatus = outcome.kind === 'error' ? null : outcome.status
   ctx.logger.info({ tool: tool.definition.name, upstreamStatus, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
   return toolResult(outcome, ctx, tool.definition.name)
@@ -54,8 +61,13 @@ function toolResult (outcome: Outcome, ctx: ToolCallContext, tool: string): Call
     }
     case 'text':
       return { content: [{ type: 'text', text: outcome.text }] }
-    case 'upstream_error':
-      return errorResult(`Upstream answered ${outcome.status}: ${outcome.message}`)
+    case 'upstream_error': {
+      // what an agent needs to back off or correct itself: status, code, message, retry-after
+      const code = outcome.code === undefined ? '' : ` (${outcome.code})`
+      const retry = outcome.retryAfter === undefined ? '' : ` Retry after ${outcome.retryAfter} s.`
+      const error = { status: outcome.status, code: outcome.code ?? null, message: outcome.message, retryAfter: outcome.retryAfter ?? null }
+      return { content: [{ type: 'text', text: `Upstream answered ${outcome.status}${code}: ${outcome.message}${retry}` }], structuredContent: { error }, isError: true }
+    }
     case 'error': {
       if (ctx.signal.aborted) return errorResult('The call was cancelled.')
       const { body } = toErrorResponse(outcome.error)
@@ -68,14 +80,54 @@ function toolResult (outcome: Outcome, ctx: ToolCallContext, tool: string): Call
   }
 }
 
+interface Progress {
+  /** the next notification's `progress`: a running count, so that it always increases */
+  send: (message: string) => void
+  /** a stream's text so far: what is new since the last notification leaves, at most once per interval */
+  report: (p: StreamProgress) => void
+  stop: () => void
+}
+
+/** Progress for a client that asked for it (a progress token), else undefined. */
+function progressOf (ctx: ToolCallContext): Progress | undefined {
+  const notify = ctx.progress
+  if (notify === undefined) return undefined
+  let count = 0
+  let sent = 0
+  let lastAt = 0
+  let pending: StreamProgress | undefined
+  let timer: NodeJS.Timeout | undefined
+  const send = (message: string): void => { notify(++count, message) }
+  const flush = (): void => {
+    timer = undefined
+    const text = pending?.text ?? ''
+    if (text.length <= sent) return
+    send(text.slice(sent))
+    sent = text.length
+    lastAt = performance.now()
+  }
+  return {
+    send,
+    report (p) {
+      pending = p
+      const wait = ctx.coalesceMs - (performance.now() - lastAt)
+      if (p.done === true || wait <= 0) {
+        clearTimeout(timer)
+        flush()
+      } else {
+        timer ??= setTimeout(flush, wait)
+      }
+    },
+    stop: () => clearTimeout(timer),
+  }
+}
+
 /** While a slow upstream works, progress notifications keep clients' request timeouts from
  * expiring (clients that reset their timeout on progress). */
-function startHeartbeat (ctx: ToolCallContext, started: number): { stop: () => void } | undefined {
-  if (ctx.progress === undefined || ctx.heartbeatMs <= 0) return undefined
-  let beats = 0
+function startHeartbeat (ctx: ToolCallContext, progress: Progress | undefined, started: number): { stop: () => void } | undefined {
+  if (progress === undefined || ctx.heartbeatMs <= 0) return undefined
   const timer = setInterval(() => {
-    beats++
-    ctx.progress?.(beats, `waiting for the upstream (${Math.round((performance.now() - started) / 1000)} s)`)
+    progress.send(`waiting for the upstream (${Math.round((performance.now() - started) / 1000)} s)`)
   }, ctx.heartbeatMs)
   timer.unref()
   return { stop: () => clearInterval(timer) }

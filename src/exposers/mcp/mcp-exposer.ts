@@ -16,6 +16,7 @@ import type { PreparedTool } from './mcp-tools.js'
 export interface McpExposerOptions {
   bodyLimit: number
   heartbeatMs: number
+  coalesceMs: number
   logger: Logger
   version: string
 }
@@ -52,6 +53,7 @@ export function serverFactory (sdk: typeof ServerSdk, name: string, tools: Reado
       const callCtx: ToolCallContext = {
         signal: call.signal,
         heartbeatMs: options.heartbeatMs,
+        coalesceMs: options.coalesceMs,
         logger,
       }
       if (progressToken !== undefined) {
@@ -134,7 +136,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const direct = matchDirectCall(message, req.headers, tools)
       if (direct === undefined) return viaSdk(message)
       const call = instance.calls.track(client, direct.id, [abort.signal])
-      const ctx: ToolCallContext = { signal: call.signal, heartbeatMs: 0, logger: log }
+      const ctx: ToolCallContext = { signal: call.signal, heartbeatMs: 0, coalesceMs: 0, logger: log }
       return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(call.done)
     }).catch((err: unknown) => {
       if (err instanceof SyntaxError) return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON')
