@@ -124,9 +124,9 @@ async function run (file: string, flags: Record<string, unknown>): Promise<numbe
     let stopping = false
     const stop = (signal: string): void => {
       if (stopping) {
-        // a second signal: stop now
+        // a second signal: stop now, with the conventional code of death by that signal
         process.stderr.write(`naftiko: ${signal} again, exiting now\n`)
-        process.exit(1)
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
       }
       stopping = true
       runtime.logger.info({ signal }, 'shutting down: no new connections, waiting for in-flight requests')
@@ -137,6 +137,8 @@ async function run (file: string, flags: Record<string, unknown>): Promise<numbe
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
+    // an MCP stdio client that closes its end is done with the gateway
+    if (runtime.stdio) process.stdin.once('end', () => { if (!stopping) stop('stdin closed') })
   })
 }
 

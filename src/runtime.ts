@@ -51,12 +51,13 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       bodyLimit: options.bodyLimit,
       heartbeatMs: options.progressInterval,
       coalesceMs: options.progressCoalesce,
+      allowOrigins: options.allowOrigins,
       version: VERSION,
     })
     listeners = await startListeners(mounted, ({ expose }) => ({
       host: hostOf(expose, options.host),
       port: options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
-    }), options.shutdownTimeout)
+    }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, maxConnections: options.maxConnections })
     for (const { expose } of mounted.servers) {
       const host = hostOf(expose, options.host)
       if (isLoopback(host) || ('authentication' in expose && expose.authentication !== undefined)) continue

@@ -1,8 +1,9 @@
 import type { ConsumedNamespace, ConsumedOperation, ConsumedParameter, RequestBody, UpstreamAuthentication } from '../capability/model.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
-import { type CallContext, JsonBody, plainValue, RawBody } from '../expressions/call-context.js'
+import { type CallContext, JsonBody, plainValue } from '../expressions/call-context.js'
 import { compileValue, resolveStaticText, type ExpressionScope, type ValueExpression } from '../expressions/compile-value.js'
 import { normalizeName, splitPath } from '../expressions/template.js'
+import { hasType } from '../invocations/input-types.js'
 
 export interface UpstreamRequest {
   method: string
@@ -201,7 +202,13 @@ function compileBody (template: RequestBody | undefined, bodyParams: ConsumedPar
   if (bodyParams.length === 1) {
     const only = bodyParams[0] as ConsumedParameter
     const expr = lookup(only)
-    return (ctx) => serialize(expr(ctx) ?? (only.value === undefined ? ctx.inputs.body : undefined))
+    const check = only.required || only.type === 'object' || only.type === 'array'
+    if (!check) return (ctx) => serialize(expr(ctx) ?? (only.value === undefined ? ctx.inputs.body : undefined))
+    return (ctx) => {
+      const value = expr(ctx) ?? (only.value === undefined ? ctx.inputs.body : undefined)
+      checkBodyParameter(only, plainValue(value))
+      return serialize(value)
+    }
   }
   const fields = bodyParams.map((p) => ({ name: p.name, expr: lookup(p) }))
   return (ctx) => {
@@ -215,10 +222,20 @@ function compileBody (template: RequestBody | undefined, bodyParams: ConsumedPar
   }
 }
 
+/** A required or typed body parameter is checked before any call, whichever exposer the call came from. */
+function checkBodyParameter (param: ConsumedParameter, value: unknown): void {
+  if (value === undefined) {
+    if (param.required) throw new NaftikoError('missing_required_parameter', `Missing required body parameter "${param.name}".`, { param: param.name })
+    return
+  }
+  if (param.type !== undefined && !hasType(value, param.type)) {
+    throw new NaftikoError('invalid_request', `Body parameter "${param.name}" must be ${param.type === 'array' || param.type === 'object' ? 'an' : 'a'} ${param.type}.`, { param: param.name })
+  }
+}
+
 function serialize (value: unknown): BuiltBody | undefined {
   if (value === undefined) return undefined
   if (value instanceof JsonBody) return { data: value.raw, contentType: 'application/json' }
-  if (value instanceof RawBody) return { data: value.raw, contentType: value.contentType }
   if (typeof value === 'string') return { data: value, contentType: 'text/plain; charset=utf-8' }
   return { data: JSON.stringify(value), contentType: 'application/json' }
 }

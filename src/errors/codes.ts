@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   missing_required_parameter: { status: 400, type: 'invalid_request_error', message: 'A required parameter is missing.' },
   unauthorized: { status: 401, type: 'authentication_error', message: 'Missing or invalid credentials for this gateway.' },
   request_timeout: { status: 408, type: 'invalid_request_error', message: 'The request was not received in time.' },
+  host_not_allowed: { status: 403, type: 'permission_error', message: 'The Host or Origin of this request is not allowed.' },
   insufficient_scope: { status: 403, type: 'permission_error', message: 'The access token lacks a required scope.' },
   unknown_route: { status: 404, type: 'invalid_request_error', message: 'No route matches this method and path.' },
   body_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body exceeds the size limit.' },

@@ -24,6 +24,8 @@ const FOREIGN_CODES: Record<string, ErrorCode> = {
   UND_ERR_CLOSED: 'upstream_unreachable',
   UND_ERR_DESTROYED: 'upstream_unreachable',
   UND_ERR_INVALID_ARG: 'internal_error',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'upstream_invalid_response',
+  UND_ERR_RES_EXCEEDED_MAX_SIZE: 'upstream_response_too_large',
   ECONNREFUSED: 'upstream_unreachable',
   ECONNRESET: 'upstream_unreachable',
   ENOTFOUND: 'upstream_unreachable',
@@ -42,6 +44,8 @@ export function errorCodeOf (err: unknown): ErrorCode {
   if (err instanceof NaftikoError) return err.code
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string' && Object.hasOwn(FOREIGN_CODES, code)) return FOREIGN_CODES[code] as ErrorCode
+  // an upstream answer that is not HTTP: undici's HTTPParserError (its `code` is llhttp's, when set)
+  if ((typeof code === 'string' && code.startsWith('HPE_')) || (err as { name?: unknown } | null)?.name === 'HTTPParserError') return 'upstream_invalid_response'
   // fastify reports body-limit and parse failures with a statusCode and its own code
   const statusCode = (err as { statusCode?: unknown } | null)?.statusCode
   if (statusCode === 413) return 'body_too_large'

@@ -16,8 +16,8 @@ export interface MountedServer {
 
 export interface Mounted {
   servers: MountedServer[]
-  /** MCP exposes served on stdin/stdout */
-  stdio: Array<{ close: () => Promise<void> }>
+  /** MCP exposes served on stdin/stdout, started once every listener listens */
+  stdio: Array<() => { close: () => Promise<void> }>
 }
 
 export interface MountOptions {
@@ -26,6 +26,7 @@ export interface MountOptions {
   heartbeatMs: number
   coalesceMs: number
   version: string
+  allowOrigins: readonly string[]
 }
 
 /**
@@ -38,7 +39,9 @@ export async function mountExposers (exposes: readonly Expose[], context: Invoca
   for (const expose of exposes) {
     if (expose.type === 'rest') {
       const { buildRestExposer } = await import('./rest/rest-exposer.js')
-      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger })
+      // without inbound authentication, a loopback REST expose answers only to loopback names
+      const origins = expose.authentication === undefined && isLoopback(hostOf(expose, options.host)) ? { loopback: true, allowOrigins: options.allowOrigins } : undefined
+      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, origins })
       mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
@@ -46,11 +49,12 @@ export async function mountExposers (exposes: readonly Expose[], context: Invoca
       const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, version: options.version, logger }
       if (expose.transport === 'stdio') {
         const { startMcpStdioExposer } = await import('./mcp/mcp-stdio.js')
-        mounted.stdio.push(startMcpStdioExposer(expose, tools, mcpOptions))
+        mounted.stdio.push(() => startMcpStdioExposer(expose, tools, mcpOptions))
         continue
       }
       const { buildMcpHttpExposer } = await import('./mcp/mcp-exposer.js')
-      const http = buildMcpHttpExposer(expose, tools, mcpOptions, isLoopback(hostOf(expose, options.host)), buildInboundAuth(expose.authentication, context.scope))
+      const origins = { loopback: isLoopback(hostOf(expose, options.host)), allowOrigins: options.allowOrigins }
+      const http = buildMcpHttpExposer(expose, tools, mcpOptions, origins, buildInboundAuth(expose.authentication, context.scope))
       const listen = async (host: string, port: number): Promise<void> => {
         http.server.listen({ host, port })
         await once(http.server, 'listening')

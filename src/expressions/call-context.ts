@@ -23,14 +23,8 @@ export class JsonBody {
   constructor (readonly raw: Buffer, readonly value: unknown) {}
 }
 
-/** A request body that is not JSON, forwarded as bytes with its content type. */
-export class RawBody {
-  constructor (readonly raw: Buffer, readonly contentType: string | undefined) {}
-}
-
 /** The plain value of an input, whatever form it arrived in. */
 export function plainValue (value: unknown): unknown {
   if (value instanceof JsonBody) return value.value
-  if (value instanceof RawBody) return value.raw.toString('utf8')
   return value
 }

@@ -1,5 +1,7 @@
 import { isIP } from 'node:net'
-import type { ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { toErrorResponse } from '../errors/envelope.js'
+import { NaftikoError } from '../errors/naftiko-error.js'
 import { StartupError } from '../errors/startup-error.js'
 import type { Mounted, MountedServer } from '../exposers/mount-exposers.js'
 
@@ -19,9 +21,22 @@ export interface Listeners {
  * The one owner of the listening sockets: every mounted server listens here and is drained here.
  * A server that cannot listen closes the others and is a startup error naming the expose.
  */
-export async function startListeners (mounted: Mounted, addressOf: (server: MountedServer) => { host: string, port: number }, shutdownTimeout: number): Promise<Listeners> {
+export interface ListenerLimits {
+  shutdownTimeout: number
+  /** longest silence while a client sends its request body */
+  requestBodyTimeout: number
+  maxConnections: number
+}
+
+export async function startListeners (mounted: Mounted, addressOf: (server: MountedServer) => { host: string, port: number }, limits: ListenerLimits): Promise<Listeners> {
+  const { shutdownTimeout } = limits
   const active = new Map(mounted.servers.map((s) => [s, countRequests(s)]))
-  const closeAll = async (): Promise<void> => { await Promise.allSettled([...mounted.servers.map((s) => s.close()), ...mounted.stdio.map((s) => s.close())]) }
+  const stdio: Array<{ close: () => Promise<void> }> = []
+  for (const { server } of mounted.servers) {
+    server.maxConnections = limits.maxConnections
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => boundBodySilence(req, res, limits.requestBodyTimeout))
+  }
+  const closeAll = async (): Promise<void> => { await Promise.allSettled([...mounted.servers.map((s) => s.close()), ...stdio.map((s) => s.close())]) }
   const addresses: BoundAddress[] = []
   for (const mountedServer of mounted.servers) {
     const { expose, server, path, listen } = mountedServer
@@ -38,6 +53,9 @@ export async function startListeners (mounted: Mounted, addressOf: (server: Moun
     const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port
     addresses.push({ type: expose.type, namespace: expose.namespace, url: `http://${urlHost(host)}:${actualPort}${path}` })
   }
+  // stdin/stdout are served only once every listener is up: a bind failure is reported, not a
+  // protocol stream that closes under the client
+  for (const start of mounted.stdio) stdio.push(start())
 
   let closing: Promise<void> | undefined
   return {
@@ -66,6 +84,27 @@ export async function startListeners (mounted: Mounted, addressOf: (server: Moun
       return closing
     },
   }
+}
+
+/**
+ * A client that stops sending its body holds a connection and a buffer: past `timeout` of silence it
+ * gets 408 and the connection closes (nginx's client_body_timeout). Armed only while a body is
+ * expected; once it has arrived, a slow upstream answer is not the client's silence.
+ */
+function boundBodySilence (req: IncomingMessage, res: ServerResponse, timeout: number): void {
+  const chunked = req.headers['transfer-encoding'] !== undefined
+  if (!chunked && (req.headers['content-length'] === undefined || req.headers['content-length'] === '0')) return
+  req.setTimeout(timeout, () => {
+    if (req.complete) return
+    if (!res.headersSent) {
+      const { status, body } = toErrorResponse(new NaftikoError('request_timeout', `No request body data for ${timeout} ms.`))
+      res.writeHead(status, { 'content-type': 'application/json', connection: 'close' })
+      res.end(JSON.stringify(body))
+    }
+    res.once('finish', () => req.socket.destroy())
+    setTimeout(() => req.socket.destroy(), 1000).unref()
+  })
+  req.once('end', () => req.setTimeout(0))
 }
 
 /** Requests whose response has not closed yet, streams included. */

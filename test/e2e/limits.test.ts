@@ -25,10 +25,10 @@ const toolCall = (content: string, model = 'gpt-4o-mini'): string => JSON.string
 })
 
 describe('limits on the MCP endpoint', () => {
-  it('answers a body over --body-limit 413 with the envelope, and keeps serving', async () => {
+  it('answers a body over --body-limit 413 with a JSON-RPC error, and keeps serving', async () => {
     const response = await fetch(gateway.url('mcp'), { method: 'POST', headers: MCP_HEADERS, body: toolCall('x'.repeat(10_000)) })
     expect(response.status).toBe(413)
-    expect((await response.json() as { error: { code: string } }).error.code).toBe('body_too_large')
+    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32600, message: expect.stringMatching(/size limit/) as unknown }, id: null })
     const next = await fetch(gateway.url('mcp'), { method: 'POST', headers: MCP_HEADERS, body: toolCall('small') })
     expect(next.status).toBe(200)
     expect(await next.text()).toContain('echo: small')

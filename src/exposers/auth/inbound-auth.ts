@@ -22,6 +22,15 @@ export function buildInboundAuth (auth: InboundAuthentication | undefined, scope
   return { check: compileInboundAuth(auth, scope) }
 }
 
+/** Two `Authorization` headers (node keeps the first): which one counts is not the gateway's to guess. */
+export function repeatsCredential (rawHeaders: readonly string[]): boolean {
+  let seen = 0
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).length === 13 && (rawHeaders[i] as string).toLowerCase() === 'authorization' && ++seen > 1) return true
+  }
+  return false
+}
+
 /** Request inputs that carry the client's credential for the gateway: never an input of a call. */
 export function credentialInputs (auth: InboundAuthentication | undefined): string[] {
   if (auth?.type === 'apikey') return [auth.key]

@@ -1,22 +1,32 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders } from 'node:http'
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
+/** `name`, `name:port`, `[v6]`, `[v6]:port`: anything else (userinfo, paths) is not a Host */
+const HOST_SYNTAX = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
+
+export interface OriginPolicy {
+  /** the expose listens on a loopback address: Host and Origin must name loopback (DNS rebinding) */
+  loopback: boolean
+  /** browser origins allowed besides loopback ones (`--allow-origin`) */
+  allowOrigins: readonly string[]
+}
 
 /**
- * DNS-rebinding protection for a server bound to loopback (MCP transport spec): the Host header, and
- * the Origin header when a browser sends one, must name a loopback host. A refusal is answered here
- * with 403 and a JSON-RPC error, as the MCP SDK's guards answer it.
+ * DNS-rebinding and cross-origin protection (MCP transport spec): on loopback, the Host header must
+ * name a loopback host; on every bind, a browser's Origin must be a loopback origin (on loopback) or
+ * one the operator allowed. Returns why a request is refused, or undefined.
  */
-export function checkLoopbackHostAndOrigin (req: IncomingMessage, res: ServerResponse): boolean {
-  const host = req.headers.host
-  const hostname = host === undefined ? undefined : hostnameOf(`http://${host}`)
-  if (hostname === undefined || !LOOPBACK_NAMES.has(hostname)) return refuse(res, host === undefined ? 'Missing Host header' : `Invalid Host header: ${host}`)
-  const origin = req.headers.origin
-  if (origin !== undefined && origin !== '' && origin !== 'null') {
-    const originHost = hostnameOf(origin)
-    if (originHost === undefined || !LOOPBACK_NAMES.has(originHost)) return refuse(res, `Invalid Origin header: ${origin}`)
+export function refuseHostOrOrigin (headers: IncomingHttpHeaders, policy: OriginPolicy): string | undefined {
+  if (policy.loopback) {
+    const host = headers.host
+    if (host === undefined) return 'Missing Host header'
+    if (!HOST_SYNTAX.test(host) || !LOOPBACK_NAMES.has(hostnameOf(`http://${host}`) ?? '')) return `Invalid Host header: ${host}`
   }
-  return true
+  const origin = headers.origin
+  if (origin === undefined || origin === '') return undefined
+  if (policy.loopback && (origin === 'null' || LOOPBACK_NAMES.has(hostnameOf(origin) ?? ''))) return undefined
+  if (policy.allowOrigins.includes(origin)) return undefined
+  return `Invalid Origin header: ${origin}`
 }
 
 function hostnameOf (url: string): string | undefined {
@@ -25,10 +35,4 @@ function hostnameOf (url: string): string | undefined {
   } catch {
     return undefined
   }
-}
-
-function refuse (res: ServerResponse, message: string): false {
-  res.writeHead(403, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message }, id: null }))
-  return false
 }

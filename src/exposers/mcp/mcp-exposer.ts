@@ -6,7 +6,9 @@ import { toErrorResponse } from '../../errors/envelope.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { Logger } from '../../server/logger.js'
 import { answerClientError } from '../../server/client-error.js'
-import { checkLoopbackHostAndOrigin } from '../auth/loopback-guard.js'
+import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
+import { repeatsCredential } from '../auth/inbound-auth.js'
+import { parseJsonBody } from '../../server/json-body.js'
 import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
 import { CallRegistry } from './call-registry.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
@@ -81,7 +83,7 @@ export interface McpHttpExposer {
 }
 
 /** Streamable HTTP at `/mcp`: one endpoint for 2026-07-28 clients and, statelessly, 2025-era ones. */
-export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, loopback: boolean, auth: ReturnType<typeof buildInboundAuth>): McpHttpExposer {
+export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, origins: OriginPolicy, auth: ReturnType<typeof buildInboundAuth>): McpHttpExposer {
   const log = options.logger.child({ expose: expose.namespace })
   const instance: McpInstance = { calls: new CallRegistry(), connection: new AsyncLocalStorage<Connection>() }
   const connection = instance.connection as AsyncLocalStorage<Connection>
@@ -110,8 +112,11 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       return
     }
     if (path !== '/mcp' && path !== '/mcp/') return sendError(res, new NaftikoError('unknown_route', `No route for ${req.method ?? ''} ${path}; the MCP endpoint is /mcp.`))
-    // DNS-rebinding protection: a loopback server only answers to loopback names
-    if (loopback && !checkLoopbackHostAndOrigin(req, res)) return
+    // DNS-rebinding protection on loopback, and a browser's Origin checked on every bind
+    const refused = refuseHostOrOrigin(req.headers, origins)
+    if (refused !== undefined) return sendJsonRpcError(res, 403, -32000, refused)
+    if (!ALLOWED_METHODS.has(req.method ?? '')) return sendJsonRpcError(res, 405, -32000, `Method ${req.method ?? ''} is not allowed on /mcp.`, { allow: 'GET, POST, DELETE' })
+    if (repeatsCredential(req.rawHeaders)) return sendError(res, new NaftikoError('invalid_request', 'The request carries more than one Authorization header.'))
     if (auth !== undefined) {
       void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res) }, (err: unknown) => sendError(res, err))
       return
@@ -133,18 +138,26 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     }
     if (req.method !== 'POST') return viaSdk()
     readJsonBody(req, options.bodyLimit).then((message) => {
+      // batching was removed in 2025-06-18: one HTTP request must not fan out to many upstream calls
+      const version = req.headers['mcp-protocol-version']
+      if (Array.isArray(message) && typeof version === 'string' && version >= '2025-06-18') {
+        return sendJsonRpcError(res, 400, -32600, `JSON-RPC batches are not supported in protocol version ${version}.`)
+      }
       const direct = matchDirectCall(message, req.headers, tools)
       if (direct === undefined) return viaSdk(message)
       const call = instance.calls.track(client, direct.id, [abort.signal])
       const ctx: ToolCallContext = { signal: call.signal, heartbeatMs: 0, coalesceMs: 0, logger: log }
       return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(call.done)
     }).catch((err: unknown) => {
-      if (err instanceof SyntaxError) return sendJsonRpcError(res, 400, -32700, 'Parse error: Invalid JSON')
       if (res.headersSent) {
         res.destroy()
         return
       }
-      if (err instanceof NaftikoError && err.code === 'body_too_large') res.once('finish', () => req.destroy())
+      if (err instanceof NaftikoError && err.code === 'invalid_json') return sendJsonRpcError(res, 400, -32700, `Parse error: ${err.message}`)
+      if (err instanceof NaftikoError && err.code === 'body_too_large') {
+        res.once('finish', () => req.destroy())
+        return sendJsonRpcError(res, 413, -32600, `The request body exceeds the size limit of ${options.bodyLimit} bytes.`)
+      }
       sendError(res, err)
     })
   }
@@ -156,6 +169,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     },
   }
 }
+
+const ALLOWED_METHODS = new Set(['GET', 'POST', 'DELETE'])
 
 /** Reads a POST body up to the limit and parses it; a syntax error is the caller's to answer. */
 function readJsonBody (req: IncomingMessage, limit: number): Promise<unknown> {
@@ -176,7 +191,7 @@ function readJsonBody (req: IncomingMessage, limit: number): Promise<unknown> {
     req.on('error', reject)
     req.on('end', () => {
       try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+        resolve(parseJsonBody(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks)))
       } catch (err) {
         reject(err)
       }
@@ -184,8 +199,8 @@ function readJsonBody (req: IncomingMessage, limit: number): Promise<unknown> {
   })
 }
 
-function sendJsonRpcError (res: ServerResponse, status: number, code: number, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
+function sendJsonRpcError (res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers })
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }))
 }
 

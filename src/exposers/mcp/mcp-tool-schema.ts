@@ -2,6 +2,7 @@ import type { ConsumedOperation, ConsumedParameter, McpTool } from '../../capabi
 import type { ExpressionScope } from '../../expressions/compile-value.js'
 import { inputReference, referencedName } from '../../expressions/references.js'
 import { normalizeName, pathPlaceholders, templateTokens } from '../../expressions/template.js'
+import { hasType } from '../../invocations/input-types.js'
 
 export interface JsonSchemaObject {
   type: 'object'
@@ -118,17 +119,5 @@ export function compileArgumentCheck (schema: JsonSchemaObject): ArgumentCheck {
       if (value !== undefined && !hasType(value, type)) return `Invalid arguments: "${name}" must be ${type === 'array' || type === 'object' ? 'an' : 'a'} ${type}.`
     }
     return undefined
-  }
-}
-
-function hasType (value: unknown, type: string): boolean {
-  switch (type) {
-    case 'string': return typeof value === 'string'
-    case 'number': return typeof value === 'number' && Number.isFinite(value)
-    case 'integer': return Number.isInteger(value)
-    case 'boolean': return typeof value === 'boolean'
-    case 'array': return Array.isArray(value)
-    case 'object': return value !== null && typeof value === 'object' && !Array.isArray(value)
-    default: return true
   }
 }

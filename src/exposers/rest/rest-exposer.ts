@@ -3,20 +3,24 @@ import { EventEmitter } from 'node:events'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FORWARDED_METHODS } from '../../capability/check-capability.js'
 import type { RestExpose } from '../../capability/model.js'
-import { JsonBody, RawBody } from '../../expressions/call-context.js'
+import { JsonBody } from '../../expressions/call-context.js'
 import { normalizeName, splitPath } from '../../expressions/template.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { toErrorResponse } from '../../errors/envelope.js'
 import { compileInvocation, unsupportedInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
 import type { Logger } from '../../server/logger.js'
 import { answerClientError } from '../../server/client-error.js'
-import { buildInboundAuth, credentialInputs } from '../auth/inbound-auth.js'
+import { parseJsonBody } from '../../server/json-body.js'
+import { buildInboundAuth, credentialInputs, repeatsCredential } from '../auth/inbound-auth.js'
+import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { relayBody, relayEventStream, type RelayOutcome } from './relay-body.js'
 import { compileRouteInputs, RestInputs, type RouteInputs } from './rest-inputs.js'
 
 export interface RestExposerOptions {
   bodyLimit: number
   logger: Logger
+  /** Host and Origin checks, for an unauthenticated expose on loopback */
+  origins: OriginPolicy | undefined
 }
 
 const MAX_PARAM_LENGTH = 2048
@@ -62,19 +66,24 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   })
 
   app.removeAllContentTypeParsers()
+  // JSON only: a web page cannot send a JSON body without a CORS preflight, which the gateway never
+  // grants, so it cannot spend the key with a simple request; any other body is 415
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, { parseAs: 'buffer' }, (_req, raw: Buffer, done) => {
     if (raw.length === 0) return done(null, undefined)
     try {
       // parsing is the check that the body is well-formed; the bytes go upstream as received
-      done(null, new JsonBody(raw, JSON.parse(raw.toString('utf8'))))
-    } catch {
-      done(new NaftikoError('invalid_json', 'The request body is not valid JSON.'), undefined)
+      done(null, new JsonBody(raw, parseJsonBody(raw)))
+    } catch (err) {
+      done(err as Error, undefined)
     }
   })
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, raw: Buffer, done) => {
-    done(null, raw.length === 0 ? undefined : new RawBody(raw, req.headers['content-type']))
-  })
 
+  const origins = options.origins
+  app.addHook('onRequest', async (request) => {
+    if (repeatsCredential(request.raw.rawHeaders)) throw new NaftikoError('invalid_request', 'The request carries more than one Authorization header.')
+    const refused = origins === undefined ? undefined : refuseHostOrOrigin(request.headers, origins)
+    if (refused !== undefined) throw new NaftikoError('host_not_allowed', `${refused}: this expose answers only to loopback names.`)
+  })
   const auth = buildInboundAuth(expose.authentication, context.scope)
   if (auth !== undefined) {
     app.addHook('onRequest', async (request, reply) => {
@@ -175,7 +184,10 @@ async function handle (route: CompiledRoute, request: FastifyRequest, reply: Fas
   const gone = new ClientGone()
   raw.once('close', () => { if (!raw.writableFinished) gone.abort() })
   const started = performance.now()
-  const outcome = await route.invocation.invoke(new RestInputs(request, route.inputs), gone)
+  const inputs = new RestInputs(request, route.inputs)
+  const problem = inputs.check()
+  if (problem !== undefined) throw problem
+  const outcome = await route.invocation.invoke(inputs, gone)
   switch (outcome.kind) {
     case 'error':
       throw outcome.error
