@@ -5,6 +5,9 @@
 export interface Redactor {
   /** false when nothing is bound: callers may skip scanning */
   readonly active: boolean
+  /** the forms a secret takes in text (plain and JSON-escaped) as latin1 text (a byte per
+   * character), longest first: what a model could spell out over several deltas */
+  readonly textForms: readonly string[]
   /** replaces every bound secret in a text */
   redact (text: string): string
   /** whether a text holds a bound secret */
@@ -32,11 +35,14 @@ const EMPTY = Buffer.alloc(0)
  */
 export function buildRedactor (secrets: readonly string[]): Redactor {
   const needles = new Set<string>()
+  const textForms = new Set<string>()
   for (const secret of secrets) {
     // very short values would blank out ordinary words; they are not plausible credentials
     if (secret.length < 4) continue
     needles.add(secret)
     needles.add(JSON.stringify(secret).slice(1, -1))
+    textForms.add(secret)
+    textForms.add(JSON.stringify(secret).slice(1, -1))
     needles.add(encodeURIComponent(secret))
     for (const encoded of base64Forms(secret)) needles.add(encoded)
   }
@@ -68,6 +74,7 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
   }
   return {
     active: true,
+    textForms: [...textForms].sort((a, b) => b.length - a.length).map((n) => Buffer.from(n).toString('latin1')),
     redact: (text) => replace(text, ordered),
     holds: (text) => ordered.some((n) => text.includes(n)),
     releasable (text) {
@@ -101,6 +108,7 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
 
 const NONE: Redactor = {
   active: false,
+  textForms: [],
   redact: (text) => text,
   holds: () => false,
   releasable: (text) => text.length,

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { Redactor, StreamScanner } from '../bindings/redact.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
+import { EventScrubber } from './event-scrubber.js'
 
 /**
  * An upstream answer's body on its way to a client: every byte passes the redactor's stream scanner
@@ -11,6 +12,8 @@ import { NaftikoError } from '../errors/naftiko-error.js'
 export class UpstreamBody {
   private readonly scanner: StreamScanner
   private readonly integrity: StreamIntegrity | undefined
+  /** secrets spelled across two events of a stream (only when something is bound) */
+  private readonly events: EventScrubber | undefined
 
   /** bytes read so far by `text` and `chunks` (the reads that keep what they read) */
   private kept = 0
@@ -19,6 +22,7 @@ export class UpstreamBody {
   constructor (readonly source: Readable, redactor: Redactor, eventStream: boolean, private readonly limit: number) {
     this.scanner = redactor.scanner()
     this.integrity = eventStream ? new StreamIntegrity() : undefined
+    this.events = eventStream && redactor.active ? new EventScrubber(redactor.textForms) : undefined
   }
 
   /** Counts a chunk a whole read keeps; past the limit the upstream answer is aborted. */
@@ -32,14 +36,18 @@ export class UpstreamBody {
   /** The bytes of a chunk that may leave now (possibly none). */
   take (chunk: Buffer): Buffer {
     this.integrity?.observe(chunk)
-    return this.scanner.push(chunk)
+    const bytes = this.scanner.push(chunk)
+    return this.events === undefined ? bytes : this.events.push(bytes)
   }
 
   /** The bytes held back at the end; throws `upstream_stream_broken` when an event stream ended
    * without its terminator. */
   finish (): Buffer {
     if (this.integrity?.complete() === false) throw new NaftikoError('upstream_stream_broken')
-    return this.scanner.end()
+    const tail = this.scanner.end()
+    if (this.events === undefined) return tail
+    const last = this.events.push(tail)
+    return Buffer.concat([last, this.events.end()])
   }
 
   /** The whole body as text (events, not an async iterator: this is every MCP result's path). */

@@ -1,0 +1,129 @@
+/**
+ * The text of a streamed answer arrives in deltas, one event each: a secret an upstream spells over
+ * several events is whole only in the text a client puts together. The byte scanner cannot see it
+ * (JSON lies between the pieces); this one reads each event's delta string (`"content"`, `"delta"`,
+ * `"arguments"`). While the delta text so far ends with characters that could start a secret (its
+ * plain or JSON-escaped form), its events wait; when the secret completes, its first piece becomes
+ * the marker and the other pieces are removed; when it does not, the events leave. Only an event
+ * that ends like the start of a secret waits, and only until the next event.
+ */
+const DELTA_KEYS = ['"content":"', '"delta":"', '"arguments":"']
+const REDACTED = '[redacted]'
+const SEPARATOR = '\n\n'
+
+/** An event with the place of its delta string. */
+interface Held { text: string, start: number, end: number }
+
+export class EventScrubber {
+  private pending = ''
+  private held: Held[] = []
+  /** the end of the delta text so far, as long as the longest secret form minus one */
+  private tail = ''
+  private readonly longest: number
+
+  /** `needles`: the text forms of every secret, as latin1 text (bytes 1:1) */
+  constructor (private readonly needles: readonly string[]) {
+    this.longest = needles.reduce((max, n) => Math.max(max, n.length), 0)
+  }
+
+  /** Bytes in, the complete events that may leave now out. */
+  push (chunk: Buffer): Buffer {
+    const data = this.pending + chunk.toString('latin1')
+    const cut = data.lastIndexOf(SEPARATOR)
+    if (cut === -1) {
+      this.pending = data
+      return EMPTY
+    }
+    this.pending = data.slice(cut + SEPARATOR.length)
+    let out = ''
+    for (const event of data.slice(0, cut).split(SEPARATOR)) out += this.event(event)
+    return out === '' ? EMPTY : Buffer.from(out, 'latin1')
+  }
+
+  end (): Buffer {
+    const rest = this.release() + this.pending
+    this.pending = ''
+    return rest === '' ? EMPTY : Buffer.from(rest, 'latin1')
+  }
+
+  /** One complete event (without its separator): what leaves now, separators included. */
+  private event (event: string): string {
+    const range = deltaRange(event)
+    if (range === undefined) return this.held.length > 0 ? this.hold({ text: event, start: 0, end: 0 }) : event + SEPARATOR
+    const current: Held = { text: event, ...range }
+    const content = event.slice(range.start, range.end)
+    const joined = this.tail + content
+    for (const n of this.needles) {
+      const at = joined.indexOf(n, Math.max(0, this.tail.length - n.length + 1))
+      if (at === -1 || at >= this.tail.length) continue
+      // the secret ends in this event: its pieces in the waiting events go, the first becomes the marker
+      this.cutHeld(this.tail.length - at)
+      replaceDelta(current, 0, at + n.length - this.tail.length, '')
+      this.tail = ''
+      return this.release() + current.text + SEPARATOR
+    }
+    this.tail = joined.slice(-Math.max(this.longest - 1, 0))
+    if (this.partialEnd(this.tail) > 0) return this.hold(current)
+    return this.release() + current.text + SEPARATOR
+  }
+
+  private hold (event: Held): string {
+    this.held.push(event)
+    return ''
+  }
+
+  private release (): string {
+    let out = ''
+    for (const h of this.held) out += h.text + SEPARATOR
+    this.held = []
+    return out
+  }
+
+  /** Removes the last `count` characters of the waiting deltas; the earliest cut gets the marker. */
+  private cutHeld (count: number): void {
+    let left = count
+    for (let i = this.held.length - 1; i >= 0 && left > 0; i--) {
+      const h = this.held[i] as Held
+      const take = Math.min(left, h.end - h.start)
+      left -= take
+      replaceDelta(h, h.end - h.start - take, h.end - h.start, left === 0 || i === 0 ? REDACTED : '')
+    }
+  }
+
+  /** The length of the longest end of `text` that could start a secret form. */
+  private partialEnd (text: string): number {
+    let keep = 0
+    for (const n of this.needles) {
+      for (let k = Math.min(n.length - 1, text.length); k > keep; k--) {
+        if (text.endsWith(n.slice(0, k))) { keep = k; break }
+      }
+    }
+    return keep
+  }
+}
+
+/** Replaces characters `from`..`to` of an event's delta string. */
+function replaceDelta (event: Held, from: number, to: number, text: string): void {
+  event.text = event.text.slice(0, event.start + from) + text + event.text.slice(event.start + to)
+  event.end += text.length - (to - from)
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** Where the first delta string of an event lies (its raw, JSON-escaped text). */
+function deltaRange (event: string): { start: number, end: number } | undefined {
+  for (const key of DELTA_KEYS) {
+    const at = event.indexOf(key)
+    if (at === -1) continue
+    const start = at + key.length
+    let i = start
+    while (i < event.length) {
+      const c = event.charCodeAt(i)
+      if (c === 0x5c) i += 2
+      else if (c === 0x22) return { start, end: i }
+      else i++
+    }
+    return undefined
+  }
+  return undefined
+}
