@@ -6,6 +6,7 @@ import { resolveBindings } from './bindings/resolve-bindings.js'
 import { buildConsumers } from './consumers/build-consumers.js'
 import { StartupError } from './errors/startup-error.js'
 import { hostOf, isLoopback, mountExposers } from './exposers/mount-exposers.js'
+import { JsonBodyReader } from './server/json-body.js'
 import { startListeners, type BoundAddress, type Listeners } from './server/listeners.js'
 import { createLogger, type Logger } from './server/logger.js'
 import type { RuntimeOptions } from './options.js'
@@ -45,6 +46,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   })
 
   let listeners: Listeners | undefined
+  const bodies = new JsonBodyReader()
   try {
     const mounted = await mountExposers(model.exposes, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit }, {
       host: options.host,
@@ -52,6 +54,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       heartbeatMs: options.progressInterval,
       coalesceMs: options.progressCoalesce,
       allowOrigins: options.allowOrigins,
+      bodies,
       version: VERSION,
     })
     listeners = await startListeners(mounted, ({ expose }) => ({
@@ -77,7 +80,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
           try {
             await listeners?.close()
           } finally {
-            await consumers.close()
+            await Promise.all([consumers.close(), bodies.close()])
             log.close()
           }
         })()
@@ -85,7 +88,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       },
     }
   } catch (err) {
-    await consumers.close()
+    await Promise.all([consumers.close(), bodies.close()])
     log.close()
     throw err
   }

@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import type { Server as HttpServer } from 'node:http'
 import type { Expose } from '../capability/model.js'
 import type { InvocationContext } from '../invocations/compile-invocation.js'
+import type { JsonBodyReader } from '../server/json-body.js'
 import { buildInboundAuth } from './auth/inbound-auth.js'
 
 /** One HTTP server of an expose, ready to listen. */
@@ -27,6 +28,7 @@ export interface MountOptions {
   coalesceMs: number
   version: string
   allowOrigins: readonly string[]
+  bodies: JsonBodyReader
 }
 
 /**
@@ -41,12 +43,12 @@ export async function mountExposers (exposes: readonly Expose[], context: Invoca
       const { buildRestExposer } = await import('./rest/rest-exposer.js')
       // without inbound authentication, a loopback REST expose answers only to loopback names
       const origins = expose.authentication === undefined && isLoopback(hostOf(expose, options.host)) ? { loopback: true, allowOrigins: options.allowOrigins } : undefined
-      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, origins })
+      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, origins, bodies: options.bodies })
       mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
       const tools = prepareTools(expose, context)
-      const mcpOptions = { bodyLimit: options.bodyLimit, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, version: options.version, logger }
+      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, version: options.version, logger }
       if (expose.transport === 'stdio') {
         const { startMcpStdioExposer } = await import('./mcp/mcp-stdio.js')
         mounted.stdio.push(() => startMcpStdioExposer(expose, tools, mcpOptions))

@@ -15,12 +15,40 @@ export interface CallContext {
   readonly args: ReadonlyMap<string, unknown>
 }
 
+const UNPARSED = Symbol('unparsed')
+
 /**
- * A JSON request body kept as received: when it goes upstream unchanged, its bytes are forwarded
- * untouched (no re-serialisation); `value` is the parsed form for lookups.
+ * A JSON request body (or a large MCP argument) kept as received: when it goes upstream unchanged,
+ * its bytes are forwarded untouched (no re-serialisation); `value` is the parsed form for lookups,
+ * parsed on first use when the body arrived already checked but not parsed (a large body).
  */
 export class JsonBody {
-  constructor (readonly raw: Buffer, readonly value: unknown) {}
+  private parsed: unknown
+
+  constructor (readonly raw: Buffer, value: unknown = UNPARSED) {
+    this.parsed = value
+  }
+
+  get value (): unknown {
+    if (this.parsed === UNPARSED) this.parsed = JSON.parse(this.raw.toString('utf8'))
+    return this.parsed
+  }
+
+  /** The JSON type of the value, read from its first byte (no parse). */
+  get jsonType (): 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null' {
+    for (const byte of this.raw) {
+      switch (byte) {
+        case 0x20: case 0x09: case 0x0a: case 0x0d: continue
+        case 0x7b: return 'object'
+        case 0x5b: return 'array'
+        case 0x22: return 'string'
+        case 0x74: case 0x66: return 'boolean'
+        case 0x6e: return 'null'
+        default: return 'number'
+      }
+    }
+    return 'null'
+  }
 }
 
 /** The plain value of an input, whatever form it arrived in. */

@@ -8,7 +8,7 @@ import type { Logger } from '../../server/logger.js'
 import { answerClientError } from '../../server/client-error.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { repeatsCredential } from '../auth/inbound-auth.js'
-import { parseJsonBody } from '../../server/json-body.js'
+import type { JsonBodyReader } from '../../server/json-body.js'
 import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
 import { CallRegistry } from './call-registry.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
@@ -17,6 +17,8 @@ import type { PreparedTool } from './mcp-tools.js'
 
 export interface McpExposerOptions {
   bodyLimit: number
+  /** large messages are taken apart off the main thread */
+  bodies: JsonBodyReader
   heartbeatMs: number
   coalesceMs: number
   logger: Logger
@@ -137,7 +139,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       })
     }
     if (req.method !== 'POST') return viaSdk()
-    readJsonBody(req, options.bodyLimit).then((message) => {
+    readJsonBody(req, options.bodyLimit, options.bodies).then((message) => {
       // batching was removed in 2025-06-18: one HTTP request must not fan out to many upstream calls
       const version = req.headers['mcp-protocol-version']
       if (Array.isArray(message) && typeof version === 'string' && version >= '2025-06-18') {
@@ -173,7 +175,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
 const ALLOWED_METHODS = new Set(['GET', 'POST', 'DELETE'])
 
 /** Reads a POST body up to the limit and parses it; a syntax error is the caller's to answer. */
-function readJsonBody (req: IncomingMessage, limit: number): Promise<unknown> {
+function readJsonBody (req: IncomingMessage, limit: number, bodies: JsonBodyReader): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -190,11 +192,7 @@ function readJsonBody (req: IncomingMessage, limit: number): Promise<unknown> {
     })
     req.on('error', reject)
     req.on('end', () => {
-      try {
-        resolve(parseJsonBody(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks)))
-      } catch (err) {
-        reject(err)
-      }
+      bodies.message(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks)).then(resolve, reject)
     })
   })
 }

@@ -3,14 +3,13 @@ import { EventEmitter } from 'node:events'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FORWARDED_METHODS } from '../../capability/check-capability.js'
 import type { RestExpose } from '../../capability/model.js'
-import { JsonBody } from '../../expressions/call-context.js'
 import { normalizeName, splitPath } from '../../expressions/template.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { toErrorResponse } from '../../errors/envelope.js'
 import { compileInvocation, unsupportedInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
 import type { Logger } from '../../server/logger.js'
 import { answerClientError } from '../../server/client-error.js'
-import { parseJsonBody } from '../../server/json-body.js'
+import type { JsonBodyReader } from '../../server/json-body.js'
 import { buildInboundAuth, credentialInputs, repeatsCredential } from '../auth/inbound-auth.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { relayBody, relayEventStream, type RelayOutcome } from './relay-body.js'
@@ -21,6 +20,7 @@ export interface RestExposerOptions {
   logger: Logger
   /** Host and Origin checks, for an unauthenticated expose on loopback */
   origins: OriginPolicy | undefined
+  bodies: JsonBodyReader
 }
 
 const MAX_PARAM_LENGTH = 2048
@@ -68,14 +68,11 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   app.removeAllContentTypeParsers()
   // JSON only: a web page cannot send a JSON body without a CORS preflight, which the gateway never
   // grants, so it cannot spend the key with a simple request; any other body is 415
+  const bodies = options.bodies
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, { parseAs: 'buffer' }, (_req, raw: Buffer, done) => {
     if (raw.length === 0) return done(null, undefined)
-    try {
-      // parsing is the check that the body is well-formed; the bytes go upstream as received
-      done(null, new JsonBody(raw, parseJsonBody(raw)))
-    } catch (err) {
-      done(err as Error, undefined)
-    }
+    // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
+    bodies.body(raw).then((body) => done(null, body), (err: Error) => done(err, undefined))
   })
 
   const origins = options.origins
