@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { readCapability } from './capability/read-capability.js'
 import { formatDiagnostic, type Diagnostic } from './capability/diagnostics.js'
 import { StartupError } from './errors/startup-error.js'
+import { capabilitiesIn, expandFileArguments } from './capability/find-capabilities.js'
 import { resolveOptions, UsageError, DEFAULTS } from './options.js'
 import type { Runtime } from './runtime.js'
 import { VERSION } from './version.js'
@@ -11,8 +13,8 @@ import { VERSION } from './version.js'
 const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
 
 Usage:
-  naftiko run FILE [options]          serve the capability's exposes
-  naftiko validate [--strict] FILE... check capabilities; exit 0 when all can run, 1 when one cannot
+  naftiko run FILE|DIR [options]      serve the capability's exposes (a directory: the one capability in it)
+  naftiko validate [--strict] PATH... check capabilities (files, directories, globs); exit 0 when all can run, 1 when one cannot
   naftiko --help | --version
 
 Options for run (flags win over the NAFTIKO_* environment variables):
@@ -31,6 +33,9 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --request-body-timeout MS    longest silence while a client sends its body (default ${DEFAULTS.requestBodyTimeout})   NAFTIKO_REQUEST_BODY_TIMEOUT
   --max-connections N          open connections per listener (default ${DEFAULTS.maxConnections})   NAFTIKO_MAX_CONNECTIONS
   --allow-origin ORIGIN        a browser origin allowed on a non-loopback expose (repeatable)   NAFTIKO_ALLOW_ORIGINS (comma-separated)
+  --allow-unauthenticated      serve an expose without inbound authentication on a non-loopback address   NAFTIKO_ALLOW_UNAUTHENTICATED=1
+  --log-format json|pretty     log lines as JSON, or readable (default: pretty on a terminal, else json)   NAFTIKO_LOG_FORMAT
+  -q, --quiet                  print only the listening addresses, no startup summary
 
 Options for validate:
   --strict                     also apply the official alpha2 JSON Schema
@@ -63,20 +68,36 @@ async function main (argv: string[]): Promise<number> {
       'request-body-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
+      'allow-unauthenticated': { type: 'boolean' },
+      'log-format': { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
     },
   })
   if (values.version === true) { process.stdout.write(`${VERSION}\n`); return 0 }
   const [command, file, ...extra] = positionals
   if (values.help === true || command === undefined || command === 'help') { process.stdout.write(HELP); return command === undefined && values.help !== true ? 2 : 0 }
   if (command === 'validate') {
-    if (file === undefined) throw new UsageError('validate expects one or more FILEs')
+    if (file === undefined) throw new UsageError('validate expects one or more FILEs, directories or globs')
     const official = values.strict === true ? officialSchemaPath(values['official-schema']) : undefined
-    let code = 0
-    for (const each of [file, ...extra]) code = Math.max(code, await validate(each, official))
-    return code
+    const started = performance.now()
+    const files = await expandFileArguments([file, ...extra])
+    const verdicts = { valid: 0, warnings: 0, errors: 0 }
+    for (const each of files) verdicts[await validate(each, official)]++
+    process.stdout.write(`naftiko: ${files.length} file(s) checked in ${Math.round(performance.now() - started)} ms: ${verdicts.valid} valid, ${verdicts.warnings} valid with warnings, ${verdicts.errors} with errors\n`)
+    return verdicts.errors > 0 ? 1 : 0
   }
   if (file === undefined || extra.length > 0) throw new UsageError(`${command} expects exactly one FILE`)
-  if (command === 'run') return run(file, values)
+  if (command === 'run') {
+    let target: string
+    try {
+      target = await capabilityToRun(file)
+    } catch (err) {
+      if (!(err instanceof StartupError)) throw err
+      process.stderr.write(`naftiko: ${err.message}\n`)
+      return 1
+    }
+    return run(target, values)
+  }
   throw new UsageError(`unknown command "${command}"`)
 }
 
@@ -86,20 +107,31 @@ function officialSchemaPath (flag: string | undefined): string {
   throw new UsageError('--strict needs the official alpha2 schema: pass --official-schema PATH or set NAFTIKO_OFFICIAL_SCHEMA')
 }
 
-async function validate (file: string, officialSchema: string | undefined): Promise<number> {
+async function validate (file: string, officialSchema: string | undefined): Promise<'valid' | 'warnings' | 'errors'> {
   let read
   try {
     read = await readCapability(file, { officialSchema })
   } catch (err) {
     if (!(err instanceof StartupError)) throw err
     process.stderr.write(`naftiko: ${err.message}\n`)
-    return 1
+    return 'errors'
   }
   printDiagnostics(read.diagnostics)
   const errors = read.diagnostics.filter((d) => d.severity === 'error').length
   const what = read.kind === 'shared-consumes' ? ' shared consumes document (imported by capabilities, not run on its own)' : ''
   process.stdout.write(read.ok ? `${file}: valid${what}${officialSchema === undefined ? '' : ' (strict)'}\n` : `${file}: ${errors} error(s)\n`)
-  return read.ok ? 0 : 1
+  if (!read.ok) return 'errors'
+  return read.diagnostics.length > 0 ? 'warnings' : 'valid'
+}
+
+/** `run DIR` runs the one capability in it; none or several is a sentence, not a guess. */
+async function capabilityToRun (file: string): Promise<string> {
+  const info = await stat(file).catch(() => undefined)
+  if (info?.isDirectory() !== true) return file
+  const found = await capabilitiesIn(file)
+  if (found.length === 1) return found[0] as string
+  if (found.length === 0) throw new StartupError('capability_not_runnable', `${file} is a directory with no capability file in it (a YAML file with \`naftiko:\` and \`capability:\` at its root)`)
+  throw new StartupError('capability_not_runnable', `${file} holds ${found.length} capabilities (${found.slice(0, 4).join(', ')}${found.length > 4 ? ', ...' : ''}); name the one to run`)
 }
 
 async function run (file: string, flags: Record<string, unknown>): Promise<number> {
@@ -118,7 +150,11 @@ async function run (file: string, flags: Record<string, unknown>): Promise<numbe
   printDiagnostics(runtime.warnings)
   // with an MCP stdio expose, stdout belongs to the protocol
   const out = runtime.stdio ? process.stderr : process.stdout
-  for (const a of runtime.addresses) out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
+  for (const a of runtime.addresses) {
+    out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
+    if (flags.quiet !== true) for (const line of a.summary) out.write(`  ${line}\n`)
+  }
+  if (flags.quiet !== true) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)
 
   return new Promise((resolve) => {
     let stopping = false

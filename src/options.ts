@@ -25,6 +25,10 @@ export interface RuntimeOptions {
   readonly maxConnections: number
   /** browser origins allowed to call an expose that is not on loopback (`Origin` checked on every request) */
   readonly allowOrigins: readonly string[]
+  /** serve an expose without inbound authentication on a non-loopback address (closed by default) */
+  readonly allowUnauthenticated: boolean
+  /** `pretty` for people (the default on a terminal), `json` lines for machines */
+  readonly logFormat: 'json' | 'pretty'
   readonly proxy: { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined
   readonly env: NodeJS.ProcessEnv
 }
@@ -52,6 +56,8 @@ export interface RuntimeFlags {
   'request-body-timeout'?: string
   'max-connections'?: string
   'allow-origin'?: string[]
+  'allow-unauthenticated'?: boolean
+  'log-format'?: string
 }
 
 export const DEFAULTS = {
@@ -98,6 +104,8 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     responseLimit: integer(pick(flags['response-limit'], 'NAFTIKO_RESPONSE_LIMIT'), '--response-limit', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULTS.responseLimit,
     requestBodyTimeout: integer(pick(flags['request-body-timeout'], 'NAFTIKO_REQUEST_BODY_TIMEOUT'), '--request-body-timeout', 1) ?? DEFAULTS.requestBodyTimeout,
     maxConnections: integer(pick(flags['max-connections'], 'NAFTIKO_MAX_CONNECTIONS'), '--max-connections', 1) ?? DEFAULTS.maxConnections,
+    allowUnauthenticated: flags['allow-unauthenticated'] === true || /^(1|true|yes)$/i.test(env.NAFTIKO_ALLOW_UNAUTHENTICATED ?? ''),
+    logFormat: logFormat(pick(flags['log-format'], 'NAFTIKO_LOG_FORMAT')),
     allowOrigins: [...(flags['allow-origin'] ?? nonEmpty(env.NAFTIKO_ALLOW_ORIGINS)?.split(',') ?? [])].map((o) => checkOrigin(o.trim())),
     proxy: httpProxy === undefined && httpsProxy === undefined ? undefined : { httpProxy, httpsProxy, noProxy },
     env,
@@ -124,6 +132,12 @@ function checkUrl (raw: string): string {
     throw new UsageError(`--base-uri expects an http(s) URL, got "${raw}"`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--base-uri expects an http(s) URL, got "${raw}"`)
+  return raw
+}
+
+function logFormat (raw: string | undefined): 'json' | 'pretty' {
+  if (raw === undefined) return process.stderr.isTTY === true ? 'pretty' : 'json'
+  if (raw !== 'json' && raw !== 'pretty') throw new UsageError(`--log-format must be json or pretty, got "${raw}"`)
   return raw
 }
 

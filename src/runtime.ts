@@ -9,13 +9,20 @@ import { hostOf, isLoopback, mountExposers } from './exposers/mount-exposers.js'
 import { JsonBodyReader } from './server/json-body.js'
 import { startListeners, type BoundAddress, type Listeners } from './server/listeners.js'
 import { createLogger, type Logger } from './server/logger.js'
-import type { RuntimeOptions } from './options.js'
+import { UsageError, type RuntimeOptions } from './options.js'
+import type { CapabilityModel, Expose } from './capability/model.js'
+import { resolveStaticText } from './expressions/compile-value.js'
 import { VERSION } from './version.js'
 
-export type { BoundAddress }
+export interface ExposeAddress extends BoundAddress {
+  /** what a person starting the gateway wants to see: auth mode, routes or tools (no secret) */
+  readonly summary: readonly string[]
+}
 
 export interface Runtime {
-  readonly addresses: readonly BoundAddress[]
+  readonly addresses: readonly ExposeAddress[]
+  /** each consumed namespace and where it goes (no secret) */
+  readonly upstreams: readonly string[]
   /** warnings found while loading (unsupported features, missing base URIs, exposure) */
   readonly warnings: readonly Diagnostic[]
   readonly logger: Logger
@@ -23,6 +30,32 @@ export interface Runtime {
   readonly stdio: boolean
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes pools and the log. */
   close (): Promise<void>
+}
+
+/**
+ * A misspelt name in `--port NAME=PORT` or `--base-uri NAMESPACE=URL` would leave the default in
+ * place (and send the key to the capability's own base URI): it is a usage error that names it.
+ */
+function checkOverrides (model: CapabilityModel, options: RuntimeOptions): void {
+  const exposes = [...new Set([...model.exposes.map((e) => e.namespace), ...model.exposes.map((e) => e.type)])]
+  const consumes = model.consumes.map((c) => c.namespace)
+  const unknown = (flag: string, name: string, known: string[]): UsageError => new UsageError(`${flag} names "${name}", which this capability does not have; it has ${known.length === 0 ? 'none' : known.map((k) => `"${k}"`).join(', ')}`)
+  for (const name of options.ports.keys()) {
+    // `rest=0` and `mcp=0` are harmless where the capability has no such expose
+    if (!exposes.includes(name) && name !== 'rest' && name !== 'mcp') throw unknown('--port', name, exposes)
+  }
+  for (const name of options.baseUris.keys()) if (!consumes.includes(name)) throw unknown('--base-uri', name, consumes)
+}
+
+/** `auth: bearer`, then the routes or tools: a count and the first few. */
+function describeExpose (expose: Expose): string[] {
+  const auth = `auth: ${'authentication' in expose && expose.authentication !== undefined ? expose.authentication.type : 'none'}`
+  const names = expose.type === 'rest'
+    ? expose.resources.flatMap((r) => r.operations.map((op) => `${op.method} ${op.path}`))
+    : expose.type === 'mcp' ? expose.tools.map((t) => t.name) : []
+  const what = expose.type === 'rest' ? 'route' : 'tool'
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '')
+  return [auth, `${names.length} ${what}${names.length === 1 ? '' : 's'}${names.length > 0 ? `: ${shown}` : ''}`]
 }
 
 /** load -> validate -> resolve bindings -> build consumers -> compile and mount exposers -> listen. */
@@ -34,10 +67,11 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
     throw new StartupError('capability_not_runnable', `${file} is a shared consumes document (a root \`consumes:\` and no \`capability:\`): capabilities import it with consumes: [{import, location}]; run one of those instead`)
   }
   const warnings = read.diagnostics.filter((d) => d.severity === 'warning')
+  checkOverrides(model, options)
 
   const bindings = await resolveBindings(model, read.document, read.path, read.source, options.env)
   const redactor = buildRedactor(bindings.secrets)
-  const log = createLogger(options.logLevel, redactor, logDestination)
+  const log = createLogger(options.logLevel, redactor, logDestination, options.logFormat)
   const scope = { references: referenceScopeOf(model), values: bindings.values }
   const consumers = buildConsumers(model, scope, {
     timeouts: { connectTimeout: options.connectTimeout, headersTimeout: options.upstreamTimeout, bodyTimeout: options.bodyTimeout },
@@ -57,21 +91,31 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       bodies,
       version: VERSION,
     })
+    // closed by default: a gateway holding a paid key serves strangers only when told to
+    for (const { expose } of mounted.servers) {
+      const host = hostOf(expose, options.host)
+      if (isLoopback(host) || ('authentication' in expose && expose.authentication !== undefined)) continue
+      const { line, col } = read.source.locate(expose.at)
+      const message = `expose "${expose.namespace}" would listen on ${host} without inbound authentication: anyone who reaches it spends the gateway's upstream credentials`
+      if (!options.allowUnauthenticated) {
+        throw new StartupError('exposure_refused', undefined, [{ severity: 'error', file: read.source.file, line, col, message: `${message}. Give it \`authentication\` (e.g. type: bearer, token: '{{GATEWAY_TOKEN}}'), bind it to loopback, or start with --allow-unauthenticated (NAFTIKO_ALLOW_UNAUTHENTICATED=1)` }])
+      }
+      log.logger.warn({ expose: expose.namespace, host }, message)
+      warnings.push({ severity: 'warning', file: read.source.file, line, col, message: `${message} (allowed by --allow-unauthenticated)` })
+    }
     listeners = await startListeners(mounted, ({ expose }) => ({
       host: hostOf(expose, options.host),
       port: options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
     }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, maxConnections: options.maxConnections })
-    for (const { expose } of mounted.servers) {
-      const host = hostOf(expose, options.host)
-      if (isLoopback(host) || ('authentication' in expose && expose.authentication !== undefined)) continue
-      const message = `expose "${expose.namespace}" listens on ${host} without inbound authentication: anyone who reaches it spends the gateway's upstream credentials`
-      log.logger.warn({ expose: expose.namespace, host }, message)
-      const { line, col } = read.source.locate(expose.at)
-      warnings.push({ severity: 'warning', file: read.source.file, line, col, message })
-    }
+    const addresses = listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((mounted.servers[i] as { expose: Expose }).expose) }))
+    const upstreams = model.consumes.map((c) => {
+      const base = options.baseUris.get(c.namespace) ?? c.baseUri
+      return redactor.redact(`consumes ${c.namespace} -> ${base === undefined ? 'no base URI (its operations answer 502 until --base-uri gives one)' : resolveStaticText(base, scope)}`)
+    })
     let closing: Promise<void> | undefined
     return {
-      addresses: listeners.addresses,
+      addresses,
+      upstreams,
       warnings,
       logger: log.logger,
       stdio: mounted.stdio.length > 0,

@@ -39,13 +39,12 @@ export function parseCapabilityText (text: string, displayName: string, path = r
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   const source = buildSourceMap(displayName, doc, lines)
   const diagnostics: Diagnostic[] = []
-  for (const err of doc.errors) {
-    const pos = err.linePos?.[0] ?? { line: 1, col: 1 }
-    diagnostics.push({ severity: 'error', file: displayName, line: pos.line, col: pos.col, message: `YAML: ${firstLine(err.message)}` })
-  }
-  for (const warn of doc.warnings) {
-    const pos = warn.linePos?.[0] ?? { line: 1, col: 1 }
-    diagnostics.push({ severity: 'warning', file: displayName, line: pos.line, col: pos.col, message: `YAML: ${firstLine(warn.message)}` })
+  // the parser's offsets, placed with the line counter (its own linePos is only set for pretty errors)
+  for (const [severity, problems] of [['error', doc.errors], ['warning', doc.warnings]] as const) {
+    for (const problem of problems) {
+      const { line, col } = lines.linePos(problem.pos[0])
+      diagnostics.push({ severity, file: displayName, line, col, message: `YAML: ${firstLine(problem.message)}` })
+    }
   }
   const data = doc.errors.length > 0 ? undefined : doc.toJS({ maxAliasCount: 100 })
   return { path, data, source, diagnostics }

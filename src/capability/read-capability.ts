@@ -30,7 +30,9 @@ export async function readCapability (file: string, options: { officialSchema?: 
   let model: CapabilityModel | undefined
   const data = loaded.data as Record<string, unknown> | undefined
   const runnable = data !== null && typeof data === 'object' && typeof data.capability === 'object' && data.capability !== null
-  if (data !== undefined) {
+  const stranger = data === undefined ? undefined : notACapability(data)
+  if (stranger !== undefined) out.error([], stranger)
+  else if (data !== undefined) {
     if (options.officialSchema !== undefined) await validateAgainstOfficialSchema(data, options.officialSchema, out)
     // imported consumes entries are replaced by what they import before the runtime's schema sees them
     if (runnable) await resolveImports(data, loaded.path, out)
@@ -48,6 +50,21 @@ export async function readCapability (file: string, options: { officialSchema?: 
       }
     }
   }
-  const kind = runnable ? 'capability' : Array.isArray(data?.consumes) ? 'shared-consumes' : 'other'
+  const kind = stranger === undefined && runnable ? 'capability' : Array.isArray(data?.consumes) ? 'shared-consumes' : 'other'
   return { path: loaded.path, model, document: data ?? {}, kind, source: loaded.source, diagnostics: out.items, ok: !out.hasErrors && (model !== undefined || kind === 'shared-consumes') }
+}
+
+/** A file that is not a Naftiko document at all gets one sentence that says what it looks like. */
+function notACapability (data: unknown): string | undefined {
+  const doc = data !== null && typeof data === 'object' && !Array.isArray(data) ? data as Record<string, unknown> : undefined
+  if (doc !== undefined && 'naftiko' in doc) {
+    if ('capability' in doc || 'consumes' in doc) return undefined
+    return 'a Naftiko document needs `capability:` (a capability: what it consumes and exposes) or a root `consumes:` list (a shared consumes document that capabilities import); this one has neither'
+  }
+  const looksLike = doc === undefined
+    ? `its root is ${data === null ? 'empty' : Array.isArray(data) ? 'a list' : `a ${typeof data}`}`
+    : 'openapi' in doc || 'swagger' in doc
+      ? 'it looks like an OpenAPI document; a capability consumes such an API, it is not one'
+      : 'asyncapi' in doc ? 'it looks like an AsyncAPI document' : `its root has ${Object.keys(doc).slice(0, 4).map((k) => `"${k}"`).join(', ') || 'no keys'}`
+  return `not a Naftiko capability: there is no \`naftiko:\` key at the root (${looksLike}). A capability starts with \`naftiko: 1.0.0-alpha2\` and has a \`capability:\` with \`consumes:\` (the APIs it calls) and \`exposes:\` (its REST and MCP servers)`
 }

@@ -11,6 +11,7 @@ export const STARTUP_CODES = {
   file_unreadable: 'the file cannot be read',
   binding_unresolved: 'a bound variable has no value',
   listen_failed: 'an expose cannot listen on its address',
+  exposure_refused: 'an expose would serve strangers with the gateway\'s credentials',
 } as const
 
 export type StartupCode = keyof typeof STARTUP_CODES

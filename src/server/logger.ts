@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream'
 import pino, { type Logger, type LevelWithSilent } from 'pino'
 import type { Redactor } from '../bindings/redact.js'
 
@@ -22,10 +23,11 @@ export interface RuntimeLogger {
  * defence every line is scrubbed of the bound secret values before it is written: an upstream
  * error message or URL holding a key cannot leak it.
  */
-export function createLogger (level: LevelWithSilent, redactor: Redactor, destination?: NodeJS.WritableStream): RuntimeLogger {
+export function createLogger (level: LevelWithSilent, redactor: Redactor, destination?: NodeJS.WritableStream, format: 'json' | 'pretty' = 'json'): RuntimeLogger {
   const hooks = redactor.active ? { hooks: { streamWrite: (line: string) => redactor.redact(line) } } : {}
-  if (destination !== undefined) {
-    return { logger: pino({ level, base: { name: 'naftiko' }, ...hooks }, destination as pino.DestinationStream), close: () => {} }
+  if (destination !== undefined || format === 'pretty') {
+    const out = destination ?? prettyStderr()
+    return { logger: pino({ level, base: { name: 'naftiko' }, ...hooks }, out as pino.DestinationStream), close: () => {} }
   }
   const stream = pino.destination({ dest: 2, sync: false, minLength: 4096 })
   const flush = (): void => {
@@ -43,4 +45,30 @@ export function createLogger (level: LevelWithSilent, redactor: Redactor, destin
       flush()
     },
   }
+}
+
+const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' }
+
+/** For a person at a terminal: `12:03:04.567 INFO  request method=POST status=200 ms=1.2`. */
+function prettyStderr (): NodeJS.WritableStream {
+  return new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue
+        let entry: Record<string, unknown>
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>
+        } catch {
+          process.stderr.write(line + '\n')
+          continue
+        }
+        const { time, level, msg, name: _name, pid: _pid, hostname: _host, ...fields } = entry
+        const when = new Date(typeof time === 'number' ? time : Date.now()).toISOString().slice(11, 23)
+        const rest = Object.entries(fields).filter(([, v]) => v !== undefined && v !== null)
+          .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ')
+        process.stderr.write(`${when} ${LEVELS[level as number] ?? String(level)} ${String(msg ?? '')}${rest === '' ? '' : ' ' + rest}\n`)
+      }
+      done()
+    },
+  })
 }

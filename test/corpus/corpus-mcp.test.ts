@@ -119,7 +119,7 @@ let upstream: FakeOpenAI
 
 /** The runtime on a corpus file against the echo; an unnamed expose gets no port flag, as this suite always passed. */
 function gatewayFor (rel: string): Promise<Gateway> {
-  return startCorpusGateway(rel, { upstream: upstream.origin, unnamedExposes: 'skip' })
+  return startCorpusGateway(rel, { upstream: upstream.origin })
 }
 
 const mcpUrl = (gateway: Gateway, namespace: string): string => exposeUrl(gateway, 'mcp', namespace)

@@ -231,7 +231,7 @@ let upstream: FakeOpenAI
 
 /** The runtime on a corpus file against the echo; an unnamed expose gets `undefined=0`, as this suite always passed. */
 function gatewayFor (rel: string, options: { baseUris?: boolean } = {}): Promise<Gateway> {
-  return startCorpusGateway(rel, { upstream: upstream.origin, unnamedExposes: 'as undefined', ...options })
+  return startCorpusGateway(rel, { upstream: upstream.origin, ...options })
 }
 
 const restUrl = (gateway: Gateway, namespace: string): string => exposeUrl(gateway, 'rest', namespace)

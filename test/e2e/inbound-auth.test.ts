@@ -5,6 +5,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai.js'
+import type { StartupError } from '../../src/errors/startup-error.js'
 import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
 
 const UPSTREAM_KEY = 'sk-upstream-held-by-the-gateway'
@@ -224,16 +225,27 @@ describe('OAuth 2.1 resource server on the MCP expose', () => {
 })
 
 describe('exposure warning', () => {
-  it('warns at startup when an expose without inbound authentication listens beyond loopback', async () => {
+  it('refuses to start an expose without inbound authentication beyond loopback, naming the opt-in', async () => {
+    const file = await writeCapability(capability('      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\'', '      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\'').replace(/ {4}authentication:\n {6}type: bearer\n {6}token: '\{\{GATEWAY_TOKEN\}\}'\n {4}tools:/, '    tools:'))
+    const started = startGateway(file, {
+      flags: { port: ['api=0', 'tools=0'], host: '0.0.0.0', 'base-uri': [`openai=${upstream.url}`] },
+      env: { CHATGPT_API_KEY: UPSTREAM_KEY, GATEWAY_TOKEN },
+    })
+    const refused = await started.then(async (g) => { await g.close(); return undefined }, (err: unknown) => err as StartupError)
+    expect(refused?.code).toBe('exposure_refused')
+    expect(refused?.diagnostics.map((d) => d.message).join('\n')).toMatch(/"tools" would listen on 0\.0\.0\.0 without inbound authentication.*--allow-unauthenticated \(NAFTIKO_ALLOW_UNAUTHENTICATED=1\)/)
+  })
+
+  it('with --allow-unauthenticated, starts and warns at startup about the open expose', async () => {
     const file = await writeCapability(capability('      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\'', '      type: bearer\n      token: \'{{GATEWAY_TOKEN}}\'').replace(/ {4}authentication:\n {6}type: bearer\n {6}token: '\{\{GATEWAY_TOKEN\}\}'\n {4}tools:/, '    tools:'))
     const gateway = await startGateway(file, {
-      flags: { port: ['api=0', 'tools=0'], host: '0.0.0.0', 'base-uri': [`openai=${upstream.url}`] },
+      flags: { port: ['api=0', 'tools=0'], host: '0.0.0.0', 'base-uri': [`openai=${upstream.url}`], 'allow-unauthenticated': true },
       env: { CHATGPT_API_KEY: UPSTREAM_KEY, GATEWAY_TOKEN },
     })
     try {
       const warnings = gateway.logs.entries().filter((e) => e.level === 40)
       expect(warnings.map((w) => w.expose)).toEqual(['tools'])
-      expect(String(warnings[0]?.msg)).toMatch(/listens on 0\.0\.0\.0 without inbound authentication/)
+      expect(String(warnings[0]?.msg)).toMatch(/would listen on 0\.0\.0\.0 without inbound authentication/)
     } finally {
       await gateway.close()
     }

@@ -231,7 +231,7 @@ capability:
 describe('files that cannot be read', () => {
   it.each([
     ['a missing file', (dir: string) => `${dir}/missing.yaml`, /missing\.yaml: no such file/],
-    ['a directory', (dir: string) => dir, /is a directory/],
+    ['a directory without a capability', (dir: string) => dir, /no capability file in it|needs `capability:`/],
   ])('%s is one sentence and exit 1 for validate and run, never a stack', async (_name, target, message) => {
     const dir = (await writeCapability('naftiko: 1.0.0-alpha2\n')).replace(/\/[^/]+$/, '')
     for (const command of ['validate', 'run']) {

@@ -190,18 +190,13 @@ export interface CorpusGatewayOptions {
   upstream: string
   /** false: no --base-uri at all, to see what the runtime does without one */
   baseUris?: boolean
-  /**
-   * The port flag of an expose without a namespace (the corpus's `control` exposes): 'as undefined'
-   * passes `undefined=0`, 'skip' passes none. The two suites have always differed here; each keeps
-   * its own so that neither starts the runtime differently than it did.
-   */
-  unnamedExposes: 'as undefined' | 'skip'
 }
 
 /** Starts the runtime on a corpus file: every expose on a free port, every bind a dummy, every namespace on the echo. */
 export async function startCorpusGateway (rel: string, options: CorpusGatewayOptions): Promise<Gateway> {
   const namespaces = consumesOf(rel).map((c) => String(c.namespace))
-  const exposes = options.unnamedExposes === 'skip' ? exposesOf(rel).filter((e) => e.namespace !== undefined) : exposesOf(rel)
+  // an expose without a namespace (the corpus's `control` exposes) takes its type as its name
+  const exposes = exposesOf(rel).filter((e) => e.namespace !== undefined)
   return startGateway(join(CORPUS, rel), {
     flags: {
       host: '127.0.0.1',

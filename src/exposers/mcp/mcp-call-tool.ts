@@ -48,7 +48,9 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
     progress?.stop()
   }
   const upstreamStatus = outcome.kind === 'error' ? null : outcome.status
-  ctx.logger.info({ tool: tool.definition.name, upstreamStatus, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
+  // a failure names its cause: the gateway's error code, or the upstream's own
+  const cause = outcome.kind === 'error' ? (ctx.signal.aborted ? 'cancelled' : toErrorResponse(outcome.error).body.error.code) : outcome.kind === 'upstream_error' ? (outcome.code ?? `upstream ${outcome.status}`) : undefined
+  ctx.logger.info({ method: 'tools/call', tool: tool.definition.name, upstreamStatus, cause, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
   return toolResult(outcome, ctx, tool.definition.name)
 }
 

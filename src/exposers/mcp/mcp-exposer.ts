@@ -89,6 +89,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   const log = options.logger.child({ expose: expose.namespace })
   const instance: McpInstance = { calls: new CallRegistry(), connection: new AsyncLocalStorage<Connection>() }
   const connection = instance.connection as AsyncLocalStorage<Connection>
+  /** the JSON-RPC method(s) of each request, for its log line */
+  const rpcMethods = new WeakMap<IncomingMessage, string>()
   // The SDK (with zod) is loaded when a request first needs it: tools/call, the common case, is
   // answered without it, and a gateway that serves none of the rest never pays its startup time.
   let sdk: Promise<{ node: (req: IncomingMessage, res: ServerResponse, parsed?: unknown) => Promise<void>, close: () => Promise<void> }> | undefined
@@ -106,8 +108,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
-    res.once('finish', () => log.info({ method: req.method, route: '/mcp', status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request'))
     const path = (req.url ?? '/').split('?')[0] ?? '/'
+    res.once('finish', () => log.info({ method: req.method, route: path, rpc: rpcMethods.get(req), status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request'))
     if (auth?.resourceServer?.metadataPaths.includes(path) === true && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
       res.end(JSON.stringify(auth.resourceServer.metadata))
@@ -140,6 +142,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     }
     if (req.method !== 'POST') return viaSdk()
     readJsonBody(req, options.bodyLimit, options.bodies).then((message) => {
+      const rpc = rpcMethodOf(message)
+      if (rpc !== undefined) rpcMethods.set(req, rpc)
       // batching was removed in 2025-06-18: one HTTP request must not fan out to many upstream calls
       const version = req.headers['mcp-protocol-version']
       if (Array.isArray(message) && typeof version === 'string' && version >= '2025-06-18') {
@@ -173,6 +177,13 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
 }
 
 const ALLOWED_METHODS = new Set(['GET', 'POST', 'DELETE'])
+
+/** The JSON-RPC method(s) of a message, for its log line. */
+function rpcMethodOf (message: unknown): string | undefined {
+  const one = (m: unknown): string => typeof (m as { method?: unknown } | null)?.method === 'string' ? (m as { method: string }).method : 'response'
+  if (Array.isArray(message)) return `batch: ${message.map(one).join(', ')}`
+  return message === null || typeof message !== 'object' ? undefined : one(message)
+}
 
 /** Reads a POST body up to the limit and parses it; a syntax error is the caller's to answer. */
 function readJsonBody (req: IncomingMessage, limit: number, bodies: JsonBodyReader): Promise<unknown> {
