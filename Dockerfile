@@ -1,4 +1,9 @@
-# naftiko gateway image: docker build -t naftiko . && docker run -e CHATGPT_API_KEY -p 8080:8080 -p 9090:9090 naftiko
+# naftiko gateway image: docker build -t naftiko .
+# Inside the container the exposes bind to 0.0.0.0, so the gateway is closed by default: an expose
+# without inbound authentication refuses to start there. Either give the capability inbound
+# authentication (the token way: mount your capability with `authentication: {type: bearer, token:
+# '{{GATEWAY_TOKEN}}'}` on each expose and pass -e GATEWAY_TOKEN), or opt in explicitly:
+#   docker run -e CHATGPT_API_KEY -e NAFTIKO_ALLOW_UNAUTHENTICATED=1 -p 8080:8080 -p 9090:9090 naftiko
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
