@@ -9,6 +9,8 @@ export interface StreamProgress {
   done?: boolean
 }
 
+const RESPONSE_TERMINALS = new Set(['response.completed', 'response.failed', 'response.incomplete'])
+
 interface ToolCallAcc { index: number, id?: string, type?: string, function: { name: string, arguments: string } }
 interface ChoiceAcc { index: number, role: string, content: string, refusal: string | null, toolCalls: ToolCallAcc[], finishReason: unknown }
 
@@ -16,7 +18,9 @@ interface ChoiceAcc { index: number, role: string, content: string, refusal: str
  * Reads an event stream (already scrubbed and checked for its terminator by UpstreamBody) to its
  * end for a caller that needs one result (an MCP tool call), reporting progress as events arrive.
  * Chat completion chunks are assembled into the same shape as a non-streamed completion (content,
- * tool calls, finish reason, usage); any other stream becomes `{ events: [...] }`.
+ * tool calls, finish reason, usage); a Responses API stream gives the response object of its final
+ * `response.completed` (or `failed` / `incomplete`) event, its text deltas reported as progress; any
+ * other stream becomes `{ events: [...] }`.
  */
 export async function assembleEventStream (chunks: AsyncIterable<Buffer>, onProgress: ((p: StreamProgress) => void) | undefined): Promise<unknown> {
   const decoder = new TextDecoder()
@@ -26,6 +30,8 @@ export async function assembleEventStream (chunks: AsyncIterable<Buffer>, onProg
   const completion: Record<string, unknown> = {}
   const choices = new Map<number, ChoiceAcc>()
   let text = ''
+  let response: unknown
+  let responseEvents = 0
 
   const onData = (data: string): void => {
     if (data === '[DONE]') return
@@ -39,6 +45,15 @@ export async function assembleEventStream (chunks: AsyncIterable<Buffer>, onProg
     const chunk = event as Record<string, unknown>
     if (typeof chunk.error === 'object' && chunk.error !== null) {
       throw new NaftikoError('upstream_stream_broken', `The upstream stream reported an error: ${String((chunk.error as { message?: unknown }).message ?? 'unknown')}`)
+    }
+    if (chunk.type === 'error') {
+      throw new NaftikoError('upstream_stream_broken', `The upstream stream reported an error: ${String(chunk.message ?? chunk.code ?? 'unknown')}`)
+    }
+    if (typeof chunk.type === 'string' && chunk.type.startsWith('response.')) {
+      if (chunk.type === 'response.output_text.delta' && typeof chunk.delta === 'string') text += chunk.delta
+      else if (RESPONSE_TERMINALS.has(chunk.type) && typeof chunk.response === 'object') response = chunk.response
+      onProgress?.({ events: ++responseEvents, text })
+      return
     }
     if (chunk.object === 'chat.completion.chunk') {
       isChat = true
@@ -58,6 +73,7 @@ export async function assembleEventStream (chunks: AsyncIterable<Buffer>, onProg
       if (line.startsWith('data:')) onData(line.slice(5).trimStart())
     }
   }
+  if (response !== undefined) return response
   if (!isChat) return { events }
   return {
     ...completion,

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import type { Redactor, StreamScanner } from '../bindings/redact.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { EventScrubber } from './event-scrubber.js'
+import { detectStreamFormat, type StreamFormat } from './stream-format.js'
 
 /**
  * An upstream answer's body on its way to a client: every byte passes the redactor's stream scanner
@@ -11,17 +12,19 @@ import { EventScrubber } from './event-scrubber.js'
  */
 export class UpstreamBody {
   private readonly scanner: StreamScanner
-  private readonly integrity: StreamIntegrity | undefined
+  /** an event stream's format, known from its first chunk */
+  private format: StreamFormat | undefined
   /** secrets spelled across two events of a stream (only when something is bound) */
   private readonly events: EventScrubber | undefined
 
+  private readonly eventStream: boolean
   /** bytes read so far by `text` and `chunks` (the reads that keep what they read) */
   private kept = 0
 
   /** `limit`: the most `text` and `chunks` read before they fail with `upstream_response_too_large`. */
   constructor (readonly source: Readable, redactor: Redactor, eventStream: boolean, private readonly limit: number) {
     this.scanner = redactor.scanner()
-    this.integrity = eventStream ? new StreamIntegrity() : undefined
+    this.eventStream = eventStream
     this.events = eventStream && redactor.active ? new EventScrubber(redactor.textForms) : undefined
   }
 
@@ -35,7 +38,7 @@ export class UpstreamBody {
 
   /** The bytes of a chunk that may leave now (possibly none). */
   take (chunk: Buffer): Buffer {
-    this.integrity?.observe(chunk)
+    if (this.eventStream) (this.format ??= detectStreamFormat(chunk)).observe(chunk)
     const bytes = this.scanner.push(chunk)
     return this.events === undefined ? bytes : this.events.push(bytes)
   }
@@ -43,7 +46,7 @@ export class UpstreamBody {
   /** The bytes held back at the end; throws `upstream_stream_broken` when an event stream ended
    * without its terminator. */
   finish (): Buffer {
-    if (this.integrity?.complete() === false) throw new NaftikoError('upstream_stream_broken')
+    if (this.format !== undefined && !this.format.complete()) throw new NaftikoError('upstream_stream_broken')
     const tail = this.scanner.end()
     if (this.events === undefined) return tail
     const last = this.events.push(tail)
@@ -65,7 +68,7 @@ export class UpstreamBody {
         const out = this.take(chunk)
         if (out.length > 0) parts.push(out)
       })
-      source.once('error', (err) => reject(this.integrity === undefined ? err : new NaftikoError('upstream_stream_broken', undefined, { cause: err })))
+      source.once('error', (err) => reject(this.eventStream ? new NaftikoError('upstream_stream_broken', undefined, { cause: err }) : err))
       source.once('end', () => {
         try {
           parts.push(this.finish())
@@ -77,6 +80,11 @@ export class UpstreamBody {
     })
   }
 
+  /** The event that tells a client this stream was broken off, in the stream's own shape. */
+  errorEvent (): string {
+    return (this.format ?? detectStreamFormat(Buffer.alloc(0))).errorEvent()
+  }
+
   async * chunks (): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of this.source) {
@@ -85,41 +93,10 @@ export class UpstreamBody {
         if (out.length > 0) yield out
       }
     } catch (err) {
-      if (this.integrity === undefined || err instanceof NaftikoError) throw err
+      if (!this.eventStream || err instanceof NaftikoError) throw err
       throw new NaftikoError('upstream_stream_broken', undefined, { cause: err })
     }
     const tail = this.finish()
     if (tail.length > 0) yield tail
-  }
-}
-
-const DONE_TEXT = 'data: [DONE]'
-const DONE = Buffer.from(DONE_TEXT)
-const CHUNK_MARKER = Buffer.from('.chunk"')
-
-/**
- * OpenAI-style streams (`chat.completion.chunk`, `text_completion`) promise a `data: [DONE]`
- * terminator: a stream that ends without it was broken off. Per chunk only two references move:
- * work per chunk delays the next read, and a delayed read makes the kernel hand over several
- * upstream events at once (coalescing at high concurrency).
- */
-class StreamIntegrity {
-  private expectsDone: boolean | undefined
-  private previous: Buffer | undefined
-  private last: Buffer | undefined
-
-  observe (chunk: Buffer): void {
-    this.expectsDone ??= chunk.indexOf(CHUNK_MARKER) !== -1 || chunk.indexOf('text_completion') !== -1
-    this.previous = this.last
-    this.last = chunk
-  }
-
-  complete (): boolean {
-    if (this.expectsDone !== true) return true
-    const { previous, last } = this
-    if (last === undefined) return false
-    // the terminator may span two chunks
-    const tail = previous === undefined ? last : Buffer.concat([previous.subarray(-DONE.length - 8), last])
-    return tail.toString('latin1').trimEnd().endsWith(DONE_TEXT)
   }
 }

@@ -557,9 +557,10 @@ describe('Origin on an MCP expose bound beyond loopback', () => {
 
   beforeAll(async () => {
     const authenticated = await writeCapability(capabilityYaml(auth))
+    // the capability's REST expose has no inbound authentication: beyond loopback it needs the opt-in
     ;[open, allowing] = await Promise.all([
-      start({ host: '0.0.0.0' }, authenticated),
-      start({ host: '0.0.0.0', 'allow-origin': ['https://app.example'] }, authenticated),
+      start({ host: '0.0.0.0', 'allow-unauthenticated': true }, authenticated),
+      start({ host: '0.0.0.0', 'allow-origin': ['https://app.example'], 'allow-unauthenticated': true }, authenticated),
     ])
   })
 

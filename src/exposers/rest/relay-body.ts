@@ -1,5 +1,4 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { ERROR_CODES } from '../../errors/codes.js'
 import type { UpstreamBody } from '../../invocations/upstream-body.js'
 
 export type RelayOutcome = 'complete' | 'client_gone' | 'upstream_broken'
@@ -51,7 +50,7 @@ function pump (res: ServerResponse, body: UpstreamBody, eventStream: boolean): P
         return
       }
       const cut = setTimeout(() => res.destroy(), 1000)
-      res.write(streamErrorEvent(), () => {
+      res.write(body.errorEvent(), () => {
         clearTimeout(cut)
         res.destroy()
       })
@@ -75,9 +74,4 @@ function pump (res: ServerResponse, body: UpstreamBody, eventStream: boolean): P
       finish('complete')
     })
   })
-}
-
-function streamErrorEvent (): string {
-  const entry = ERROR_CODES.upstream_stream_broken
-  return `\n\ndata: ${JSON.stringify({ error: { message: entry.message, type: entry.type, param: null, code: 'upstream_stream_broken' } })}\n\n`
 }
