@@ -10,6 +10,8 @@ export type ParameterLocation = 'path' | 'query' | 'header' | 'cookie' | 'body' 
 
 export interface CapabilityModel {
   readonly naftiko: string
+  /** the document's `info`: a label and a version, shown to MCP clients where the protocol has fields */
+  readonly info: { readonly label: string | undefined, readonly version: string | undefined }
   readonly binds: readonly Bind[]
   readonly consumes: readonly ConsumedNamespace[]
   readonly exposes: readonly Expose[]

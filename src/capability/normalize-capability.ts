@@ -22,7 +22,9 @@ export function normalizeCapability (doc: Json, out: DiagnosticList): M.Capabili
     namespace: String(a.namespace ?? ''),
     name: String(f.name ?? ''),
   })))
-  return deepFreeze({ naftiko: String(doc.naftiko), binds, consumes, exposes, aggregates })
+  const info = obj(doc.info)
+  const version = typeof info.version === 'string' || typeof info.version === 'number' ? String(info.version) : undefined
+  return deepFreeze({ naftiko: String(doc.naftiko), info: { label: text(info.label) ?? text(info.title), version }, binds, consumes, exposes, aggregates })
 }
 
 function normalizeBind (b: Json, at: Path): M.Bind {

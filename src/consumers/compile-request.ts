@@ -250,7 +250,9 @@ function compileBodyTemplate (template: Exclude<RequestBody, { type: 'caller' }>
   const expr = compileValue(template.data, scope)
   switch (template.type) {
     case 'raw':
-      return (ctx) => textBody(expr(ctx), 'text/plain; charset=utf-8')
+      // a raw `body:` string is JSON text with templates filled in (the format and the official engine
+      // send it as JSON); a header parameter may still set another content type
+      return (ctx) => textBody(expr(ctx), 'application/json')
     case 'json': {
       const asText = typeof template.data === 'string'
       return (ctx) => {

@@ -1,6 +1,6 @@
 import { once } from 'node:events'
 import type { Server as HttpServer } from 'node:http'
-import type { Expose } from '../capability/model.js'
+import type { CapabilityModel, Expose } from '../capability/model.js'
 import type { InvocationContext } from '../invocations/compile-invocation.js'
 import type { JsonBodyReader } from '../server/json-body.js'
 import { buildInboundAuth } from './auth/inbound-auth.js'
@@ -35,7 +35,8 @@ export interface MountOptions {
  * Builds every `rest` and `mcp` expose. Each exposer's framework (fastify, the MCP SDK) is loaded
  * only when the capability has such an expose.
  */
-export async function mountExposers (exposes: readonly Expose[], context: InvocationContext, options: MountOptions): Promise<Mounted> {
+export async function mountExposers (model: CapabilityModel, context: InvocationContext, options: MountOptions): Promise<Mounted> {
+  const exposes = model.exposes
   const mounted: Mounted = { servers: [], stdio: [] }
   const logger = context.logger
   for (const expose of exposes) {
@@ -48,7 +49,9 @@ export async function mountExposers (exposes: readonly Expose[], context: Invoca
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
       const tools = prepareTools(expose, context)
-      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, version: options.version, logger }
+      // the capability's label and version, where it has them: MCP clients show the server by them
+      const serverInfo = { name: expose.namespace, ...(model.info.label === undefined ? {} : { title: model.info.label }), version: model.info.version ?? options.version }
+      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, serverInfo, instructions: expose.description, logger }
       if (expose.transport === 'stdio') {
         const { startMcpStdioExposer } = await import('./mcp/mcp-stdio.js')
         mounted.stdio.push(() => startMcpStdioExposer(expose, tools, mcpOptions))

@@ -62,7 +62,7 @@ function validEnvelope (meta: Record<string, unknown> | undefined): boolean {
 }
 
 /** 2026-07-28: a JSON body with the result marked complete and the server named; 2025: one SSE message. */
-export function writeDirectResult (res: ServerResponse, call: DirectCall, result: CallToolResult, serverInfo: { name: string, version: string }): void {
+export function writeDirectResult (res: ServerResponse, call: DirectCall, result: CallToolResult, serverInfo: { name: string, title?: string, version: string }): void {
   if (call.era === 'modern') {
     const body = JSON.stringify({ result: { ...result, resultType: 'complete', _meta: { 'io.modelcontextprotocol/serverInfo': serverInfo } }, jsonrpc: '2.0', id: call.id })
     res.writeHead(200, { 'content-type': 'application/json' })

@@ -22,7 +22,10 @@ export interface McpExposerOptions {
   heartbeatMs: number
   coalesceMs: number
   logger: Logger
-  version: string
+  /** what the server says it is (name, title, version) */
+  serverInfo: { name: string, title?: string, version: string }
+  /** the expose's `description`: the server's instructions to the client */
+  instructions: string | undefined
 }
 
 /** The HTTP request a message arrived on: the client going away aborts the upstream call (an
@@ -40,13 +43,13 @@ export interface McpInstance {
  * `tools/call` looks the tool up by name. The low-level Server is used so that nothing per tool
  * (schema conversion, validator compilation) happens per request.
  */
-export function serverFactory (sdk: typeof ServerSdk, name: string, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, instance: McpInstance): () => ServerSdk.Server {
+export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, instance: McpInstance): () => ServerSdk.Server {
   const { Server, ProtocolError, ProtocolErrorCode } = sdk
   const list = { tools: [...tools.values()].map((t) => t.definition) }
   const logger = options.logger
   const { calls, connection } = instance
   return () => {
-    const server = new Server({ name, version: options.version }, { capabilities: { tools: { listChanged: false } } })
+    const server = new Server(options.serverInfo, { capabilities: { tools: { listChanged: false } }, ...(options.instructions === undefined ? {} : { instructions: options.instructions }) })
     server.setRequestHandler('tools/list', () => list as never)
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const tool = tools.get(request.params.name)
@@ -96,7 +99,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   let sdk: Promise<{ node: (req: IncomingMessage, res: ServerResponse, parsed?: unknown) => Promise<void>, close: () => Promise<void> }> | undefined
   const loadSdk = (): NonNullable<typeof sdk> => {
     sdk ??= Promise.all([import('@modelcontextprotocol/server'), import('@modelcontextprotocol/node')]).then(([server, nodeAdapter]) => {
-      const handler = server.createMcpHandler(serverFactory(server, expose.namespace, tools, { ...options, logger: log }, instance), {
+      const handler = server.createMcpHandler(serverFactory(server, tools, { ...options, logger: log }, instance), {
         maxRequestBodySize: options.bodyLimit,
         onerror: (err) => log.debug({ err }, 'mcp request rejected'),
       })
@@ -128,7 +131,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     serve(req, res)
   })
 
-  const serverInfo = { name: expose.namespace, version: options.version }
+  const serverInfo = options.serverInfo
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const abort = new AbortController()
     res.once('close', () => { if (!res.writableFinished) abort.abort() })

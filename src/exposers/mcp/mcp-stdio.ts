@@ -8,7 +8,7 @@ import type { PreparedTool } from './mcp-tools.js'
 /** `transport: stdio`: the same tools on stdin/stdout; logs stay on stderr. */
 export function startMcpStdioExposer (expose: McpExpose, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions): { close (): Promise<void> } {
   const log = options.logger.child({ expose: expose.namespace })
-  return serveStdio(serverFactory(sdk, expose.namespace, tools, { ...options, logger: log }, { calls: new CallRegistry(), connection: undefined }), {
+  return serveStdio(serverFactory(sdk, tools, { ...options, logger: log }, { calls: new CallRegistry(), connection: undefined }), {
     onerror: (err) => log.error({ err }, 'mcp stdio error'),
   })
 }
