@@ -112,18 +112,14 @@ describe('public capability files, run for real', () => {
   })
 
   it('sends the MCP expose description as instructions, and the capability label and version as the server title and version', async () => {
-    const client = await connectLegacyClient(gateway.url('mcp'))
-    try {
-      const inner = client as unknown as { client?: unknown }
-      void inner
-      const response = await fetch(gateway.url('mcp'), {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
-      })
-      const text = await response.text()
-      const message = JSON.parse(/data: (.*)/.exec(text)?.[1] ?? text) as { result: { instructions?: string, serverInfo: { name: string, title?: string, version: string } } }
-      expect(message.result.instructions).toBe('Tools over the test upstream; call create to make a thing.')
+    const response = await fetch(gateway.url('mcp'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    })
+    const text = await response.text()
+    const message = JSON.parse(/data: (.*)/.exec(text)?.[1] ?? text) as { result: { instructions?: string, serverInfo: { name: string, title?: string, version: string } } }
+    expect(message.result.instructions).toBe('Tools over the test upstream; call create to make a thing.')
     expect(message.result.serverInfo).toMatchObject({ name: 'tools', title: 'Real files test', version: '2.3.4' })
   })
 
