@@ -20,7 +20,8 @@ Usage:
 Options for run (flags win over the NAFTIKO_* environment variables):
   --host HOST                  bind every expose to HOST (default: the expose's address, else 127.0.0.1)   NAFTIKO_HOST
   --port NAME=PORT             port of the expose with namespace or type NAME; 0 = any free port (repeatable)
-  --base-uri NAMESPACE=URL     replace the base URI of a consumed namespace (repeatable)
+  --base-uri NAMESPACE=URL     replace the base URI of a consumed namespace (repeatable)   NAFTIKO_BASE_URI_<NAMESPACE>
+  --server-var NAME=VALUE      fill an OpenAPI server variable {NAME} of a base URI (repeatable)   NAFTIKO_SERVER_VAR_<NAME>
   --log-level LEVEL            fatal|error|warn|info|debug|trace|silent (default ${DEFAULTS.logLevel})   NAFTIKO_LOG_LEVEL
   --body-limit BYTES           largest request body (default ${DEFAULTS.bodyLimit})   NAFTIKO_BODY_LIMIT
   --connect-timeout MS         upstream connect timeout (default ${DEFAULTS.connectTimeout})   NAFTIKO_CONNECT_TIMEOUT
@@ -56,6 +57,7 @@ async function main (argv: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string', multiple: true },
       'base-uri': { type: 'string', multiple: true },
+      'server-var': { type: 'string', multiple: true },
       'log-level': { type: 'string' },
       'body-limit': { type: 'string' },
       'connect-timeout': { type: 'string' },

@@ -5,8 +5,12 @@ export interface RuntimeOptions {
   readonly host: string | undefined
   /** expose namespace or expose type (`rest`, `mcp`) -> port; 0 = any free port */
   readonly ports: ReadonlyMap<string, number>
-  /** consumes namespace -> base URI */
+  /** consumes namespace -> base URI (`--base-uri`) */
   readonly baseUris: ReadonlyMap<string, string>
+  /** `NAFTIKO_BASE_URI_<NAMESPACE>` -> base URI, by the namespace's environment name (see envName) */
+  readonly envBaseUris: ReadonlyMap<string, string>
+  /** OpenAPI server variables of base URIs (`--server-var`, `NAFTIKO_SERVER_VAR_<NAME>`) */
+  readonly serverVars: ReadonlyMap<string, string>
   readonly logLevel: LevelWithSilent
   readonly bodyLimit: number
   readonly connectTimeout: number
@@ -44,6 +48,7 @@ export interface RuntimeFlags {
   host?: string
   port?: string[]
   'base-uri'?: string[]
+  'server-var'?: string[]
   'log-level'?: string
   'body-limit'?: string
   'connect-timeout'?: string
@@ -93,6 +98,8 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     host: pick(flags.host, 'NAFTIKO_HOST'),
     ports: pairs(flags.port ?? [], '--port', 'NAME=PORT', (v) => integer(v, '--port', 0, 65535)),
     baseUris: pairs(flags['base-uri'] ?? [], '--base-uri', 'NAMESPACE=URL', checkUrl),
+    envBaseUris: prefixed(env, 'NAFTIKO_BASE_URI_', checkUrl),
+    serverVars: new Map([...prefixed(env, 'NAFTIKO_SERVER_VAR_', (v) => v), ...pairs(flags['server-var'] ?? [], '--server-var', 'NAME=VALUE', (v) => v)].map(([k, v]) => [envName(k), v])),
     logLevel: logLevel as LevelWithSilent,
     bodyLimit: integer(pick(flags['body-limit'], 'NAFTIKO_BODY_LIMIT'), '--body-limit', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULTS.bodyLimit,
     connectTimeout: integer(pick(flags['connect-timeout'], 'NAFTIKO_CONNECT_TIMEOUT'), '--connect-timeout', 1) ?? DEFAULTS.connectTimeout,
@@ -110,6 +117,22 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     proxy: httpProxy === undefined && httpsProxy === undefined ? undefined : { httpProxy, httpsProxy, noProxy },
     env,
   })
+}
+
+/**
+ * How a name appears in an environment variable: `chat-completions` -> `CHAT_COMPLETIONS`. Used for
+ * `NAFTIKO_BASE_URI_<NAMESPACE>` and `NAFTIKO_SERVER_VAR_<NAME>` (server variables match by it too).
+ */
+export function envName (name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_')
+}
+
+function prefixed<T> (env: NodeJS.ProcessEnv, prefix: string, parse: (v: string) => T): Map<string, T> {
+  const map = new Map<string, T>()
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith(prefix) && value !== undefined && value !== '') map.set(key.slice(prefix.length), parse(value))
+  }
+  return map
 }
 
 function nonEmpty (v: string | undefined): string | undefined {

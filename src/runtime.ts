@@ -3,7 +3,7 @@ import { referenceScopeOf } from './capability/check-capability.js'
 import type { Diagnostic } from './capability/diagnostics.js'
 import { buildRedactor } from './bindings/redact.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
-import { buildConsumers } from './consumers/build-consumers.js'
+import { buildConsumers, resolveBaseUri } from './consumers/build-consumers.js'
 import { StartupError } from './errors/startup-error.js'
 import { hostOf, isLoopback, mountExposers } from './exposers/mount-exposers.js'
 import { JsonBodyReader } from './server/json-body.js'
@@ -11,7 +11,6 @@ import { startListeners, type BoundAddress, type Listeners } from './server/list
 import { createLogger, type Logger } from './server/logger.js'
 import { UsageError, type RuntimeOptions } from './options.js'
 import type { CapabilityModel, Expose } from './capability/model.js'
-import { resolveStaticText } from './expressions/compile-value.js'
 import { VERSION } from './version.js'
 
 export interface ExposeAddress extends BoundAddress {
@@ -76,6 +75,8 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   const consumers = buildConsumers(model, scope, {
     timeouts: { connectTimeout: options.connectTimeout, headersTimeout: options.upstreamTimeout, bodyTimeout: options.bodyTimeout },
     baseUris: options.baseUris,
+    envBaseUris: options.envBaseUris,
+    serverVars: options.serverVars,
     proxy: options.proxy,
   })
 
@@ -108,9 +109,10 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       port: options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
     }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, maxConnections: options.maxConnections })
     const addresses = listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((mounted.servers[i] as { expose: Expose }).expose) }))
+    // one line per consumed namespace: where it points, or what is missing and how to give it
     const upstreams = model.consumes.map((c) => {
-      const base = options.baseUris.get(c.namespace) ?? c.baseUri
-      return redactor.redact(`consumes ${c.namespace} -> ${base === undefined ? 'no base URI (its operations answer 502 until --base-uri gives one)' : resolveStaticText(base, scope)}`)
+      const resolved = resolveBaseUri(c, options, scope)
+      return redactor.redact(`consumes ${c.namespace} -> ${resolved.missing === undefined ? resolved.uri ?? '' : `not configured: ${resolved.missing} (its operations answer 502 until then)`}`)
     })
     let closing: Promise<void> | undefined
     return {

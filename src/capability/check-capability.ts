@@ -173,9 +173,10 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
   for (const c of model.consumes) {
     const base = c.baseUri
     if (base === undefined) {
-      out.warning(c.at, `consumes "${c.namespace}" has no baseUri: its operations answer 502 until one is given with --base-uri ${c.namespace}=URL`)
+      out.warning(c.at, `consumes "${c.namespace}" has no baseUri: its operations answer 502 until one is given with --base-uri ${c.namespace}=URL (or NAFTIKO_BASE_URI_<NAMESPACE>)`)
     } else if (/\{[^{}]+\}/.test(base.replace(/\{\{[^{}]+\}\}/g, ''))) {
-      out.warning([...c.at, 'baseUri'], `baseUri ${base} has server variables nothing binds: its operations answer 502 until a base URI is given with --base-uri ${c.namespace}=URL`)
+      const names = [...base.replace(/\{\{[^{}]+\}\}/g, '').matchAll(/\{([^{}]+)\}/g)].map((m) => m[1] as string)
+      out.warning([...c.at, 'baseUri'], `baseUri ${base} has server variables (${names.join(', ')}): its operations answer 502 until they are given with ${names.map((n) => `--server-var ${n}=VALUE`).join(' ')} (or NAFTIKO_SERVER_VAR_<NAME>), or a base URI with --base-uri ${c.namespace}=URL`)
     } else if (!/^https?:\/\//.test(base) && !base.startsWith('{{')) {
       out.error([...c.at, 'baseUri'], `baseUri "${base}" must be an http:// or https:// URL`)
     }

@@ -23,7 +23,7 @@ export type UpstreamSignal = AbortSignal | (EventEmitter & { readonly aborted: b
 export async function sendUpstream (operation: ConsumedOperationRuntime, ctx: CallContext, signal: UpstreamSignal): Promise<UpstreamResponse> {
   const target = operation.target
   const { namespace } = operation.definition
-  if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${namespace}" has no base URI; start the gateway with --base-uri ${namespace}=URL.`)
+  if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${namespace}" is not configured: ${operation.unconfigured ?? 'it has no base URI'}.`)
   const request = operation.buildRequest(ctx)
   const options: Dispatcher.RequestOptions = {
     origin: target.origin,

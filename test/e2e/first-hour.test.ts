@@ -14,7 +14,7 @@ function startupOutput (args: string[]): Promise<string> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', CHATGPT_API_KEY: KEY } })
   return new Promise((resolve, reject) => {
     let out = ''
-    const done = setTimeout(() => child.kill('SIGTERM'), 3000)
+    const done = setTimeout(() => child.kill('SIGTERM'), 10_000)
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       if (/listening on .*\/mcp/.test(out) && (args.includes('--quiet') || out.includes('naftiko: consumes'))) setTimeout(() => child.kill('SIGTERM'), 100)

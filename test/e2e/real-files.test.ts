@@ -182,3 +182,46 @@ describe('a shared consumes document', () => {
     expect(run.stderr).not.toMatch(/^\s+at /m)
   })
 })
+
+describe('base URIs from server variables and the environment', () => {
+  const yaml = (baseUri: string): string => capability(BEARER).replace('baseUri: https://up.example', `baseUri: '${baseUri}'`)
+
+  it('fills OpenAPI server variables from --server-var and NAFTIKO_SERVER_VAR_<NAME>', async () => {
+    const [host, port] = origin.replace('http://', '').split(':')
+    const gateway = await startGateway(await writeCapability(yaml('http://{host}:{port}/api')), {
+      flags: { 'server-var': [`host=${host ?? ''}`] },
+      env: { KEY, NAFTIKO_SERVER_VAR_PORT: port ?? '' },
+    })
+    try {
+      const response = await fetch(`${gateway.url('rest')}/things`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })
+      expect(response.status).toBe(200)
+      expect((seen.at(-1) as Seen).url).toBe('/api/things')
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it('takes a base URI per namespace from NAFTIKO_BASE_URI_<NAMESPACE>', async () => {
+    const gateway = await startGateway(await writeCapability(yaml('')), { env: { KEY, NAFTIKO_BASE_URI_UP: `${origin}/v2` } })
+    try {
+      const response = await fetch(`${gateway.url('rest')}/things`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })
+      expect(response.status).toBe(200)
+      expect((seen.at(-1) as Seen).url).toBe('/v2/things')
+    } finally {
+      await gateway.close()
+    }
+  })
+
+  it('names the missing server variable, the flag and the variable that give it, in the 502', async () => {
+    const gateway = await startGateway(await writeCapability(yaml('https://{subdomain}.example.com/api')), { env: { KEY } })
+    try {
+      const response = await fetch(`${gateway.url('rest')}/things`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })
+      expect(response.status).toBe(502)
+      const body = await response.json() as { error: { code: string, message: string } }
+      expect(body.error.code).toBe('upstream_not_configured')
+      expect(body.error.message).toMatch(/--server-var subdomain=VALUE \(or NAFTIKO_SERVER_VAR_SUBDOMAIN\)/)
+    } finally {
+      await gateway.close()
+    }
+  })
+})
