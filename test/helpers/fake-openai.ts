@@ -2,13 +2,17 @@
  * Fake OpenAI-compatible upstream for gateway tests.
  *
  * A real `node:http` server on 127.0.0.1:<random port> that speaks the wire
- * format of `POST /v1/chat/completions` (JSON and SSE), `GET /v1/models`, the
- * OpenAI error envelope and the realistic response headers (x-request-id,
- * openai-*, x-ratelimit-*, cloudflare noise). Every request is recorded with
+ * format of `POST /v1/chat/completions` and `POST /v1/responses` (JSON and
+ * SSE), `POST /v1/embeddings`, `GET /v1/models`, the OpenAI error envelope and
+ * the realistic response headers (x-request-id, openai-*, x-ratelimit-*,
+ * cloudflare noise). Every request is recorded with
  * its raw body bytes so tests can assert what the gateway actually sent.
  *
  * Routes
  *   POST /v1/chat/completions   auth; validation; completion / SSE stream / tool calls
+ *   POST /v1/responses          auth; validation; response / SSE stream / function calls
+ *   GET  /v1/responses/:id      auth; a stored response, or 404
+ *   POST /v1/embeddings         auth; validation; float or base64 vectors
  *   GET  /v1/models             auth; `{object:"list", data:[...]}`
  *   GET  /v1/models/:id         auth; one model (any id is known)
  *   ANY  /echo/...              NO auth; 200 `{method, path, url, query, headers, body}`
@@ -28,11 +32,35 @@
  * `max_tokens` / `max_completion_tokens` below that count cut the answer and
  * give finish_reason "length".
  *
+ * Responses API: `input` is a string (one user message) or a list of items
+ * (`message` items with role/content, with or without `type`; `function_call`;
+ * `function_call_output` with call_id/output; `item_reference` to a stored
+ * item), after the conversation of `previous_response_id` if given. A
+ * `function_call_output` without a matching earlier `function_call` is a 400,
+ * as on the real API. The answer is one output item:
+ *   - a `function_call` when a function tool (`{type:'function', name,
+ *     parameters}`) is chosen by the chat path's rule (tool_choice, or the
+ *     last item is a user message naming the tool). Arguments: a JSON object
+ *     written in the user text (`run shell {"command":["ls"]}`) if any, else
+ *     sampled from the schema as on the chat path;
+ *   - else a `message` whose text is `echo: <output>` when the input ends with
+ *     a function_call_output, or `echo: <last user text>`.
+ * Responses are stored unless `store: false` (GET, previous_response_id and
+ * item_reference use them). Streams are named events (`event: <type>` +
+ * `data: {type, sequence_number, ...}`) in the real order, one word per
+ * `response.output_text.delta`, arguments in 8-character
+ * `response.function_call_arguments.delta`s, ending with `response.completed`
+ * and no `[DONE]`.
+ * Embeddings: deterministic unit vectors per input text (1536 dimensions, 3072
+ * for `*large*` models, or `dimensions`), floats or base64 float32 as
+ * `encoding_format` asks (the openai SDK asks base64 by default).
+ *
  * Magic controls (fault injection)
  *   Given either as header `x-fake-behaviour: <c1>,<c2>,...` (any route,
  *   including /echo; unknown names -> 400) or as the chat `model` value
  *   `fake-<c1>,<c2>` e.g. `model: "fake-429"`, `"fake-stream-delay:50"`
  *   (unknown names after `fake-` are ignored, so `fake-model` is a plain model).
+ *   The `model` of /v1/responses and /v1/embeddings requests works the same way.
  *     429               429 rate_limit_exceeded (type "requests"), retry-after: 1,
  *                       retry-after-ms: 1000, x-ratelimit-remaining-requests: 0
  *     500               500 server_error envelope
@@ -45,7 +73,12 @@
  *                       headers (full content-length) + half the body, then destroy.
  *     end-without-done  SSE: same first 3 chunks, then end the response cleanly
  *                       without the finish chunk and without `data: [DONE]`.
+ *                       Responses streams keep the events up to the second delta.
  *     hang              never answer (no headers); close() destroys the socket.
+ *     echo-auth         chat and Responses: the answer text ends with
+ *                       ` <the presented bearer key>`,
+ *                       the key split over two delta events when streamed
+ *                       (to test that a gateway scrubs a secret spelled across events).
  *   Order of effects: unknown header control -> 400, hang, slow, (echo answers
  *   here), auth -> 401, status faults, route.
  *
@@ -55,7 +88,7 @@
  * itself (truncate, close()) are not client aborts.
  */
 import http from 'node:http'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { setTimeout as sleepTimer } from 'node:timers/promises'
 import type { AddressInfo } from 'node:net'
@@ -108,6 +141,7 @@ interface Controls {
   truncate: boolean
   endWithoutDone: boolean
   hang: boolean
+  echoAuth: boolean
 }
 
 /** Applies one control token; returns false when the token is unknown. */
@@ -126,6 +160,7 @@ function applyControl (c: Controls, token: string): boolean {
     case 'truncate': c.truncate = true; return true
     case 'end-without-done': c.endWithoutDone = true; return true
     case 'hang': c.hang = true; return true
+    case 'echo-auth': c.echoAuth = true; return true
     default: return false
   }
 }
@@ -135,7 +170,7 @@ function splitTokens (value: string): string[] {
 }
 
 function defaultControls (): Controls {
-  return { slowMs: 0, streamDelayMs: 0, truncate: false, endWithoutDone: false, hang: false }
+  return { slowMs: 0, streamDelayMs: 0, truncate: false, endWithoutDone: false, hang: false, echoAuth: false }
 }
 
 /** Header controls are strict (typos fail loudly); `fake-*` model controls are lenient. */
@@ -236,6 +271,8 @@ interface Exchange {
   controls: Controls
 }
 
+type Route = (ex: Exchange, state: ServerState) => Promise<void>
+
 interface ServerState {
   apiKey: string
   requests: RecordedRequest[]
@@ -243,6 +280,10 @@ interface ServerState {
   events: EventEmitter
   served: number
   closed: boolean
+  /** stored responses (`store` not false), for GET /v1/responses/:id and previous_response_id */
+  responses: Map<string, StoredResponse>
+  /** output items of stored responses, for `item_reference` inputs */
+  items: Map<string, Item>
 }
 
 // ---------------------------------------------------------------------------
@@ -385,17 +426,23 @@ function jsonTypeName (v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`
 }
 
-/** Mirrors OpenAI's checks of the two required fields; returns the first problem. */
-function validateChatBody (parsed: { ok: true; value: unknown } | { ok: false }): ErrorSpec | undefined {
-  if (!parsed.ok) return invalidRequest(INVALID_JSON_MESSAGE, null, null)
-  const body = parsed.value
-  if (!isRecord(body)) return invalidRequest(`Invalid type for request body: expected an object, but got ${jsonTypeName(body)} instead.`, null, 'invalid_type')
+function validateModel (body: Record<string, unknown>): ErrorSpec | undefined {
   if (body.model === undefined || body.model === null || body.model === '') {
     return invalidRequest("Missing required parameter: 'model'.", 'model', 'missing_required_parameter')
   }
   if (typeof body.model !== 'string') {
     return invalidRequest(`Invalid type for 'model': expected a string, but got ${jsonTypeName(body.model)} instead.`, 'model', 'invalid_type')
   }
+  return undefined
+}
+
+/** Mirrors OpenAI's checks of the two required fields; returns the first problem. */
+function validateChatBody (parsed: { ok: true; value: unknown } | { ok: false }): ErrorSpec | undefined {
+  if (!parsed.ok) return invalidRequest(INVALID_JSON_MESSAGE, null, null)
+  const body = parsed.value
+  if (!isRecord(body)) return invalidRequest(`Invalid type for request body: expected an object, but got ${jsonTypeName(body)} instead.`, null, 'invalid_type')
+  const model = validateModel(body)
+  if (model) return model
   if (body.messages === undefined || body.messages === null) {
     return invalidRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter')
   }
@@ -495,7 +542,8 @@ function completionLimit (body: Record<string, unknown>): number | undefined {
   return typeof limit === 'number' && limit >= 0 ? Math.floor(limit) : undefined
 }
 
-function planChat (body: Record<string, unknown>): ChatPlan {
+/** `extra`: pieces appended to the answer text (the `echo-auth` control). */
+function planChat (body: Record<string, unknown>, extra: string[] = []): ChatPlan {
   const messages = (body.messages as unknown[]).filter(isRecord) as unknown as ChatMessage[]
   const lastUser = [...messages].reverse().find((m) => m.role === 'user')
   const lastUserText = messageText(lastUser)
@@ -521,7 +569,7 @@ function planChat (body: Record<string, unknown>): ChatPlan {
     }
   }
 
-  let pieces = splitWords(`echo: ${lastUserText}`)
+  let pieces = [...splitWords(`echo: ${lastUserText}`), ...extra]
   let finishReason: ChatPlan['finishReason'] = 'stop'
   const limit = completionLimit(body)
   if (limit !== undefined && limit < pieces.length) {
@@ -606,16 +654,22 @@ function streamChunks (plan: ChatPlan): Record<string, unknown>[] {
   return chunks
 }
 
-async function sendStream (ex: Exchange, state: ServerState, plan: ChatPlan): Promise<void> {
+function sendStream (ex: Exchange, state: ServerState, plan: ChatPlan): Promise<void> {
+  const events = streamChunks(plan).map((c) => `data: ${JSON.stringify(c)}\n\n`)
+  return writeEvents(ex, state, [...events, 'data: [DONE]\n\n'], PARTIAL_STREAM_EVENTS)
+}
+
+/**
+ * Writes SSE events `stream-delay` apart. With `truncate` or `end-without-done` only the first
+ * `partial` events go out, then the socket is destroyed or the response ends cleanly.
+ */
+async function writeEvents (ex: Exchange, state: ServerState, all: string[], partial: number): Promise<void> {
   const { res, controls } = ex
   res.writeHead(200, {
     ...upstreamHeaders(ex, state, false),
     'content-type': 'text/event-stream; charset=utf-8',
   })
-  let events = streamChunks(plan).map((c) => `data: ${JSON.stringify(c)}\n\n`)
-  const partial = controls.truncate || controls.endWithoutDone
-  events = partial ? events.slice(0, PARTIAL_STREAM_EVENTS) : [...events, 'data: [DONE]\n\n']
-
+  const events = controls.truncate || controls.endWithoutDone ? all.slice(0, partial) : all
   for (const [i, event] of events.entries()) {
     if (i > 0 && !(await sleep(controls.streamDelayMs, ex.signal))) return
     if (res.destroyed) return
@@ -627,6 +681,370 @@ async function sendStream (ex: Exchange, state: ServerState, plan: ChatPlan): Pr
 }
 
 // ---------------------------------------------------------------------------
+// Responses API (POST /v1/responses, GET /v1/responses/:id)
+// ---------------------------------------------------------------------------
+
+type Item = Record<string, unknown>
+
+/** A stored response and the conversation it ends (its input items, then its output). */
+interface StoredResponse { response: Record<string, unknown>; conversation: Item[] }
+
+interface ResponsePlan {
+  id: string
+  createdAt: number
+  model: string
+  body: Record<string, unknown>
+  /** the output item: a message or a function call, status completed */
+  item: Item
+  /** message text pieces (one word each), or the function call's argument fragments */
+  pieces: string[]
+  usage: Record<string, unknown>
+  conversation: Item[]
+}
+
+/** The `echo-auth` control: the presented key after the text, split over two pieces (two deltas). */
+function authPieces (ex: Exchange): string[] {
+  if (!ex.controls.echoAuth) return []
+  const key = /^Bearer\s+(.*)$/i.exec(ex.req.headers.authorization ?? '')?.[1]?.trim() ?? ''
+  const half = Math.ceil(key.length / 2)
+  return [` ${key.slice(0, half)}`, key.slice(half)]
+}
+
+function validateResponsesBody (parsed: { ok: true; value: unknown } | { ok: false }): ErrorSpec | undefined {
+  if (!parsed.ok) return invalidRequest(INVALID_JSON_MESSAGE, null, null)
+  const body = parsed.value
+  if (!isRecord(body)) return invalidRequest(`Invalid type for request body: expected an object, but got ${jsonTypeName(body)} instead.`, null, 'invalid_type')
+  const model = validateModel(body)
+  if (model) return model
+  const input = body.input
+  if ((input === undefined || input === null) && typeof body.previous_response_id !== 'string') {
+    return invalidRequest("Missing required parameter: 'input'.", 'input', 'missing_required_parameter')
+  }
+  if (input !== undefined && input !== null && typeof input !== 'string' && !Array.isArray(input)) {
+    return invalidRequest(`Invalid type for 'input': expected one of a string or an array of input items, but got ${jsonTypeName(input)} instead.`, 'input', 'invalid_type')
+  }
+  if (body.tools !== undefined && !Array.isArray(body.tools)) {
+    return invalidRequest(`Invalid type for 'tools': expected an array, but got ${jsonTypeName(body.tools)} instead.`, 'tools', 'invalid_type')
+  }
+  return undefined
+}
+
+/**
+ * The whole conversation the model sees: the previous response's conversation, then the input
+ * (a string is one user message; `item_reference`s resolve to stored items). Every
+ * `function_call_output` must answer a `function_call` before it, as the real API insists.
+ */
+function expandInput (state: ServerState, body: Record<string, unknown>): Item[] | ErrorSpec {
+  const items: Item[] = []
+  const previous = body.previous_response_id
+  if (typeof previous === 'string') {
+    const stored = state.responses.get(previous)
+    if (!stored) return invalidRequest(`Previous response with id '${previous}' not found.`, 'previous_response_id', 'previous_response_not_found')
+    items.push(...stored.conversation)
+  }
+  const input = body.input
+  if (typeof input === 'string') items.push({ type: 'message', role: 'user', content: input })
+  for (const [i, raw] of (Array.isArray(input) ? input : []).entries()) {
+    if (!isRecord(raw)) return invalidRequest(`Invalid type for 'input[${i}]': expected an input item, but got ${jsonTypeName(raw)} instead.`, `input[${i}]`, 'invalid_type')
+    if (raw.type === 'item_reference') {
+      const found = typeof raw.id === 'string' ? state.items.get(raw.id) : undefined
+      if (!found) return invalidRequest(`Item with id '${String(raw.id)}' not found.`, 'input', null)
+      items.push(found)
+    } else {
+      items.push(raw.type === undefined && typeof raw.role === 'string' ? { type: 'message', ...raw } : raw)
+    }
+  }
+  const calls = new Set<unknown>()
+  for (const item of items) {
+    if (item.type === 'function_call') calls.add(item.call_id)
+    if (item.type === 'function_call_output' && !calls.has(item.call_id)) {
+      return invalidRequest(`No tool call found for function call output with call_id ${String(item.call_id)}.`, 'input', null)
+    }
+  }
+  return items
+}
+
+/** Text of a message content (string or parts) or of a function_call_output's output. */
+function partsText (content: unknown): string {
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return ''
+  return content
+    .filter((p): p is { text: string } => isRecord(p) && typeof p.text === 'string' && ['input_text', 'output_text', 'text'].includes(String(p.type)))
+    .map((p) => p.text)
+    .join('')
+}
+
+function itemText (item: Item): string {
+  if (item.type === 'message') return partsText(item.content)
+  if (item.type === 'function_call_output') return partsText(item.output)
+  if (item.type === 'function_call') return typeof item.arguments === 'string' ? item.arguments : ''
+  return ''
+}
+
+function isUserMessage (item: Item | undefined): boolean {
+  return item?.type === 'message' && item.role === 'user'
+}
+
+/** Function tools of a Responses request: `{type: 'function', name, parameters}` (flat, unlike chat). */
+function responseFunctionTools (tools: unknown): FunctionTool[] {
+  if (!Array.isArray(tools)) return []
+  return tools
+    .filter((t): t is { name: string; parameters?: unknown } => isRecord(t) && t.type === 'function' && typeof t.name === 'string')
+    .map((t) => ({ name: t.name, parameters: t.parameters }))
+}
+
+/** Same rule as the chat path: forced by tool_choice, or the last item is a user message naming a tool. */
+function chooseResponseTool (body: Record<string, unknown>, items: Item[], lastUserText: string): FunctionTool | undefined {
+  const tools = responseFunctionTools(body.tools)
+  const choice = body.tool_choice
+  if (tools.length === 0 || choice === 'none') return undefined
+  if (isRecord(choice) && choice.type === 'function' && typeof choice.name === 'string') {
+    const name = choice.name
+    return tools.find((t) => t.name === name) ?? { name }
+  }
+  if (choice === 'required') return tools[0]
+  if (!isUserMessage(items.at(-1))) return undefined
+  const text = lastUserText.toLowerCase()
+  return tools.find((t) => text.includes(t.name.toLowerCase()))
+}
+
+/** A JSON object written in the user text (`... {"command": ["ls"]}`) is taken as the arguments. */
+function inlineArguments (text: string): Record<string, unknown> | undefined {
+  const start = text.indexOf('{')
+  const end = text.lastIndexOf('}')
+  if (start < 0 || end < start) return undefined
+  try {
+    const value = JSON.parse(text.slice(start, end + 1)) as unknown
+    return isRecord(value) ? value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Echoes the request's tools as the real API does (function tools get `description` and `strict`). */
+function echoTools (tools: unknown): unknown[] {
+  if (!Array.isArray(tools)) return []
+  return tools.map((t) => isRecord(t) && t.type === 'function'
+    ? { type: 'function', description: null, strict: true, ...t }
+    : t)
+}
+
+function responseUsage (input: number, output: number): Record<string, unknown> {
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input + output,
+  }
+}
+
+function messageItem (id: string, status: string, text: string | undefined): Item {
+  const content = text === undefined ? [] : [{ type: 'output_text', annotations: [], logprobs: [], text }]
+  return { id, type: 'message', status, content, role: 'assistant' }
+}
+
+function functionCallItem (id: string, status: string, call: { callId: string; name: string; arguments: string }): Item {
+  return { id, type: 'function_call', status, arguments: call.arguments, call_id: call.callId, name: call.name }
+}
+
+function planResponse (body: Record<string, unknown>, items: Item[], extra: string[]): ResponsePlan {
+  const lastUser = [...items].reverse().find(isUserMessage)
+  const lastUserText = lastUser ? itemText(lastUser) : ''
+  const instructions = typeof body.instructions === 'string' ? body.instructions : ''
+  const inputTokens = items.reduce((n, item) => n + countWords(itemText(item)) + 3, countWords(instructions) + 3)
+  const base = {
+    id: `resp_${randomHex(48)}`,
+    createdAt: Math.floor(Date.now() / 1000),
+    model: String(body.model),
+    body,
+  }
+
+  const tool = chooseResponseTool(body, items, lastUserText)
+  if (tool) {
+    const args = JSON.stringify(inlineArguments(lastUserText) ?? sampleArguments(tool.parameters, lastUserText))
+    const call = { callId: `call_${randomAlnum(24)}`, name: tool.name, arguments: args }
+    const item = functionCallItem(`fc_${randomHex(48)}`, 'completed', call)
+    return { ...base, item, pieces: fragments(args, 8), usage: responseUsage(inputTokens, Math.max(1, Math.ceil(args.length / 4))), conversation: [...items, item] }
+  }
+
+  // After a tool ran, the answer echoes its output; otherwise the last user text.
+  const last = items.at(-1)
+  const echoed = last?.type === 'function_call_output' ? itemText(last) : lastUserText
+  const pieces = [...splitWords(`echo: ${echoed}`), ...extra]
+  const item = messageItem(`msg_${randomHex(48)}`, 'completed', pieces.join(''))
+  return { ...base, item, pieces, usage: responseUsage(inputTokens, pieces.length), conversation: [...items, item] }
+}
+
+function responseObject (plan: ResponsePlan, status: 'in_progress' | 'completed', output: Item[]): Record<string, unknown> {
+  const b = plan.body
+  const completed = status === 'completed'
+  return {
+    id: plan.id,
+    object: 'response',
+    created_at: plan.createdAt,
+    status,
+    background: false,
+    completed_at: completed ? plan.createdAt : null,
+    error: null,
+    incomplete_details: null,
+    instructions: b.instructions ?? null,
+    max_output_tokens: b.max_output_tokens ?? null,
+    max_tool_calls: b.max_tool_calls ?? null,
+    model: plan.model,
+    output,
+    parallel_tool_calls: b.parallel_tool_calls ?? true,
+    previous_response_id: b.previous_response_id ?? null,
+    prompt_cache_key: b.prompt_cache_key ?? null,
+    reasoning: { effort: null, summary: null },
+    safety_identifier: b.safety_identifier ?? null,
+    service_tier: 'default',
+    store: b.store ?? true,
+    temperature: b.temperature ?? 1,
+    text: isRecord(b.text) ? { format: { type: 'text' }, verbosity: 'medium', ...b.text } : { format: { type: 'text' }, verbosity: 'medium' },
+    tool_choice: b.tool_choice ?? 'auto',
+    tools: echoTools(b.tools),
+    top_logprobs: b.top_logprobs ?? 0,
+    top_p: b.top_p ?? 1,
+    truncation: b.truncation ?? 'disabled',
+    usage: completed ? plan.usage : null,
+    user: b.user ?? null,
+    metadata: b.metadata ?? {},
+  }
+}
+
+/** Every event of a streamed response, in the order the real API sends them, without numbers. */
+function responseEvents (plan: ResponsePlan): Item[] {
+  const { item, pieces } = plan
+  const id = String(item.id)
+  const at = { output_index: 0 }
+  const inProgress = responseObject(plan, 'in_progress', [])
+  const events: Item[] = [
+    { type: 'response.created', response: inProgress },
+    { type: 'response.in_progress', response: inProgress },
+  ]
+  const obfuscation = (): string => randomAlnum(1 + Math.floor(Math.random() * 15))
+  if (item.type === 'function_call') {
+    const call = { callId: String(item.call_id), name: String(item.name), arguments: '' }
+    events.push({ type: 'response.output_item.added', ...at, item: functionCallItem(id, 'in_progress', call) })
+    for (const delta of pieces) events.push({ type: 'response.function_call_arguments.delta', item_id: id, ...at, delta, obfuscation: obfuscation() })
+    events.push({ type: 'response.function_call_arguments.done', item_id: id, ...at, name: item.name, arguments: item.arguments })
+  } else {
+    const part = { content_index: 0 }
+    const text = pieces.join('')
+    events.push({ type: 'response.output_item.added', ...at, item: messageItem(id, 'in_progress', undefined) })
+    events.push({ type: 'response.content_part.added', item_id: id, ...at, ...part, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } })
+    for (const delta of pieces) events.push({ type: 'response.output_text.delta', item_id: id, ...at, ...part, delta, logprobs: [], obfuscation: obfuscation() })
+    events.push({ type: 'response.output_text.done', item_id: id, ...at, ...part, text, logprobs: [] })
+    events.push({ type: 'response.content_part.done', item_id: id, ...at, ...part, part: { type: 'output_text', annotations: [], logprobs: [], text } })
+  }
+  events.push({ type: 'response.output_item.done', ...at, item })
+  events.push({ type: 'response.completed', response: responseObject(plan, 'completed', [item]) })
+  return events
+}
+
+function sendResponseStream (ex: Exchange, state: ServerState, plan: ResponsePlan): Promise<void> {
+  const events = responseEvents(plan)
+  const lines = events.map(({ type, ...rest }, sequence) =>
+    `event: ${String(type)}\ndata: ${JSON.stringify({ type, sequence_number: sequence, ...rest })}\n\n`)
+  // truncate / end-without-done: cut after the first two deltas, like the chat path
+  const firstDelta = events.findIndex((e) => String(e.type).endsWith('.delta'))
+  return writeEvents(ex, state, lines, firstDelta < 0 ? PARTIAL_STREAM_EVENTS : firstDelta + 2)
+}
+
+async function handleResponses (ex: Exchange, state: ServerState): Promise<void> {
+  const parsed = tryParseJson(ex.record.body)
+  const problem = validateResponsesBody(parsed)
+  if (problem) return sendError(ex, state, problem)
+  const body = (parsed as { ok: true; value: Record<string, unknown> }).value
+  const items = expandInput(state, body)
+  if (!Array.isArray(items)) return sendError(ex, state, items)
+  const plan = planResponse(body, items, authPieces(ex))
+  const final = responseObject(plan, 'completed', [plan.item])
+  if (body.store !== false) {
+    state.responses.set(plan.id, { response: final, conversation: plan.conversation })
+    state.items.set(String(plan.item.id), plan.item)
+  }
+  if (body.stream === true) return sendResponseStream(ex, state, plan)
+  return sendJson(ex, state, 200, final)
+}
+
+function handleGetResponse (id: string): Route {
+  return (ex, state) => {
+    const stored = state.responses.get(id)
+    if (stored) return sendJson(ex, state, 200, stored.response)
+    return sendError(ex, state, { status: 404, message: `Response with id '${id}' not found.`, type: 'invalid_request_error', param: null, code: null })
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Embeddings (POST /v1/embeddings)
+// ---------------------------------------------------------------------------
+
+function isTokenArray (v: unknown): v is number[] {
+  return Array.isArray(v) && v.length > 0 && v.every((n) => Number.isInteger(n))
+}
+
+/** The inputs to embed: a string, a token array, or a non-empty list of either. */
+function embeddingInputs (input: unknown): Array<string | number[]> | undefined {
+  if (typeof input === 'string') return input === '' ? undefined : [input]
+  if (isTokenArray(input)) return [input]
+  if (!Array.isArray(input) || input.length === 0) return undefined
+  const ok = input.every((v) => (typeof v === 'string' && v !== '') || isTokenArray(v))
+  return ok ? input as Array<string | number[]> : undefined
+}
+
+function validateEmbeddingsBody (parsed: { ok: true; value: unknown } | { ok: false }): ErrorSpec | undefined {
+  if (!parsed.ok) return invalidRequest(INVALID_JSON_MESSAGE, null, null)
+  const body = parsed.value
+  if (!isRecord(body)) return invalidRequest(`Invalid type for request body: expected an object, but got ${jsonTypeName(body)} instead.`, null, 'invalid_type')
+  const model = validateModel(body)
+  if (model) return model
+  if (body.input === undefined || body.input === null) {
+    return invalidRequest("Missing required parameter: 'input'.", 'input', 'missing_required_parameter')
+  }
+  if (!embeddingInputs(body.input)) {
+    return invalidRequest("'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", 'input', null)
+  }
+  if (body.encoding_format !== undefined && body.encoding_format !== 'float' && body.encoding_format !== 'base64') {
+    return invalidRequest(`Invalid value for 'encoding_format': expected one of 'float' or 'base64', but got '${String(body.encoding_format)}'.`, 'encoding_format', 'invalid_value')
+  }
+  return undefined
+}
+
+/** A deterministic unit vector for a text, in float32 precision (what the API returns). */
+function embeddingVector (seed: string, dimensions: number): number[] {
+  const raw: number[] = []
+  for (let block = 0; raw.length < dimensions; block++) {
+    const digest = createHash('sha256').update(`${seed}\u0000${block}`).digest()
+    for (let i = 0; i + 1 < digest.length && raw.length < dimensions; i += 2) raw.push(digest.readUInt16LE(i) / 32767.5 - 1)
+  }
+  const norm = Math.sqrt(raw.reduce((sum, v) => sum + v * v, 0)) || 1
+  return raw.map((v) => Math.fround(v / norm))
+}
+
+function embeddingDimensions (body: Record<string, unknown>): number {
+  if (typeof body.dimensions === 'number' && Number.isInteger(body.dimensions) && body.dimensions > 0) return body.dimensions
+  return String(body.model).includes('large') ? 3072 : 1536
+}
+
+function handleEmbeddings (ex: Exchange, state: ServerState): Promise<void> {
+  const parsed = tryParseJson(ex.record.body)
+  const problem = validateEmbeddingsBody(parsed)
+  if (problem) return sendError(ex, state, problem)
+  const body = (parsed as { ok: true; value: Record<string, unknown> }).value
+  const inputs = embeddingInputs(body.input) ?? []
+  const dimensions = embeddingDimensions(body)
+  const data = inputs.map((input, index) => {
+    const vector = embeddingVector(typeof input === 'string' ? input : input.join(','), dimensions)
+    const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector
+    return { object: 'embedding', index, embedding }
+  })
+  const tokens = inputs.reduce((n, input) => n + (typeof input === 'string' ? countWords(input) : input.length), 0)
+  return sendJson(ex, state, 200, { object: 'list', data, model: String(body.model), usage: { prompt_tokens: tokens, total_tokens: tokens } })
+}
+
+// ---------------------------------------------------------------------------
 // Routes
 // ---------------------------------------------------------------------------
 
@@ -635,7 +1053,7 @@ async function handleChat (ex: Exchange, state: ServerState): Promise<void> {
   const problem = validateChatBody(parsed)
   if (problem) return sendError(ex, state, problem)
   const body = (parsed as { ok: true; value: Record<string, unknown> }).value
-  const plan = planChat(body)
+  const plan = planChat(body, authPieces(ex))
   if (body.stream === true) return sendStream(ex, state, plan)
   return sendJson(ex, state, 200, completionObject(plan))
 }
@@ -671,11 +1089,13 @@ function handleEcho (ex: Exchange, state: ServerState): Promise<void> {
   })
 }
 
-type Route = (ex: Exchange, state: ServerState) => Promise<void>
-
 function findRoute (method: string, path: string): Route | undefined {
   if (method === 'POST' && path === '/v1/chat/completions') return handleChat
+  if (method === 'POST' && path === '/v1/responses') return handleResponses
+  if (method === 'POST' && path === '/v1/embeddings') return handleEmbeddings
   if (method === 'GET' && path === '/v1/models') return handleModels
+  const response = /^\/v1\/responses\/([^/]+)$/.exec(path)
+  if (method === 'GET' && response?.[1]) return handleGetResponse(decodeURIComponent(response[1]))
   const model = /^\/v1\/models\/([^/]+)$/.exec(path)
   if (method === 'GET' && model?.[1]) {
     const id = decodeURIComponent(model[1])
@@ -687,6 +1107,9 @@ function findRoute (method: string, path: string): Route | undefined {
 // ---------------------------------------------------------------------------
 // Request pipeline
 // ---------------------------------------------------------------------------
+
+/** Routes whose JSON `model` may carry `fake-*` controls. */
+const MODEL_CONTROL_PATHS = new Set(['/v1/chat/completions', '/v1/responses', '/v1/embeddings'])
 
 function readBody (req: http.IncomingMessage): Promise<Buffer> {
   return new Promise((resolve) => {
@@ -759,8 +1182,7 @@ async function handle (state: ServerState, req: http.IncomingMessage, res: http.
   pushRecord(state, record)
   state.served += 1
 
-  const isChat = path === '/v1/chat/completions'
-  const model = isChat && parsed.ok && isRecord(parsed.value) ? parsed.value.model : undefined
+  const model = MODEL_CONTROL_PATHS.has(path) && parsed.ok && isRecord(parsed.value) ? parsed.value.model : undefined
   const { controls, unknown } = parseControls(req.headers['x-fake-behaviour'], model)
   ex.controls = controls
 
@@ -850,6 +1272,8 @@ export async function startFakeOpenAI (opts: FakeOpenAIOptions = {}): Promise<Fa
     events: new EventEmitter(),
     served: 0,
     closed: false,
+    responses: new Map(),
+    items: new Map(),
   }
   state.events.setMaxListeners(0)
 
