@@ -90,12 +90,15 @@ export class EventScrubber {
     }
   }
 
-  /** The length of the longest end of `text` that could start a secret form. */
+  /** The length of the longest end of `text` that could start a secret form. Only the places
+   * where a form's first character occurs are compared (this runs once per event). */
   private partialEnd (text: string): number {
     let keep = 0
     for (const n of this.needles) {
-      for (let k = Math.min(n.length - 1, text.length); k > keep; k--) {
-        if (text.endsWith(n.slice(0, k))) { keep = k; break }
+      let at = text.indexOf(n.charAt(0), Math.max(0, text.length - n.length + 1))
+      while (at !== -1 && text.length - at > keep) {
+        if (n.startsWith(text.substring(at))) { keep = text.length - at; break }
+        at = text.indexOf(n.charAt(0), at + 1)
       }
     }
     return keep
@@ -116,12 +119,13 @@ function deltaRange (event: string): { start: number, end: number } | undefined 
     const at = event.indexOf(key)
     if (at === -1) continue
     const start = at + key.length
-    let i = start
-    while (i < event.length) {
-      const c = event.charCodeAt(i)
-      if (c === 0x5c) i += 2
-      else if (c === 0x22) return { start, end: i }
-      else i++
+    // the closing quote: the first one not escaped by an odd run of backslashes
+    let end = event.indexOf('"', start)
+    while (end !== -1) {
+      let slashes = 0
+      while (event.charCodeAt(end - 1 - slashes) === 0x5c) slashes++
+      if (slashes % 2 === 0) return { start, end }
+      end = event.indexOf('"', end + 1)
     }
     return undefined
   }
