@@ -132,10 +132,16 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   })
 
   const serverInfo = options.serverInfo
+  // who may cancel a call: with inbound authentication, the principal (the credential it presented,
+  // wherever it connects from); without, the address and user agent (the only cue there is)
+  const credentialHeader = expose.authentication?.type === 'apikey' && expose.authentication.placement === 'header' ? expose.authentication.key.toLowerCase() : 'authorization'
+  const clientOf = (req: IncomingMessage): string => auth === undefined
+    ? `anonymous|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`
+    : `principal|${String(req.headers[credentialHeader] ?? new URL(req.url ?? '/', 'http://x').search)}`
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
     const abort = new AbortController()
     res.once('close', () => { if (!res.writableFinished) abort.abort() })
-    const client = `${req.socket.remoteAddress ?? ''}|${req.headers.authorization ?? ''}|${req.headers['user-agent'] ?? ''}`
+    const client = clientOf(req)
     const viaSdk = (parsed?: unknown): void => {
       loadSdk().then(({ node }) => connection.run({ signal: abort.signal, client }, () => node(req, res, parsed))).catch((err: unknown) => {
         log.error({ err }, 'mcp request failed')
