@@ -196,7 +196,7 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
 /** The upstream credential this runtime cannot send yet, named for a message; undefined when it can. */
 export function unsupportedAuthentication (auth: CapabilityModel['consumes'][number]['authentication']): string | undefined {
   if (auth === undefined) return undefined
-  if (auth.type === 'digest' || auth.type === 'oauth2') return `${auth.type} authentication to an upstream`
+  if (auth.type === 'oauth2') return 'oauth2 authentication to an upstream'
   if (auth.type === 'apikey' && auth.placement === 'cookie' && Object.keys(auth.headers).length === 0) return `apikey placement "${auth.placement}"`
   return undefined
 }

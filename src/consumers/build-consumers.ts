@@ -4,6 +4,7 @@ import { envName } from '../options.js'
 import { unsupportedAuthentication } from '../capability/check-capability.js'
 import { resolveStaticText, type ExpressionScope } from '../expressions/compile-value.js'
 import { compileRequest, type RequestBuilder } from './compile-request.js'
+import { DigestSession } from './digest-auth.js'
 import { buildDispatchers, type Dispatchers, type UpstreamTimeouts } from './upstream-dispatchers.js'
 
 export interface UpstreamTarget {
@@ -21,6 +22,8 @@ export interface ConsumedOperationRuntime {
   readonly buildRequest: RequestBuilder
   /** the upstream credential this runtime cannot send yet: the call is never made */
   readonly unsupported: string | undefined
+  /** HTTP Digest to this namespace: one session (challenge, nonce count) per namespace */
+  readonly digest: DigestSession | undefined
 }
 
 export interface Consumers {
@@ -53,6 +56,8 @@ export function buildConsumers (model: CapabilityModel, scope: ExpressionScope, 
     const resolved = bases.get(c.namespace) as ResolvedBaseUri
     const base = resolved.base
     const target = base === undefined ? undefined : { origin: base.origin, dispatcher: dispatchers.forOrigin(base.origin) }
+    const auth = c.authentication
+    const digest = auth?.type === 'digest' ? new DigestSession(resolveStaticText(auth.username, scope), resolveStaticText(auth.password, scope)) : undefined
     for (const op of c.operations) {
       operations.set(`${c.namespace}.${op.name}`, {
         definition: op,
@@ -60,6 +65,7 @@ export function buildConsumers (model: CapabilityModel, scope: ExpressionScope, 
         unconfigured: resolved.missing,
         buildRequest: compileRequest(c, op, base?.basePath ?? '', scope),
         unsupported: unsupportedAuthentication(c.authentication),
+        digest,
       })
     }
   }

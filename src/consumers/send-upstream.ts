@@ -25,6 +25,9 @@ export async function sendUpstream (operation: ConsumedOperationRuntime, ctx: Ca
   const { namespace } = operation.definition
   if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${namespace}" is not configured: ${operation.unconfigured ?? 'it has no base URI'}.`)
   const request = operation.buildRequest(ctx)
+  const digest = operation.digest
+  const answer = digest?.authorization(request.method, request.path)
+  if (answer !== undefined) request.headers.authorization = answer
   const options: Dispatcher.RequestOptions = {
     origin: target.origin,
     path: request.path,
@@ -39,6 +42,12 @@ export async function sendUpstream (operation: ConsumedOperationRuntime, ctx: Ca
   } catch (err) {
     if (signal.aborted || !safeToRetry(err, request.method)) throw err
     // once, on a fresh connection (the pool drops the failed socket)
+    response = await sendRequest(target.dispatcher, options)
+  }
+  // digest: the first call (or a stale nonce) is answered 401 with the challenge; answer it once
+  if (digest !== undefined && response.statusCode === 401 && digest.learn(response.headers['www-authenticate'])) {
+    await response.body.dump()
+    request.headers.authorization = digest.authorization(request.method, request.path) as string
     response = await sendRequest(target.dispatcher, options)
   }
   return { status: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: response.body }

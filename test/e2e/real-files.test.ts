@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
@@ -135,9 +136,53 @@ describe('public capability files, run for real', () => {
   })
 })
 
+describe('HTTP Digest to an upstream', () => {
+  let digestUpstream: Server
+  let digestOrigin: string
+  const answered: Array<{ status: number, nonceCount?: string }> = []
+
+  beforeAll(async () => {
+    // RFC 7616, MD5 with qop=auth: the challenge first, then the answer checked
+    digestUpstream = createServer((req, res) => {
+      const header = req.headers.authorization ?? ''
+      const params = new Map([...header.matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)].map((m) => [m[1] as string, m[2] ?? m[3] ?? '']))
+      const md5 = (t: string): string => createHash('md5').update(t).digest('hex')
+      const expected = md5(`${md5(`u:test:${KEY}`)}:n0nce:${params.get('nc') ?? ''}:${params.get('cnonce') ?? ''}:auth:${md5(`${req.method ?? ''}:${req.url ?? ''}`)}`)
+      req.resume()
+      if (!header.startsWith('Digest ') || params.get('response') !== expected || params.get('nonce') !== 'n0nce') {
+        answered.push({ status: 401 })
+        res.writeHead(401, { 'www-authenticate': 'Digest realm="test", qop="auth", nonce="n0nce", opaque="0paque", algorithm=MD5' })
+        res.end()
+        return
+      }
+      answered.push({ status: 200, nonceCount: params.get('nc') })
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end('{"ok":true}')
+    })
+    digestUpstream.listen(0, '127.0.0.1')
+    await once(digestUpstream, 'listening')
+    const address = digestUpstream.address()
+    digestOrigin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+  })
+
+  afterAll(() => { digestUpstream?.close() })
+
+  it('answers the challenge, then answers later calls at once with a rising nonce count', async () => {
+    const gateway = await startGateway(await writeCapability(capability('      type: digest\n      username: u\n      password: \'{{KEY}}\'')), { flags: { 'base-uri': [`up=${digestOrigin}`] }, env: { KEY } })
+    try {
+      for (let i = 0; i < 2; i++) {
+        const response = await fetch(`${gateway.url('rest')}/things`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"x"}' })
+        expect(response.status).toBe(200)
+      }
+      expect(answered).toEqual([{ status: 401 }, { status: 200, nonceCount: '00000001' }, { status: 200, nonceCount: '00000002' }])
+    } finally {
+      await gateway.close()
+    }
+  })
+})
+
 describe('an upstream credential the runtime cannot send', () => {
   it.each([
-    ['digest', '      type: digest\n      username: u\n      password: \'{{KEY}}\''],
     ['oauth2', '      type: oauth2\n      authorizationServerUri: https://auth.example\n      resource: https://up.example'],
   ])('%s: REST answers 501 and MCP an error result, and the upstream is never called', async (_name, auth) => {
     const gateway = await startGateway(await writeCapability(capability(auth)), { flags: { 'base-uri': [`up=${origin}`] }, env: { KEY } })
