@@ -32,6 +32,7 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --progress-coalesce MS       shortest time between two MCP progress notifications of a stream (default ${DEFAULTS.progressCoalesce})   NAFTIKO_PROGRESS_COALESCE
   --response-limit BYTES       largest upstream answer read whole: MCP results, mappings, error answers (default ${DEFAULTS.responseLimit})   NAFTIKO_RESPONSE_LIMIT
   --request-body-timeout MS    longest silence while a client sends its body (default ${DEFAULTS.requestBodyTimeout})   NAFTIKO_REQUEST_BODY_TIMEOUT
+  --request-timeout MS         longest time to receive a whole request (default ${DEFAULTS.requestTimeout})   NAFTIKO_REQUEST_TIMEOUT
   --max-connections N          open connections per listener (default ${DEFAULTS.maxConnections})   NAFTIKO_MAX_CONNECTIONS
   --allow-origin ORIGIN        a browser origin allowed on a non-loopback expose (repeatable)   NAFTIKO_ALLOW_ORIGINS (comma-separated)
   --allow-unauthenticated      serve an expose without inbound authentication on a non-loopback address   NAFTIKO_ALLOW_UNAUTHENTICATED=1
@@ -68,6 +69,7 @@ async function main (argv: string[]): Promise<number> {
       'progress-coalesce': { type: 'string' },
       'response-limit': { type: 'string' },
       'request-body-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
       'allow-unauthenticated': { type: 'boolean' },

@@ -25,6 +25,8 @@ export interface RuntimeOptions {
   readonly responseLimit: number
   /** longest silence while a client sends its request body */
   readonly requestBodyTimeout: number
+  /** longest time to receive a whole request (headers and body) */
+  readonly requestTimeout: number
   /** open connections per listener */
   readonly maxConnections: number
   /** browser origins allowed to call an expose that is not on loopback (`Origin` checked on every request) */
@@ -59,6 +61,7 @@ export interface RuntimeFlags {
   'progress-coalesce'?: string
   'response-limit'?: string
   'request-body-timeout'?: string
+  'request-timeout'?: string
   'max-connections'?: string
   'allow-origin'?: string[]
   'allow-unauthenticated'?: boolean
@@ -80,6 +83,8 @@ export const DEFAULTS = {
   responseLimit: 32 * 1024 * 1024,
   // in the spirit of nginx's client_body_timeout (60 s)
   requestBodyTimeout: 60_000,
+  // node's own default; fastify would otherwise switch it off
+  requestTimeout: 300_000,
   maxConnections: 10_000,
   logLevel: 'info' as LevelWithSilent,
 }
@@ -110,6 +115,7 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     progressCoalesce: integer(pick(flags['progress-coalesce'], 'NAFTIKO_PROGRESS_COALESCE'), '--progress-coalesce', 0) ?? DEFAULTS.progressCoalesce,
     responseLimit: integer(pick(flags['response-limit'], 'NAFTIKO_RESPONSE_LIMIT'), '--response-limit', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULTS.responseLimit,
     requestBodyTimeout: integer(pick(flags['request-body-timeout'], 'NAFTIKO_REQUEST_BODY_TIMEOUT'), '--request-body-timeout', 1) ?? DEFAULTS.requestBodyTimeout,
+    requestTimeout: integer(pick(flags['request-timeout'], 'NAFTIKO_REQUEST_TIMEOUT'), '--request-timeout', 1) ?? DEFAULTS.requestTimeout,
     maxConnections: integer(pick(flags['max-connections'], 'NAFTIKO_MAX_CONNECTIONS'), '--max-connections', 1) ?? DEFAULTS.maxConnections,
     allowUnauthenticated: flags['allow-unauthenticated'] === true || /^(1|true|yes)$/i.test(env.NAFTIKO_ALLOW_UNAUTHENTICATED ?? ''),
     logFormat: logFormat(pick(flags['log-format'], 'NAFTIKO_LOG_FORMAT')),

@@ -107,7 +107,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
     listeners = await startListeners(mounted, ({ expose }) => ({
       host: hostOf(expose, options.host),
       port: options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
-    }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, maxConnections: options.maxConnections })
+    }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections })
     const addresses = listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((mounted.servers[i] as { expose: Expose }).expose) }))
     // one line per consumed namespace: where it points, or what is missing and how to give it
     const upstreams = model.consumes.map((c) => {

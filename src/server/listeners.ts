@@ -25,6 +25,8 @@ export interface ListenerLimits {
   shutdownTimeout: number
   /** longest silence while a client sends its request body */
   requestBodyTimeout: number
+  /** longest time to receive a whole request: node answers 408 (server/client-error.ts) */
+  requestTimeout: number
   maxConnections: number
 }
 
@@ -34,6 +36,7 @@ export async function startListeners (mounted: Mounted, addressOf: (server: Moun
   const stdio: Array<{ close: () => Promise<void> }> = []
   for (const { server } of mounted.servers) {
     server.maxConnections = limits.maxConnections
+    server.requestTimeout = limits.requestTimeout
     server.on('request', (req: IncomingMessage, res: ServerResponse) => boundBodySilence(req, res, limits.requestBodyTimeout))
   }
   const closeAll = async (): Promise<void> => { await Promise.allSettled([...mounted.servers.map((s) => s.close()), ...stdio.map((s) => s.close())]) }
