@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The benchmark of issue 5 (DESIGN.md section 5): one run, one load generator, the same upstream.
 //   npm run bench                full run (about 6-8 minutes), writes bench/results.md
-//   npm run bench -- --quick     CI variant (under 2 minutes); exit 1 when the gateway's REST
-//                                throughput falls under 0.6x the minimal proxy's
+//   npm run bench -- --quick     the guard in npm test (about 35 s): REST throughput against the
+//                                minimal proxy only, best 3 of 8 short rounds each; prints one line,
+//                                writes bench/quick-report.md, exit 1 when the ratio is under 0.6
 // Options: --rounds N  --seconds S  --no-peer  --log-level LEVEL (gateway; default: its own, info)
 //          --out FILE  --profile DIR (run the measured gateway under --cpu-prof, profiles in DIR)
 import { execFileSync } from 'node:child_process'
@@ -13,7 +14,7 @@ import { parseArgs } from 'node:util'
 import { request } from 'undici'
 import { ROOT, cleanEnv, killAll, machineTicks, ownTicks, rssOf, startNode } from './lib/processes.mjs'
 import { median, percentile, sequential, streams, throughput } from './lib/measure.mjs'
-import { renderReport } from './lib/report.mjs'
+import { renderQuickReport, renderReport } from './lib/report.mjs'
 
 const { values: flags } = parseArgs({
   options: {
@@ -28,7 +29,7 @@ const { values: flags } = parseArgs({
 })
 const QUICK = flags.quick
 const CFG = QUICK
-  ? { rounds: 3, seconds: 2, warmSeconds: 1, latencyCount: 500, latencyRounds: 3, ttfbCount: 20, ttfbWarmCount: 300, ttfbRounds: 3, streams: 512, memWarm: 5_000, memRequests: 20_000, startups: 3, peer: false, limitMs: 170_000, quietWaitS: 20 }
+  ? { rounds: 8, seconds: 1.5, warmSeconds: 2, peer: false, limitMs: 90_000, quietWaitS: 10 }
   : { rounds: 5, seconds: 5, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, memWarm: 10_000, memRequests: 100_000, startups: 5, peer: true, limitMs: 840_000, quietWaitS: 60 }
 if (flags.rounds !== undefined) CFG.rounds = CFG.latencyRounds = CFG.ttfbRounds = Math.max(1, Number(flags.rounds))
 if (flags.seconds !== undefined) CFG.seconds = Math.max(1, Number(flags.seconds))
@@ -45,6 +46,8 @@ const THRESHOLD_QUICK = 0.6
 
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Say hello in one short paragraph.' }], temperature: 0.2 }
 const chatStream = { ...chat, stream: true }
+// a long conversation: the large-body rows (request bodies from 64 KiB are checked on a worker thread)
+const chatLarge = { ...chat, messages: [...chat.messages, ...Array.from({ length: 256 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.padEnd(4096, 'lorem ipsum ') }))] }
 const chatStreamGapped = (chunks) => ({ ...chat, stream: true, bench_gap_ms: STREAM_GAP_MS, bench_chunks: chunks })
 const jsonHeaders = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` }
 const mcpModern = (body) => ({
@@ -58,6 +61,12 @@ const mcpLegacy = (body) => ({
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'naftiko-bench-'))
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`)
+/** what the run is doing: on stderr for a full run; in the report's log for --quick, which prints one line */
+const progressLines = []
+const progress = (msg) => {
+  progressLines.push(msg)
+  if (!QUICK) log(msg)
+}
 const hardLimit = setTimeout(() => {
   log(`hard time limit (${CFG.limitMs / 1000} s) reached: stopping`)
   killAll()
@@ -72,7 +81,7 @@ async function main () {
   const ticks0 = { machine: machineTicks(), own: ownTicks() }
   const env = { machine: machine(), mode: QUICK ? 'quick' : 'full', cfg: CFG, logLevel: flags['log-level'] ?? 'info (default)', gatewayRef: gitRef(), peerVersion: PEER_VERSION, gapMs: STREAM_GAP_MS, chunks: STREAM_CHUNKS }
 
-  log('starting the upstream, the minimal proxy and the gateway')
+  progress('starting the upstream, the minimal proxy and the gateway')
   const upstream = await startNode(['bench/upstream.mjs'], { name: 'upstream', ready: portLine, logFile: path.join(work, 'upstream.log') })
   const upstreamOrigin = `http://127.0.0.1:${upstream.value}`
   const proxy = await startNode(['bench/minimal-proxy.mjs', upstreamOrigin], { name: 'minimal proxy', ready: portLine, logFile: path.join(work, 'proxy.log') })
@@ -98,8 +107,15 @@ async function main () {
     directStream: { label: 'upstream direct, stream', url: directUrl, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
     proxyStream: { label: 'minimal proxy, stream', url: proxyUrl, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
     restStream: { label: 'naftiko REST, stream', url: gateway.rest, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
+    proxyLarge: { label: 'minimal proxy, 1 MiB request body', url: proxyUrl, headers: jsonHeaders, body: JSON.stringify(chatLarge), expect: 'chat.completion' },
+    restLarge: { label: 'naftiko REST, 1 MiB request body', url: gateway.rest, headers: jsonHeaders, body: JSON.stringify(chatLarge), expect: 'chat.completion' },
     mcpModern: { label: 'naftiko MCP tools/call 2026-07-28', url: gateway.mcp, ...mcpModern(chat), expect: 'chatcmpl-' },
     mcpLegacy: { label: 'naftiko MCP tools/call 2025 era', url: gateway.mcp, ...mcpLegacy(chat), expect: 'chatcmpl-' },
+  }
+  // the quick guard inside npm test measures what it gates, REST against the minimal proxy; the
+  // other rows (the large-body ones among them) are in the full run
+  if (QUICK) {
+    for (const key of Object.keys(targets)) if (key !== 'proxy' && key !== 'rest') delete targets[key]
   }
   let peerTarget
   if (peer !== undefined) {
@@ -113,35 +129,36 @@ async function main () {
     targets.peer = peerTarget
   }
 
-  log('checking that every target answers correctly')
+  progress('checking that every target answers correctly')
   const broken = {}
   for (const [key, target] of Object.entries(targets)) {
     const problem = await preflight(target)
     if (problem !== undefined) {
       broken[key] = problem
-      log(`${target.label}: ${problem}`)
+      progress(`${target.label}: ${problem}`)
       delete targets[key]
     }
   }
   if (peer !== undefined && broken.peer !== undefined) peerNote = `answered wrongly: ${broken.peer}`
   // the peer's streaming fails on Node 20 (FIELD-NOTES); record what it does today
   const peerStream = peerTarget === undefined ? undefined : await preflight({ ...peerTarget, body: JSON.stringify(chatStream), expect: 'data: [DONE]' })
-  if (targets.rest === undefined || targets.proxy === undefined || targets.direct === undefined) {
+  if (targets.rest === undefined || targets.proxy === undefined || (!QUICK && targets.direct === undefined)) {
     throw new Error(`a reference target is broken: ${JSON.stringify(broken)}`)
   }
 
   // 1. throughput at 32 connections, rounds alternate the order of the targets
   const tpKeys = Object.keys(targets)
   const tp = Object.fromEntries(tpKeys.map((k) => [k, []]))
-  log(`throughput: warm-up ${CFG.warmSeconds} s per target`)
+  progress(`throughput: warm-up ${CFG.warmSeconds} s per target`)
   for (const key of tpKeys) await throughput(targets[key], { seconds: CFG.warmSeconds })
   for (let round = 0; round < CFG.rounds; round++) {
     for (const key of rotate(tpKeys, round)) {
       const r = await throughput(targets[key], { seconds: CFG.seconds })
       tp[key].push(r)
     }
-    log(`throughput round ${round + 1}/${CFG.rounds}: ${tpKeys.map((k) => `${k} ${Math.round(tp[k].at(-1).rps)}`).join(', ')}`)
+    progress(`throughput round ${round + 1}/${CFG.rounds}: ${tpKeys.map((k) => `${k} ${Math.round(tp[k].at(-1).rps)}`).join(', ')}`)
   }
+  if (QUICK) return finishQuick({ env, tp, background, ticks0, t0, processes: [gateway, proxy, upstream] })
 
   // 2. added latency at 1 connection, a sequential loop timed with process.hrtime
   const latKeys = ['direct', 'proxy', 'rest', 'restStream', 'mcpModern', 'mcpLegacy', 'peer'].filter((k) => targets[k] !== undefined)
@@ -240,17 +257,30 @@ async function main () {
   const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, memory, startups, proxyStartups, seconds: (performance.now() - t0) / 1000 }
   const report = renderReport(data)
   process.stdout.write(report.markdown + '\n')
-  const out = flags.out ?? (QUICK ? undefined : path.join(ROOT, 'bench', 'results.md'))
-  if (out !== undefined) {
-    writeFileSync(out, report.markdown + '\n')
-    log(`wrote ${path.relative(process.cwd(), out)}`)
-  }
+  const out = flags.out ?? path.join(ROOT, 'bench', 'results.md')
+  writeFileSync(out, report.markdown + '\n')
+  log(`wrote ${path.relative(process.cwd(), out)}`)
   log(`done in ${Math.round(data.seconds)} s`)
-  if (QUICK && !(report.restRatio >= THRESHOLD_QUICK)) {
-    log(`FAIL: REST throughput is ${report.restRatio.toFixed(2)}x the minimal proxy's, under ${THRESHOLD_QUICK}`)
-    return 1
-  }
   return 0
+}
+
+/**
+ * The guard's verdict: REST against the minimal proxy, each target's mean of its best 3 rounds
+ * (noise on a shared machine only ever lowers a round's throughput, so the best rounds are the least
+ * disturbed; the median of per-round ratios swung 0.77x-1.22x between runs of the earlier 3 x 2 s
+ * guard, and per-round ratios range 0.5x-1.5x within one run while other processes are busy). One
+ * line on stdout; the rounds, the log and the machine's load go to bench/quick-report.md.
+ */
+async function finishQuick ({ env, tp, background, ticks0, t0, processes }) {
+  // stopped first, so that their CPU time counts as the bench's own, not as other processes'
+  await Promise.all(processes.map((p) => p.stop()))
+  const ticks1 = { machine: machineTicks(), own: ownTicks() }
+  const foreignShare = ((ticks1.machine.busy - ticks0.machine.busy) - (ticks1.own - ticks0.own)) / (ticks1.machine.total - ticks0.machine.total)
+  const out = flags.out ?? path.join(ROOT, 'bench', 'quick-report.md')
+  const report = renderQuickReport({ env, tp, background, foreignShare, threshold: THRESHOLD_QUICK, log: progressLines, seconds: (performance.now() - t0) / 1000 })
+  writeFileSync(out, report.markdown + '\n')
+  process.stdout.write(`${report.line}; report: ${path.relative(process.cwd(), out)}\n`)
+  return report.pass ? 0 : 1
 }
 
 async function startGateway (upstreamOrigin, { profileDir }) {
@@ -302,9 +332,9 @@ async function waitForQuiet (seconds) {
   }
   let busy = await sample(1000)
   const until = performance.now() + seconds * 1000
-  if (busy >= 0.15) log(`other processes use ${Math.round(busy * 100)}% of the CPU: waiting up to ${seconds} s for quiet`)
+  if (busy >= 0.15) progress(`other processes use ${Math.round(busy * 100)}% of the CPU: waiting up to ${seconds} s for quiet`)
   while (busy >= 0.15 && performance.now() < until) busy = await sample(2000)
-  if (busy >= 0.15) log(`still ${Math.round(busy * 100)}% busy: measuring anyway (the report says so)`)
+  if (busy >= 0.15) progress(`still ${Math.round(busy * 100)}% busy: measuring anyway (the report says so)`)
   return busy
 }
 
