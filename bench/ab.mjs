@@ -1,15 +1,18 @@
 // Quick A/B while optimising: REST (and optionally MCP) throughput against the minimal proxy,
-// alternating, median of rounds. Usage: node bench/ab.mjs [--rounds N] [--seconds S] [--mcp]
+// alternating, median of rounds. Usage: node bench/ab.mjs [--rounds N] [--seconds S] [--mcp] [--large]
+// (--large: a 1 MiB conversation as the body, the full bench's large-body rows)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { throughput, median } from './lib/measure.mjs'
 import { cleanEnv, killAll, startNode, ROOT } from './lib/processes.mjs'
 
-const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, 'log-level': { type: 'string' } } })
+const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, 'log-level': { type: 'string' } } })
 const rounds = Number(flags.rounds ?? 5)
 const seconds = Number(flags.seconds ?? 3)
 const portLine = (out) => /listening (\d+)/.exec(out)?.[1]
-const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] })
+const messages = [{ role: 'user', content: 'Say hello' }]
+if (flags.large) for (let i = 0; i < 256; i++) messages.push({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.padEnd(4096, 'lorem ipsum ') })
+const chat = JSON.stringify({ model: 'gpt-4o-mini', messages })
 const headers = { 'content-type': 'application/json' }
 try {
   const upstream = await startNode(['bench/upstream.mjs'], { name: 'upstream', ready: portLine })
