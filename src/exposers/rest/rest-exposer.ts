@@ -76,10 +76,11 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   })
 
   const origins = options.origins
-  app.addHook('onRequest', async (request) => {
-    if (repeatsCredential(request.raw.rawHeaders)) throw new NaftikoError('invalid_request', 'The request carries more than one Authorization header.')
+  // a callback hook, not an async one: no promise per request on the hot path
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (repeatsCredential(request.raw.rawHeaders)) return done(new NaftikoError('invalid_request', 'The request carries more than one Authorization header.'))
     const refused = origins === undefined ? undefined : refuseHostOrOrigin(request.headers, origins)
-    if (refused !== undefined) throw new NaftikoError('host_not_allowed', `${refused}: this expose answers only to loopback names.`)
+    done(refused === undefined ? undefined : new NaftikoError('host_not_allowed', `${refused}: this expose answers only to loopback names.`))
   })
   const auth = buildInboundAuth(expose.authentication, context.scope)
   if (auth !== undefined) {
