@@ -77,15 +77,7 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
     textForms: [...textForms].sort((a, b) => b.length - a.length).map((n) => Buffer.from(n).toString('latin1')),
     redact: (text) => replace(text, ordered),
     holds: (text) => ordered.some((n) => text.includes(n)),
-    releasable (text) {
-      let keep = 0
-      for (const n of ordered) {
-        for (let k = Math.min(n.length - 1, text.length); k > keep; k--) {
-          if (text.endsWith(n.slice(0, k))) { keep = k; break }
-        }
-      }
-      return text.length - keep
-    },
+    releasable: (text) => text.length - partialEnd(text, ordered),
     scanner () {
       let held: Buffer | undefined
       return {
@@ -104,6 +96,22 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
       }
     },
   }
+}
+
+/**
+ * The length of the longest end of `text` that could be the start of one of `needles` (a secret
+ * cut at a boundary). Only the places where a needle's first character occurs are compared.
+ */
+export function partialEnd (text: string, needles: readonly string[]): number {
+  let keep = 0
+  for (const n of needles) {
+    let at = text.indexOf(n.charAt(0), Math.max(0, text.length - n.length + 1))
+    while (at !== -1 && text.length - at > keep) {
+      if (n.startsWith(text.substring(at))) { keep = text.length - at; break }
+      at = text.indexOf(n.charAt(0), at + 1)
+    }
+  }
+  return keep
 }
 
 const NONE: Redactor = {

@@ -78,7 +78,7 @@ export function buildConsumers (model: CapabilityModel, scope: ExpressionScope, 
 export interface ResolvedBaseUri {
   /** where the namespace's calls go */
   readonly base: { origin: string, basePath: string } | undefined
-  /** the base URI as it will be used (bound variables filled in: for messages, never logged raw) */
+  /** the base URI as it will be used (bound variables filled in: shown only through the redactor) */
   readonly uri: string | undefined
   /** what is missing, and the flag or variable that gives it */
   readonly missing: string | undefined
@@ -101,10 +101,11 @@ export function resolveBaseUri (c: ConsumedNamespace, options: Pick<ConsumerOpti
   })
   if (unset.length > 0) {
     const vars = unset.map((n) => `--server-var ${n}=VALUE (or NAFTIKO_SERVER_VAR_${envName(n)})`).join(', ')
-    return { base: undefined, uri: filled, missing: `its base URI ${filled} has server variables with no value: give ${vars}, or ${fix}` }
+    // the message names the base URI as written: filled in, it could hold a bound value
+    return { base: undefined, uri: filled, missing: `its base URI ${raw} has server variables with no value: give ${vars}, or ${fix}` }
   }
   const base = parseBaseUri(filled)
-  return base === undefined ? { base, uri: filled, missing: `its base URI ${filled} is not an http(s) URL: give one with ${fix}` } : { base, uri: filled, missing: undefined }
+  return base === undefined ? { base, uri: filled, missing: `its base URI ${raw} is not an http(s) URL: give one with ${fix}` } : { base, uri: filled, missing: undefined }
 }
 
 /** `https://api.openai.com/v1` -> origin + base path; undefined when it is no http(s) URL. */

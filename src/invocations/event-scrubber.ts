@@ -1,3 +1,5 @@
+import { partialEnd, REDACTED } from '../bindings/redact.js'
+
 /**
  * The text of a streamed answer arrives in deltas, one event each: a secret an upstream spells over
  * several events is whole only in the text a client puts together. The byte scanner cannot see it
@@ -8,7 +10,6 @@
  * that ends like the start of a secret waits, and only until the next event.
  */
 const DELTA_KEYS = ['"content":"', '"delta":"', '"arguments":"']
-const REDACTED = '[redacted]'
 const SEPARATOR = '\n\n'
 
 /** An event with the place of its delta string. */
@@ -63,7 +64,7 @@ export class EventScrubber {
       return this.release() + current.text + SEPARATOR
     }
     this.tail = joined.slice(-Math.max(this.longest - 1, 0))
-    if (this.partialEnd(this.tail) > 0) return this.hold(current)
+    if (partialEnd(this.tail, this.needles) > 0) return this.hold(current)
     return this.release() + current.text + SEPARATOR
   }
 
@@ -88,20 +89,6 @@ export class EventScrubber {
       left -= take
       replaceDelta(h, h.end - h.start - take, h.end - h.start, left === 0 || i === 0 ? REDACTED : '')
     }
-  }
-
-  /** The length of the longest end of `text` that could start a secret form. Only the places
-   * where a form's first character occurs are compared (this runs once per event). */
-  private partialEnd (text: string): number {
-    let keep = 0
-    for (const n of this.needles) {
-      let at = text.indexOf(n.charAt(0), Math.max(0, text.length - n.length + 1))
-      while (at !== -1 && text.length - at > keep) {
-        if (n.startsWith(text.substring(at))) { keep = text.length - at; break }
-        at = text.indexOf(n.charAt(0), at + 1)
-      }
-    }
-    return keep
   }
 }
 

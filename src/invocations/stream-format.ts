@@ -22,6 +22,8 @@ const RESPONSES_TERMINALS = [Buffer.from('response.completed'), Buffer.from('res
 const DONE_TEXT = 'data: [DONE]'
 
 const broken = ERROR_CODES.upstream_stream_broken
+/** the OpenAI error envelope of a broken stream */
+const BROKEN_ENVELOPE = JSON.stringify({ error: { message: broken.message, type: broken.type, param: null, code: 'upstream_stream_broken' } })
 
 /** The first chunk of a stream decides its format. */
 export function detectStreamFormat (first: Buffer): StreamFormat {
@@ -52,7 +54,7 @@ class ChatStream implements StreamFormat {
   }
 
   errorEvent (): string {
-    return `\n\ndata: ${JSON.stringify({ error: { message: broken.message, type: broken.type, param: null, code: 'upstream_stream_broken' } })}\n\n`
+    return `\n\ndata: ${BROKEN_ENVELOPE}\n\n`
   }
 }
 
@@ -75,5 +77,5 @@ class ResponsesStream implements StreamFormat {
 const OTHER: StreamFormat = {
   observe () {},
   complete: () => true,
-  errorEvent: () => `\n\nevent: error\ndata: ${JSON.stringify({ error: { message: broken.message, type: broken.type, param: null, code: 'upstream_stream_broken' } })}\n\n`,
+  errorEvent: () => `\n\nevent: error\ndata: ${BROKEN_ENVELOPE}\n\n`,
 }
