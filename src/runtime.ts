@@ -1,9 +1,9 @@
 import { readCapability } from './capability/read-capability.js'
 import { referenceScopeOf } from './capability/check-capability.js'
-import type { Diagnostic } from './capability/diagnostics.js'
+import type { Diagnostic, SourceMap } from './capability/diagnostics.js'
 import { buildRedactor } from './bindings/redact.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
-import { buildConsumers, resolveBaseUri } from './consumers/build-consumers.js'
+import { buildConsumers } from './consumers/build-consumers.js'
 import { StartupError } from './errors/startup-error.js'
 import { hostOf, isLoopback, mountExposers } from './exposers/mount-exposers.js'
 import { JsonBodyReader } from './server/json-body.js'
@@ -57,6 +57,28 @@ function describeExpose (expose: Expose): string[] {
   return [auth, `${names.length} ${what}${names.length === 1 ? '' : 's'}${names.length > 0 ? `: ${shown}` : ''}`]
 }
 
+/**
+ * Closed by default: a gateway holding a paid key serves strangers only when told to. An expose on a
+ * non-loopback address without inbound authentication stops startup, unless the operator opted in
+ * (then it is a warning). Returns the exposes that are open, for the log.
+ */
+function refuseOpenExposes (model: CapabilityModel, options: RuntimeOptions, source: SourceMap, warnings: Diagnostic[]): Array<{ namespace: string, host: string, message: string }> {
+  const open: Array<{ namespace: string, host: string, message: string }> = []
+  for (const expose of model.exposes) {
+    if (expose.type !== 'rest' && (expose.type !== 'mcp' || expose.transport === 'stdio')) continue
+    const host = hostOf(expose, options.host)
+    if (isLoopback(host) || expose.authentication !== undefined) continue
+    const { line, col } = source.locate(expose.at)
+    const message = `expose "${expose.namespace}" would listen on ${host} without inbound authentication: anyone who reaches it spends the gateway's upstream credentials`
+    if (!options.allowUnauthenticated) {
+      throw new StartupError('exposure_refused', undefined, [{ severity: 'error', file: source.file, line, col, message: `${message}. Give it \`authentication\` (e.g. type: bearer, token: '{{GATEWAY_TOKEN}}'), bind it to loopback, or start with --allow-unauthenticated (NAFTIKO_ALLOW_UNAUTHENTICATED=1)` }])
+    }
+    warnings.push({ severity: 'warning', file: source.file, line, col, message: `${message} (allowed by --allow-unauthenticated)` })
+    open.push({ namespace: expose.namespace, host, message })
+  }
+  return open
+}
+
 /** load -> validate -> resolve bindings -> build consumers -> compile and mount exposers -> listen. */
 export async function startRuntime (file: string, options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime> {
   const read = await readCapability(file)
@@ -67,11 +89,13 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   }
   const warnings = read.diagnostics.filter((d) => d.severity === 'warning')
   checkOverrides(model, options)
+  const openExposes = refuseOpenExposes(model, options, read.source, warnings)
 
   const bindings = await resolveBindings(model, read.document, read.path, read.source, options.env)
   const redactor = buildRedactor(bindings.secrets)
   const log = createLogger(options.logLevel, redactor, logDestination, options.logFormat)
   const scope = { references: referenceScopeOf(model), values: bindings.values }
+  for (const open of openExposes) log.logger.warn({ expose: open.namespace, host: open.host }, open.message)
   const consumers = buildConsumers(model, scope, {
     timeouts: { connectTimeout: options.connectTimeout, headersTimeout: options.upstreamTimeout, bodyTimeout: options.bodyTimeout },
     baseUris: options.baseUris,
@@ -92,18 +116,6 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       bodies,
       version: VERSION,
     })
-    // closed by default: a gateway holding a paid key serves strangers only when told to
-    for (const { expose } of mounted.servers) {
-      const host = hostOf(expose, options.host)
-      if (isLoopback(host) || ('authentication' in expose && expose.authentication !== undefined)) continue
-      const { line, col } = read.source.locate(expose.at)
-      const message = `expose "${expose.namespace}" would listen on ${host} without inbound authentication: anyone who reaches it spends the gateway's upstream credentials`
-      if (!options.allowUnauthenticated) {
-        throw new StartupError('exposure_refused', undefined, [{ severity: 'error', file: read.source.file, line, col, message: `${message}. Give it \`authentication\` (e.g. type: bearer, token: '{{GATEWAY_TOKEN}}'), bind it to loopback, or start with --allow-unauthenticated (NAFTIKO_ALLOW_UNAUTHENTICATED=1)` }])
-      }
-      log.logger.warn({ expose: expose.namespace, host }, message)
-      warnings.push({ severity: 'warning', file: read.source.file, line, col, message: `${message} (allowed by --allow-unauthenticated)` })
-    }
     listeners = await startListeners(mounted, ({ expose }) => ({
       host: hostOf(expose, options.host),
       port: options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
@@ -111,7 +123,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
     const addresses = listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((mounted.servers[i] as { expose: Expose }).expose) }))
     // one line per consumed namespace: where it points, or what is missing and how to give it
     const upstreams = model.consumes.map((c) => {
-      const resolved = resolveBaseUri(c, options, scope)
+      const resolved = consumers.baseUri(c.namespace)
       return redactor.redact(`consumes ${c.namespace} -> ${resolved.missing === undefined ? resolved.uri ?? '' : `not configured: ${resolved.missing} (its operations answer 502 until then)`}`)
     })
     let closing: Promise<void> | undefined

@@ -28,6 +28,8 @@ export interface ConsumedOperationRuntime {
 
 export interface Consumers {
   operation (call: string): ConsumedOperationRuntime | undefined
+  /** where a consumed namespace points, as resolved at startup */
+  baseUri (namespace: string): ResolvedBaseUri
   close (): Promise<void>
 }
 
@@ -71,6 +73,7 @@ export function buildConsumers (model: CapabilityModel, scope: ExpressionScope, 
   }
   return {
     operation: (call) => operations.get(call),
+    baseUri: (namespace) => bases.get(namespace) as ResolvedBaseUri,
     close: () => dispatchers.close(),
   }
 }
