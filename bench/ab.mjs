@@ -4,7 +4,7 @@
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { throughput, median } from './lib/measure.mjs'
-import { cleanEnv, killAll, startNode, ROOT } from './lib/processes.mjs'
+import { cleanEnv, killAll, startNode, ticksOf, ROOT } from './lib/processes.mjs'
 
 const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, 'log-level': { type: 'string' } } })
 const rounds = Number(flags.rounds ?? 5)
@@ -40,13 +40,23 @@ try {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'chatgpt-create-chat-completion', arguments: { body: JSON.parse(chat) } } }),
     }
   }
-  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, []]))
+  // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
+  const pids = { proxy: proxy.pid, rest: gateway.pid, mcp: gateway.pid }
+  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [] }]))
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()
-    for (const name of order) results[name].push((await throughput(targets[name], { seconds })).rps)
+    for (const name of order) {
+      const before = ticksOf(pids[name])
+      const run = await throughput(targets[name], { seconds })
+      results[name].rps.push(run.rps)
+      results[name].cpu.push((ticksOf(pids[name]) - before) * 10_000 / run.total)
+    }
   }
-  const p = median(results.proxy)
-  for (const [name, values] of Object.entries(results)) console.log(`${name.padEnd(6)} ${Math.round(median(values))} req/s  ${(median(values) / p).toFixed(2)}x proxy   rounds ${values.map(Math.round).join(' ')}`)
+  const p = median(results.proxy.rps)
+  const pc = median(results.proxy.cpu)
+  for (const [name, { rps, cpu }] of Object.entries(results)) {
+    console.log(`${name.padEnd(6)} ${Math.round(median(rps))} req/s  ${(median(rps) / p).toFixed(2)}x proxy  ${Math.round(median(cpu))} µs CPU/req  ${(median(cpu) / pc).toFixed(2)}x proxy's   rounds ${rps.map(Math.round).join(' ')}`)
+  }
 } finally {
   killAll()
 }

@@ -87,7 +87,8 @@ export function rssOf (pid) {
   }
 }
 
-function ticksOf (pid) {
+/** CPU time a process has used so far, in clock ticks (USER_HZ, 100 per second on Linux). */
+export function ticksOf (pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')

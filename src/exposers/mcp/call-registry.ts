@@ -1,3 +1,5 @@
+import type { Cancellation } from '../../server/cancellation.js'
+
 /**
  * Tool calls in flight, by client and JSON-RPC id, for one MCP expose. Served statelessly, a
  * `notifications/cancelled` arrives on another HTTP request (and another SDK server instance) than
@@ -6,20 +8,16 @@
  * another's call.
  */
 export class CallRegistry {
-  private readonly inflight = new Map<string, AbortController>()
+  private readonly inflight = new Map<string, Cancellation>()
 
-  /** Registers a call; its signal also follows the given ones. */
-  track (client: string, requestId: unknown, signals: AbortSignal[]): { signal: AbortSignal, done: () => void } {
+  /** Registers a call; `cancellation` aborts it (a client's cancel notification aborts it too). */
+  track (client: string, requestId: unknown, cancellation: Cancellation): () => void {
     const key = `${client}\u0000${String(requestId)}`
-    const cancel = new AbortController()
-    this.inflight.set(key, cancel)
-    return {
-      signal: AbortSignal.any([...signals, cancel.signal]),
-      done: () => { if (this.inflight.get(key) === cancel) this.inflight.delete(key) },
-    }
+    this.inflight.set(key, cancellation)
+    return () => { if (this.inflight.get(key) === cancellation) this.inflight.delete(key) }
   }
 
   cancel (client: string, requestId: unknown): void {
-    this.inflight.get(`${client}\u0000${String(requestId)}`)?.abort()
+    this.inflight.get(`${client}\u0000${String(requestId)}`)?.abort('the client cancelled the call')
   }
 }

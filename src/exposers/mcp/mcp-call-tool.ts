@@ -2,6 +2,7 @@ import { toErrorResponse } from '../../errors/envelope.js'
 import { collectOutcome } from '../../invocations/compile-invocation.js'
 import type { StreamProgress } from '../../invocations/assemble-stream.js'
 import type { Outcome } from '../../invocations/outcome.js'
+import type { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import { McpInputs, type PreparedTool } from './mcp-tools.js'
 
@@ -14,7 +15,7 @@ export interface CallToolResult {
 
 /** What a tool call can do besides returning: report progress, and be aborted. */
 export interface ToolCallContext {
-  signal: AbortSignal
+  signal: Cancellation
   /** present only when the client asked for progress */
   progress?: (progress: number, message: string) => void
   heartbeatMs: number

@@ -4,6 +4,7 @@ import type * as ServerSdk from '@modelcontextprotocol/server'
 import type { McpExpose } from '../../capability/model.js'
 import { toErrorResponse } from '../../errors/envelope.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
+import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import { answerClientError } from '../../server/client-error.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
@@ -55,10 +56,12 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
       const tool = tools.get(request.params.name)
       if (tool === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Tool ${request.params.name} not found`)
       const http = connection?.getStore()
-      const call = calls.track(http?.client ?? 'stdio', ctx.mcpReq.id, http === undefined ? [ctx.mcpReq.signal] : [ctx.mcpReq.signal, http.signal])
+      const cancellation = new Cancellation().follow(ctx.mcpReq.signal)
+      if (http !== undefined) cancellation.follow(http.signal)
+      const done = calls.track(http?.client ?? 'stdio', ctx.mcpReq.id, cancellation)
       const progressToken = ctx.mcpReq._meta?.progressToken
       const callCtx: ToolCallContext = {
-        signal: call.signal,
+        signal: cancellation,
         heartbeatMs: options.heartbeatMs,
         coalesceMs: options.coalesceMs,
         logger,
@@ -72,7 +75,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         const result = await callTool(tool, request.params.arguments, callCtx)
         return server.projectCallToolResult(result as never, tool.definition.outputSchema) as never
       } finally {
-        call.done()
+        done()
       }
     })
     server.setNotificationHandler('notifications/cancelled', (notification) => {
@@ -139,10 +142,10 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     ? `anonymous|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`
     : `principal|${String(req.headers[credentialHeader] ?? new URL(req.url ?? '/', 'http://x').search)}`
   const serve = (req: IncomingMessage, res: ServerResponse): void => {
-    const abort = new AbortController()
-    res.once('close', () => { if (!res.writableFinished) abort.abort() })
     const client = clientOf(req)
     const viaSdk = (parsed?: unknown): void => {
+      const abort = new AbortController()
+      res.once('close', () => { if (!res.writableFinished) abort.abort() })
       loadSdk().then(({ node }) => connection.run({ signal: abort.signal, client }, () => node(req, res, parsed))).catch((err: unknown) => {
         log.error({ err }, 'mcp request failed')
         if (!res.headersSent) sendError(res, err)
@@ -160,9 +163,11 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       }
       const direct = matchDirectCall(message, req.headers, tools)
       if (direct === undefined) return viaSdk(message)
-      const call = instance.calls.track(client, direct.id, [abort.signal])
-      const ctx: ToolCallContext = { signal: call.signal, heartbeatMs: 0, coalesceMs: 0, logger: log }
-      return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(call.done)
+      const cancellation = new Cancellation()
+      res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
+      const done = instance.calls.track(client, direct.id, cancellation)
+      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log }
+      return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(done)
     }).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy()
