@@ -155,7 +155,6 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
   for (const expose of model.exposes) {
     if (expose.type === 'rest') {
       for (const res of expose.resources) {
-        if (res.forward !== undefined) unsupported([...res.at, 'forward'], 'forward')
         invocables.push(...res.operations)
       }
     } else if (expose.type === 'mcp') {

@@ -37,6 +37,8 @@ export interface ConsumedNamespace {
   readonly baseUri: string | undefined
   /** fixed request headers (generator files), values may be templates */
   readonly headers: Readonly<Record<string, unknown>>
+  /** the namespace's own `inputParameters` (operations have them merged in; `forward` sends them) */
+  readonly parameters: readonly ConsumedParameter[]
   readonly authentication: UpstreamAuthentication | undefined
   readonly resources: readonly Named[]
   readonly operations: readonly ConsumedOperation[]

@@ -67,6 +67,7 @@ function normalizeConsumes (c: Json, at: Path, out: DiagnosticList): M.ConsumedN
     namespace,
     baseUri: baseUri === undefined || baseUri.trim() === '' ? undefined : baseUri.trim(),
     headers: obj(c.headers),
+    parameters: base,
     authentication: c.authentication === undefined ? undefined : upstreamAuthentication(obj(c.authentication)),
     resources,
     operations,
@@ -176,7 +177,7 @@ function normalizeResource (r: Json, at: Path): M.RestResource {
       method: method(op.method),
       path: String(op.path ?? path),
     })),
-    forward: forward === undefined ? undefined : { targetNamespace: String(forward.targetNamespace), trustedHeaders: list(forward.trustedHeaders).map(String) },
+    forward: forward === undefined ? undefined : { targetNamespace: String(forward.targetNamespace), trustedHeaders: Array.isArray(forward.trustedHeaders) ? forward.trustedHeaders.filter((h): h is string => typeof h === 'string') : [] },
     at,
   }
 }

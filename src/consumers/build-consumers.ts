@@ -28,6 +28,9 @@ export interface ConsumedOperationRuntime {
 
 export interface Consumers {
   operation (call: string): ConsumedOperationRuntime | undefined
+  /** what a `forward` to the namespace sends besides the caller's request: its base path, fixed
+   * parameters and credential, as an operation with an empty path */
+  forwarder (namespace: string): ConsumedOperationRuntime | undefined
   /** where a consumed namespace points, as resolved at startup */
   baseUri (namespace: string): ResolvedBaseUri
   close (): Promise<void>
@@ -54,25 +57,28 @@ export function buildConsumers (model: CapabilityModel, scope: ExpressionScope, 
   const dispatchers: Dispatchers = buildDispatchers(origins, options.timeouts, options.proxy)
 
   const operations = new Map<string, ConsumedOperationRuntime>()
+  const forwarders = new Map<string, ConsumedOperationRuntime>()
   for (const c of model.consumes) {
     const resolved = bases.get(c.namespace) as ResolvedBaseUri
     const base = resolved.base
     const target = base === undefined ? undefined : { origin: base.origin, dispatcher: dispatchers.forOrigin(base.origin) }
     const auth = c.authentication
     const digest = auth?.type === 'digest' ? new DigestSession(resolveStaticText(auth.username, scope), resolveStaticText(auth.password, scope)) : undefined
-    for (const op of c.operations) {
-      operations.set(`${c.namespace}.${op.name}`, {
-        definition: op,
-        target,
-        unconfigured: resolved.missing,
-        buildRequest: compileRequest(c, op, base?.basePath ?? '', scope),
-        unsupported: unsupportedAuthentication(c.authentication),
-        digest,
-      })
-    }
+    const runtime = (op: ConsumedOperation): ConsumedOperationRuntime => ({
+      definition: op,
+      target,
+      unconfigured: resolved.missing,
+      buildRequest: compileRequest(c, op, base?.basePath ?? '', scope),
+      unsupported: unsupportedAuthentication(c.authentication),
+      digest,
+    })
+    for (const op of c.operations) operations.set(`${c.namespace}.${op.name}`, runtime(op))
+    const forward: ConsumedOperation = { namespace: c.namespace, name: 'forward', method: 'GET', path: '', parameters: c.parameters, body: undefined, outputRawFormat: 'json', at: c.at }
+    forwarders.set(c.namespace, runtime(forward))
   }
   return {
     operation: (call) => operations.get(call),
+    forwarder: (namespace) => forwarders.get(namespace),
     baseUri: (namespace) => bases.get(namespace) as ResolvedBaseUri,
     close: () => dispatchers.close(),
   }

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream'
 import type { ConsumedNamespace, ConsumedOperation, ConsumedParameter, RequestBody, UpstreamAuthentication } from '../capability/model.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { type CallContext, JsonBody, plainValue } from '../expressions/call-context.js'
@@ -10,7 +11,8 @@ export interface UpstreamRequest {
   /** Path and query, relative to the origin (base path included). */
   path: string
   headers: Record<string, string>
-  body: Buffer | string | null
+  /** a stream only for a forwarded request's body, sent as it arrives */
+  body: Buffer | string | Readable | null
 }
 
 export type RequestBuilder = (ctx: CallContext) => UpstreamRequest

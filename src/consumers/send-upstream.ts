@@ -1,9 +1,11 @@
 import type { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
+import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import type { CallContext } from '../expressions/call-context.js'
 import type { ConsumedOperationRuntime } from './build-consumers.js'
+import type { UpstreamRequest } from './compile-request.js'
 import { sendRequest } from './upstream-dispatchers.js'
 
 export interface UpstreamResponse {
@@ -20,11 +22,20 @@ export type UpstreamSignal = AbortSignal | (EventEmitter & { readonly aborted: b
  * response body is left unread for the invocation to relay or read; `signal` aborts the upstream
  * request (client gone, cancelled, shutdown).
  */
-export async function sendUpstream (operation: ConsumedOperationRuntime, ctx: CallContext, signal: UpstreamSignal): Promise<UpstreamResponse> {
+export function sendUpstream (operation: ConsumedOperationRuntime, ctx: CallContext, signal: UpstreamSignal): Promise<UpstreamResponse> {
+  if (operation.target === undefined) return Promise.reject(notConfigured(operation))
+  return dispatchUpstream(operation, operation.buildRequest(ctx), signal)
+}
+
+/**
+ * Sends a built request on the operation's pool. A body that is a stream (a forwarded request's)
+ * can be read once: it is never sent again, neither on a fresh connection nor to answer a digest
+ * challenge (the challenge's 401 then goes back as it is).
+ */
+export async function dispatchUpstream (operation: ConsumedOperationRuntime, request: UpstreamRequest, signal: UpstreamSignal): Promise<UpstreamResponse> {
   const target = operation.target
-  const { namespace } = operation.definition
-  if (target === undefined) throw new NaftikoError('upstream_not_configured', `The upstream "${namespace}" is not configured: ${operation.unconfigured ?? 'it has no base URI'}.`)
-  const request = operation.buildRequest(ctx)
+  if (target === undefined) throw notConfigured(operation)
+  const replayable = !(request.body instanceof Readable)
   const digest = operation.digest
   const answer = digest?.authorization(request.method, request.path)
   if (answer !== undefined) request.headers.authorization = answer
@@ -40,17 +51,21 @@ export async function sendUpstream (operation: ConsumedOperationRuntime, ctx: Ca
   try {
     response = await sendRequest(target.dispatcher, options)
   } catch (err) {
-    if (signal.aborted || !safeToRetry(err, request.method)) throw err
+    if (signal.aborted || !replayable || !safeToRetry(err, request.method)) throw err
     // once, on a fresh connection (the pool drops the failed socket)
     response = await sendRequest(target.dispatcher, options)
   }
   // digest: the first call (or a stale nonce) is answered 401 with the challenge; answer it once
-  if (digest !== undefined && response.statusCode === 401 && digest.learn(response.headers['www-authenticate'])) {
+  if (replayable && digest !== undefined && response.statusCode === 401 && digest.learn(response.headers['www-authenticate'])) {
     await response.body.dump()
     request.headers.authorization = digest.authorization(request.method, request.path) as string
     response = await sendRequest(target.dispatcher, options)
   }
   return { status: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: response.body }
+}
+
+function notConfigured (operation: ConsumedOperationRuntime): NaftikoError {
+  return new NaftikoError('upstream_not_configured', `The upstream "${operation.definition.namespace}" is not configured: ${operation.unconfigured ?? 'it has no base URI'}.`)
 }
 
 /** Failures where the request cannot have reached the upstream: the connection never opened. */

@@ -75,7 +75,6 @@ function compileMock (item: Invocable, context: InvocationContext): Invocation {
 function compileCall (item: Invocable, operation: ConsumedOperationRuntime, context: InvocationContext): Invocation {
   const args = compileArgs(item.with, context.scope)
   const shape: AnswerShape = { output: compileOutputMapping(item.outputParameters), redactor: context.redactor }
-  const { redactor, logger } = context
   return {
     operation,
     async invoke (inputs, signal) {
@@ -85,23 +84,33 @@ function compileCall (item: Invocable, operation: ConsumedOperationRuntime, cont
       } catch (err) {
         return { kind: 'error', error: err }
       }
-      const status = upstream.status
-      const eventStream = isEventStream(upstream.headers['content-type'])
-      const ok = status >= 200 && status < 300
-      const untouched = !redactor.active && ok && shape.output.identity && !eventStream
-      // a compressed answer is decoded wherever it is read or scanned; only an untouched relay keeps it
-      const decoded = untouched ? undefined : decodeContent(upstream)
-      // the body's length changes only where a secret is replaced in it, or where it is decoded
-      const relayed = relayHeaders(decoded?.headers ?? upstream.headers, redactor, untouched)
-      if (relayed.withheld.length > 0) logger.warn({ headers: relayed.withheld, call: operation.definition.name }, 'upstream response headers withheld: they held a bound secret')
-      const body = new UpstreamBody(decoded?.body ?? upstream.body, redactor, eventStream, context.responseLimit)
-      if (!ok) return upstreamError(status, relayed.headers, body)
-      if (eventStream) return { kind: 'stream', status, headers: relayed.headers, body, shape }
-      if (shape.output.identity) return { kind: 'relay', status, headers: relayed.headers, body, shape }
-      // a mapping needs the whole JSON body
-      return collectOutcome({ kind: 'relay', status, headers: relayed.headers, body, shape })
+      return answerOutcome(upstream, shape, context, operation.definition.name, false)
     },
   }
+}
+
+/**
+ * What an upstream answer becomes: relayed or streamed as it comes (scanned for secrets), read whole
+ * for a mapping, or an upstream error. `relayErrors`: a non-2xx answer is relayed like any other
+ * (a `forward`), not read as an error.
+ */
+export function answerOutcome (upstream: UpstreamResponse, shape: AnswerShape, context: InvocationContext, name: string, relayErrors: boolean): Outcome | Promise<Outcome> {
+  const { redactor, logger } = context
+  const status = upstream.status
+  const eventStream = isEventStream(upstream.headers['content-type'])
+  const ok = relayErrors || (status >= 200 && status < 300)
+  const untouched = !redactor.active && ok && shape.output.identity && !eventStream
+  // a compressed answer is decoded wherever it is read or scanned; only an untouched relay keeps it
+  const decoded = untouched ? undefined : decodeContent(upstream)
+  // the body's length changes only where a secret is replaced in it, or where it is decoded
+  const relayed = relayHeaders(decoded?.headers ?? upstream.headers, redactor, untouched)
+  if (relayed.withheld.length > 0) logger.warn({ headers: relayed.withheld, call: name }, 'upstream response headers withheld: they held a bound secret')
+  const body = new UpstreamBody(decoded?.body ?? upstream.body, redactor, eventStream, context.responseLimit)
+  if (!ok) return upstreamError(status, relayed.headers, body)
+  if (eventStream) return { kind: 'stream', status, headers: relayed.headers, body, shape }
+  if (shape.output.identity) return { kind: 'relay', status, headers: relayed.headers, body, shape }
+  // a mapping needs the whole JSON body
+  return collectOutcome({ kind: 'relay', status, headers: relayed.headers, body, shape })
 }
 
 /** `with`: the values the exposed side computes for the consumed operation's parameters. */

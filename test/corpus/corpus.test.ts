@@ -55,7 +55,7 @@ function read (rel: string): Promise<ReadCapability> {
 // ---------------------------------------------------------------------------------------------
 
 type FeatureKind =
-  | 'orchestration steps' | 'aggregates' | 'aggregate function ref' | 'forward' | 'MCP resources' | 'MCP prompts'
+  | 'orchestration steps' | 'aggregates' | 'aggregate function ref' | 'MCP resources' | 'MCP prompts'
   | 'skill, control or other expose type' | 'output mapping over a non-JSON format'
 
 interface FeatureUse { kind: FeatureKind, warning: RegExp, path: YamlPath }
@@ -79,7 +79,6 @@ function featureUses (rel: string): FeatureUse[] {
     if (type !== 'rest' && type !== 'mcp') uses.push({ kind: 'skill, control or other expose type', warning: notYet(`expose type "${type}"`), path: base })
     if (type === 'rest') {
       list(expose.resources).forEach((resource, r) => {
-        if (resource.forward !== undefined) uses.push({ kind: 'forward', warning: notYet('forward'), path: [...base, 'resources', r] })
         list(resource.operations).forEach((op, o) => invocable(op, [...base, 'resources', r, 'operations', o]))
       })
     }
@@ -252,8 +251,15 @@ async function checkEveryRoute (rel: string): Promise<{ routes: number, problems
         const ops = list(resource.operations)
         if (resource.forward !== undefined && ops.length === 0) {
           routes++
-          const answer = await send(base, 'GET', routePath.replace(PLACEHOLDER, 'x'))
-          if (answer.status !== 501 || errorCode(answer) !== 'feature_not_supported') problems.push(`forward ${routePath}: ${answer.status} ${answer.text}`)
+          // the rest of the path after the resource's prefix goes to the target namespace's base URI
+          const before = upstream.requests.length
+          const answer = await send(base, 'GET', `${routePath.replace(PLACEHOLDER, 'x')}/deeper?q=1`)
+          const seen = upstream.requests[before]
+          const prefix = routePath.split(PLACEHOLDER)[0] ?? routePath
+          const rest = `${routePath.replace(PLACEHOLDER, 'x')}/deeper`.slice(prefix.length).replace(/^\//, '')
+          const expected = `/echo/${String((resource.forward as Json).targetNamespace)}/${rest}`
+          if (answer.status !== 200 || seen === undefined) problems.push(`forward ${routePath}: ${answer.status} ${answer.text.slice(0, 200)}`)
+          else if (seen.method !== 'GET' || upstreamPathOf(seen.url) !== expected || upstreamQueryOf(seen.url) !== 'q=1') problems.push(`forward ${routePath}: upstream saw ${seen.method} ${seen.url}, expected GET ${expected}?q=1`)
         }
         for (const op of ops) {
           routes++
@@ -387,7 +393,6 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
       expect(count('orchestration steps')).toBeGreaterThanOrEqual(5)
       expect(count('aggregates')).toBeGreaterThanOrEqual(9)
       expect(count('aggregate function ref')).toBeGreaterThanOrEqual(9)
-      expect(count('forward')).toBe(3)
       expect(count('MCP resources')).toBe(1)
       expect(count('MCP prompts')).toBe(1)
       expect(count('skill, control or other expose type')).toBeGreaterThanOrEqual(15)

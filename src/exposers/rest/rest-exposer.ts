@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto'
+import type { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FORWARDED_METHODS } from '../../capability/check-capability.js'
-import type { RestExpose } from '../../capability/model.js'
+import type { RestExpose, RestResource } from '../../capability/model.js'
 import { normalizeName, splitPath } from '../../expressions/template.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { toErrorResponse } from '../../errors/envelope.js'
-import { compileInvocation, unsupportedInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
+import { compileInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
+import { compileForward, type Forward, type ForwardRequest } from '../../invocations/compile-forward.js'
+import type { Outcome } from '../../invocations/outcome.js'
 import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import { answerClientError } from '../../server/client-error.js'
@@ -121,7 +124,45 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
       handler: (request, reply) => handle(route, request, reply, log),
     })
   }
+  const forwards = expose.resources.filter((r) => r.forward !== undefined && r.operations.length === 0)
+  if (forwards.length > 0) {
+    void app.register(async (scope) => {
+      // a forwarded body is streamed upstream as it arrives, whatever its type, never parsed here
+      scope.removeAllContentTypeParsers()
+      scope.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
+      for (const resource of forwards) mountForward(scope, resource, compileForward(resource.forward as NonNullable<RestResource['forward']>, context, inboundCredential(expose.authentication)), log)
+    })
+  }
   return app
+}
+
+/** The caller's credential for this expose, which a `forward` never relays. */
+function inboundCredential (auth: RestExpose['authentication']): { headers: string[], query: string[] } {
+  if (auth === undefined) return { headers: [], query: [] }
+  if (auth.type === 'apikey') return auth.placement === 'query' ? { headers: [], query: [auth.key] } : { headers: [auth.key], query: [] }
+  return { headers: ['authorization'], query: [] }
+}
+
+/** `/forward/{{path}}` serves `/forward/` and everything under it; a path with no placeholder, itself too. */
+function mountForward (app: FastifyInstance, resource: RestResource, forward: Forward, log: Logger): void {
+  const first = splitPath(resource.path).findIndex((part) => typeof part !== 'string')
+  const prefix = first === -1 ? resource.path : splitPath(resource.path).slice(0, first).join('')
+  const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix
+  const handler = (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const url = request.raw.url ?? '/'
+    const mark = url.indexOf('?')
+    const path = mark === -1 ? url : url.slice(0, mark)
+    const forwarded: ForwardRequest = {
+      method: request.method,
+      rest: path.slice(base.length).replace(/^\//, ''),
+      query: mark === -1 ? '' : url.slice(mark + 1),
+      headers: request.headers,
+      body: (request.body as Readable | undefined) ?? null,
+    }
+    return answer(request, reply, log, (gone) => forward.invoke(forwarded, gone))
+  }
+  const urls = first === -1 ? [base === '' ? '/' : base, `${base}/*`] : [`${base}/*`]
+  for (const url of urls) app.route({ method: [...FORWARDED_METHODS], url, handler })
 }
 
 function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: string[]): CompiledRoute[] {
@@ -135,13 +176,6 @@ function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: 
         inputs: compileRouteInputs(pathParams, [...resource.inputParameters, ...op.inputParameters], hidden),
         invocation: compileInvocation(op, context),
       })
-    }
-    if (resource.forward !== undefined && resource.operations.length === 0) {
-      // `forward` is recognised but not executed yet: its path answers 501 rather than 404
-      const { url, pathParams } = toFastifyPath(resource.path)
-      const invocation = unsupportedInvocation(`forward to ${resource.forward.targetNamespace}`)
-      const inputs = compileRouteInputs(pathParams, [], [])
-      for (const method of FORWARDED_METHODS) routes.push({ method, url, inputs, invocation })
     }
   }
   return routes
@@ -160,16 +194,21 @@ function toFastifyPath (path: string): { url: string, pathParams: Map<string, st
   return { url, pathParams }
 }
 
-async function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger): Promise<void> {
+function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger): Promise<void> {
+  const inputs = new RestInputs(request, route.inputs)
+  const problem = inputs.check()
+  if (problem !== undefined) throw problem
+  return answer(request, reply, log, (gone) => route.invocation.invoke(inputs, gone))
+}
+
+/** Runs an invocation (aborted when the client goes away) and renders its outcome as the answer. */
+async function answer (request: FastifyRequest, reply: FastifyReply, log: Logger, invoke: (gone: Cancellation) => Promise<Outcome>): Promise<void> {
   void reply.header(REQUEST_ID, request.id)
   const raw = reply.raw
   const gone = new Cancellation()
   raw.once('close', () => { if (!raw.writableFinished) gone.abort() })
   const started = performance.now()
-  const inputs = new RestInputs(request, route.inputs)
-  const problem = inputs.check()
-  if (problem !== undefined) throw problem
-  const outcome = await route.invocation.invoke(inputs, gone)
+  const outcome = await invoke(gone)
   switch (outcome.kind) {
     case 'error':
       throw outcome.error
