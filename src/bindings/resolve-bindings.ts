@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises'
-import { dirname, isAbsolute, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
 import type { Diagnostic, Path, SourceMap } from '../capability/diagnostics.js'
 import type { Bind, CapabilityModel } from '../capability/model.js'
+import { filePathOf } from '../capability/file-location.js'
 import { referenceScopeOf } from '../capability/check-capability.js'
 import { documentTokens } from '../expressions/references.js'
 import { StartupError } from '../errors/startup-error.js'
@@ -85,13 +84,4 @@ async function loadProvider (bind: Bind, capabilityPath: string, env: NodeJS.Pro
   const data: unknown = parse(text)
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error(`${location} is not a JSON or YAML object`)
   return data as Record<string, unknown>
-}
-
-/** `file:///abs/x.json`, `file://./x.json` and `file://x.json` (the last two relative to the capability). */
-function filePathOf (location: string, capabilityPath: string): string {
-  // `file:///./shared/secrets.yaml` (the official tutorial) means a path relative to the capability
-  if (location.startsWith('file:///./') || location.startsWith('file:///../')) return resolve(dirname(capabilityPath), location.slice('file:///'.length))
-  if (location.startsWith('file:///')) return fileURLToPath(location)
-  const rest = location.replace(/^file:(\/\/)?/, '')
-  return isAbsolute(rest) ? rest : resolve(dirname(capabilityPath), rest)
 }

@@ -2,7 +2,7 @@ import { buildReferenceScope, documentTokens, type ReferenceScope } from '../exp
 import { normalizeName, routeKey } from '../expressions/template.js'
 import { compileOutputMapping } from '../invocations/compile-mapping.js'
 import type { DiagnosticList, Path } from './diagnostics.js'
-import type { CapabilityModel, ConsumedOperation, Invocable, Named } from './model.js'
+import type { CapabilityModel, ConsumedOperation, Invocable, Named, SkillExpose } from './model.js'
 
 export interface CheckOptions {
   /** `--strict`: the official schema's rules, e.g. every `{{env.X}}` declared (spec 3.20.2) */
@@ -92,6 +92,34 @@ function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedO
       checkOnce(expose.resources, out, (n) => `MCP resource "${n}"`)
       checkOnce(expose.prompts, out, (n) => `MCP prompt "${n}"`)
       for (const tool of expose.tools) checkInvocable(tool, operations, functions, out)
+    } else if (expose.type === 'skill') {
+      checkSkills(expose, model, out)
+    }
+  }
+}
+
+/** A skill's tools name a sibling REST operation or MCP tool that exists, or a file inside its location. */
+function checkSkills (expose: SkillExpose, model: CapabilityModel, out: DiagnosticList): void {
+  checkOnce(expose.skills.map((k) => ({ name: k.name, at: [...k.at, 'name'] })), out, (n) => `skill "${n}"`)
+  for (const skill of expose.skills) {
+    checkOnce(skill.tools.map((t) => ({ name: t.name, at: [...t.at, 'name'] })), out, (n) => `tool "${n}" of skill "${skill.name}"`)
+    if (skill.location !== undefined && !skill.location.startsWith('file:')) out.error([...skill.at, 'location'], `skill "${skill.name}" has location ${skill.location}: a skill's files are a file:/// directory`)
+    for (const tool of skill.tools) {
+      if (tool.from !== undefined) {
+        const { sourceNamespace, action } = tool.from
+        const source = model.exposes.find((e) => e.namespace === sourceNamespace)
+        if (source === undefined || (source.type !== 'rest' && source.type !== 'mcp')) {
+          out.error([...tool.at, 'from', 'sourceNamespace'], `skill tool "${tool.name}" comes from "${sourceNamespace}", which is no rest or mcp expose of this capability`)
+        } else {
+          const actions = source.type === 'mcp' ? source.tools.map((t) => t.name) : source.resources.flatMap((r) => r.operations.flatMap((o) => o.name ?? []))
+          if (!actions.includes(action)) out.error([...tool.at, 'from', 'action'], `skill tool "${tool.name}": "${sourceNamespace}" has no ${source.type === 'mcp' ? 'tool' : 'operation'} named "${action}"${actions.length === 0 ? '' : ` (it has ${actions.join(', ')})`}`)
+        }
+      } else if (tool.instruction !== undefined) {
+        if (skill.location === undefined) out.error([...tool.at, 'instruction'], `skill tool "${tool.name}" has an instruction file but skill "${skill.name}" has no location to read it from`)
+        else if (tool.instruction.split(/[\\/]/).includes('..') || tool.instruction.startsWith('/')) out.error([...tool.at, 'instruction'], `skill tool "${tool.name}": the instruction ${tool.instruction} must be a path inside the skill's location`)
+      } else {
+        out.error(tool.at, `skill tool "${tool.name}" needs \`from\` (a sibling operation or tool) or \`instruction\` (a file in the skill's location)`)
+      }
     }
   }
 }
@@ -161,7 +189,7 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
       if (expose.resources.length > 0) unsupported([...expose.at, 'resources'], 'MCP resources')
       if (expose.prompts.length > 0) unsupported([...expose.at, 'prompts'], 'MCP prompts')
       invocables.push(...expose.tools)
-    } else {
+    } else if (expose.type !== 'skill') {
       unsupported([...expose.at, 'type'], `expose type "${expose.type}"`)
     }
   }

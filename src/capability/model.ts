@@ -149,6 +149,8 @@ export interface Invocable {
 }
 
 export interface RestOperation extends Invocable {
+  /** what a skill's `from.action` names it by */
+  readonly name: string | undefined
   readonly method: HttpMethod
   /** the operation's own path, else its resource's */
   readonly path: string
@@ -192,12 +194,42 @@ export interface McpExpose extends ExposeCommon {
   readonly prompts: readonly Named[]
 }
 
-/** Expose types the format defines and this runtime loads without serving yet. */
-export interface PendingExpose extends ExposeCommon {
-  readonly type: 'skill' | 'agent-skill' | 'control'
+/** A tool a skill declares: derived from a sibling REST operation or MCP tool, or a file of instructions. */
+export interface SkillTool {
+  readonly name: string
+  readonly description: string | undefined
+  readonly from: { readonly sourceNamespace: string, readonly action: string } | undefined
+  /** a file path relative to the skill's location */
+  readonly instruction: string | undefined
+  readonly at: Path
 }
 
-export type Expose = RestExpose | McpExpose | PendingExpose
+/** A skill with the Agent Skills front matter fields (kebab-case names kept as the spec writes them). */
+export interface Skill {
+  readonly name: string
+  readonly description: string
+  /** the optional front matter fields, as declared: license, compatibility, metadata, allowed-tools,
+   * argument-hint, user-invocable, disable-model-invocation */
+  readonly frontMatter: Readonly<Record<string, unknown>>
+  /** a `file:///` directory with SKILL.md and supporting files, as written */
+  readonly location: string | undefined
+  readonly tools: readonly SkillTool[]
+  readonly at: Path
+}
+
+/** A skill catalog: metadata only, it calls nothing. */
+export interface SkillExpose extends ExposeCommon {
+  readonly type: 'skill'
+  readonly authentication: InboundAuthentication | undefined
+  readonly skills: readonly Skill[]
+}
+
+/** Expose types the format defines and this runtime loads without serving yet. */
+export interface PendingExpose extends ExposeCommon {
+  readonly type: 'agent-skill' | 'control'
+}
+
+export type Expose = RestExpose | McpExpose | SkillExpose | PendingExpose
 
 export interface AggregateFunction extends Invocable {
   readonly namespace: string

@@ -161,8 +161,40 @@ function normalizeExpose (e: Json, at: Path, out: DiagnosticList): M.Expose {
         resources: named(e.resources, [...at, 'resources'], 'uri'),
         prompts: named(e.prompts, [...at, 'prompts'], 'name'),
       }
+    case 'skill':
+      return {
+        ...common,
+        type: 'skill',
+        authentication: auth(),
+        skills: list(e.skills).map((k, i) => normalizeSkill(k, [...at, 'skills', i])),
+      }
     default:
       return { ...common, type: e.type as M.PendingExpose['type'] }
+  }
+}
+
+/** Front matter fields of the Agent Skills format a skill may declare besides its name and description. */
+const SKILL_FRONT_MATTER = ['license', 'compatibility', 'metadata', 'allowed-tools', 'argument-hint', 'user-invocable', 'disable-model-invocation']
+
+function normalizeSkill (k: Json, at: Path): M.Skill {
+  const frontMatter: Record<string, unknown> = {}
+  for (const key of SKILL_FRONT_MATTER) if (k[key] !== undefined) frontMatter[key] = k[key]
+  return {
+    name: String(k.name),
+    description: text(k.description) ?? '',
+    frontMatter,
+    location: text(k.location),
+    tools: list(k.tools).map((t, i) => {
+      const from = t.from === undefined ? undefined : obj(t.from)
+      return {
+        name: String(t.name),
+        description: text(t.description),
+        from: from === undefined ? undefined : { sourceNamespace: String(from.sourceNamespace), action: String(from.action) },
+        instruction: text(t.instruction),
+        at: [...at, 'tools', i],
+      }
+    }),
+    at,
   }
 }
 
@@ -174,6 +206,7 @@ function normalizeResource (r: Json, at: Path): M.RestResource {
     inputParameters: list(r.inputParameters).map(exposedParameter),
     operations: list(r.operations).map((op, i) => ({
       ...normalizeInvocable(op, [...at, 'operations', i]),
+      name: text(op.name),
       method: method(op.method),
       path: String(op.path ?? path),
     })),

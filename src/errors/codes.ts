@@ -12,6 +12,8 @@ export const ERROR_CODES = {
   host_not_allowed: { status: 403, type: 'permission_error', message: 'The Host or Origin of this request is not allowed.' },
   insufficient_scope: { status: 403, type: 'permission_error', message: 'The access token lacks a required scope.' },
   unknown_route: { status: 404, type: 'invalid_request_error', message: 'No route matches this method and path.' },
+  not_found: { status: 404, type: 'invalid_request_error', message: 'The requested item does not exist.' },
+  method_not_allowed: { status: 405, type: 'invalid_request_error', message: 'This path does not answer this method.' },
   body_too_large: { status: 413, type: 'invalid_request_error', message: 'The request body exceeds the size limit.' },
   headers_too_large: { status: 431, type: 'invalid_request_error', message: 'The request headers are too large.' },
   unsupported_media_type: { status: 415, type: 'invalid_request_error', message: 'The request content type is not supported.' },

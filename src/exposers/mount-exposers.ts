@@ -29,10 +29,12 @@ export interface MountOptions {
   version: string
   allowOrigins: readonly string[]
   bodies: JsonBodyReader
+  /** the capability file: skills' relative `location`s resolve against its folder */
+  capabilityPath: string
 }
 
 /**
- * Builds every `rest` and `mcp` expose. Each exposer's framework (fastify, the MCP SDK) is loaded
+ * Builds every `rest`, `mcp` and `skill` expose. Each exposer's framework (fastify, the MCP SDK) is loaded
  * only when the capability has such an expose.
  */
 export async function mountExposers (model: CapabilityModel, context: InvocationContext, options: MountOptions): Promise<Mounted> {
@@ -65,6 +67,14 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
         await once(http.server, 'listening')
       }
       mounted.servers.push({ expose, server: http.server, path: '/mcp', listen, close: async () => { await http.close(); await closeHttpServer(http.server) } })
+    } else if (expose.type === 'skill') {
+      const { buildSkillExposer } = await import('./skill/skill-exposer.js')
+      const server = await buildSkillExposer(expose, model, { logger, capabilityPath: options.capabilityPath, scope: context.scope })
+      const listen = async (host: string, port: number): Promise<void> => {
+        server.listen({ host, port })
+        await once(server, 'listening')
+      }
+      mounted.servers.push({ expose, server, path: '/skills', listen, close: () => closeHttpServer(server) })
     }
   }
   return mounted

@@ -56,7 +56,7 @@ function read (rel: string): Promise<ReadCapability> {
 
 type FeatureKind =
   | 'orchestration steps' | 'aggregates' | 'aggregate function ref' | 'MCP resources' | 'MCP prompts'
-  | 'skill, control or other expose type' | 'output mapping over a non-JSON format'
+  | 'control or other expose type' | 'output mapping over a non-JSON format'
 
 interface FeatureUse { kind: FeatureKind, warning: RegExp, path: YamlPath }
 
@@ -76,7 +76,7 @@ function featureUses (rel: string): FeatureUse[] {
   exposesOf(rel).forEach((expose, e) => {
     const base: YamlPath = ['capability', 'exposes', e]
     const type = String(expose.type)
-    if (type !== 'rest' && type !== 'mcp') uses.push({ kind: 'skill, control or other expose type', warning: notYet(`expose type "${type}"`), path: base })
+    if (type !== 'rest' && type !== 'mcp' && type !== 'skill') uses.push({ kind: 'control or other expose type', warning: notYet(`expose type "${type}"`), path: base })
     if (type === 'rest') {
       list(expose.resources).forEach((resource, r) => {
         list(resource.operations).forEach((op, o) => invocable(op, [...base, 'resources', r, 'operations', o]))
@@ -395,7 +395,7 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
       expect(count('aggregate function ref')).toBeGreaterThanOrEqual(9)
       expect(count('MCP resources')).toBe(1)
       expect(count('MCP prompts')).toBe(1)
-      expect(count('skill, control or other expose type')).toBeGreaterThanOrEqual(15)
+      expect(count('control or other expose type')).toBeGreaterThanOrEqual(7)
       expect(count('output mapping over a non-JSON format')).toBeGreaterThanOrEqual(7)
     })
   })
@@ -410,6 +410,34 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
         const { routes, problems } = await checkEveryRoute(rel)
         expect(routes).toBeGreaterThan(0)
         expect(problems).toEqual([])
+      })
+    }
+  })
+
+  describe('every skill expose of an accepted capability serves its catalog', () => {
+    const withSkills = CAPABILITIES.filter((rel) => EXPECTED_REJECTIONS[rel] === undefined && exposesOf(rel).some((e) => e.type === 'skill'))
+    it('has skill exposes to check', () => {
+      expect(withSkills.length).toBeGreaterThanOrEqual(5)
+    })
+    for (const rel of withSkills) {
+      it(`${rel}: /skills lists every skill and /skills/{name} describes each`, async () => {
+        const gateway = await gatewayFor(rel)
+        try {
+          for (const expose of exposesOf(rel).filter((e) => e.type === 'skill')) {
+            const base = gateway.runtime.addresses.find((a) => a.namespace === expose.namespace)?.url as string
+            const names = list(expose.skills).map((s) => String(s.name))
+            const catalog = await send(base, 'GET', '/skills')
+            expect(catalog.status).toBe(200)
+            expect((JSON.parse(catalog.text) as { skills: Array<{ name: string }> }).skills.map((s) => s.name)).toEqual(names)
+            for (const name of names) {
+              const detail = await send(base, 'GET', `/skills/${name}`)
+              expect(detail.status, name).toBe(200)
+              expect((JSON.parse(detail.text) as { name: string }).name).toBe(name)
+            }
+          }
+        } finally {
+          await gateway.close()
+        }
       })
     }
   })

@@ -1,8 +1,9 @@
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
 import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { rawGet } from '../helpers/raw-http.js'
 import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
 
 /**
@@ -53,22 +54,6 @@ afterAll(async () => {
   upstream.close()
   await once(upstream, 'close')
 })
-
-/** A GET whose path goes on the wire exactly as written. */
-function rawGet (url: string, headers: Record<string, string>): Promise<{ status: number, text: string }> {
-  const { port, hostname } = new URL(url)
-  const path = url.slice(url.indexOf('/', url.indexOf('//') + 2))
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: hostname, port, path, headers }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => { text += c })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 const capability = (auth: string): string => `
 naftiko: "1.0.0-alpha2"

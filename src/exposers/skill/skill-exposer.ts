@@ -1,0 +1,126 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { zip } from 'fflate'
+import type { CapabilityModel, Skill, SkillExpose } from '../../capability/model.js'
+import { filePathOf } from '../../capability/file-location.js'
+import { toErrorResponse } from '../../errors/envelope.js'
+import { NaftikoError } from '../../errors/naftiko-error.js'
+import type { ExpressionScope } from '../../expressions/compile-value.js'
+import { answerClientError } from '../../server/client-error.js'
+import type { Logger } from '../../server/logger.js'
+import { buildInboundAuth } from '../auth/inbound-auth.js'
+import { describeSkill, skillMarkdown, summarizeSkill } from './skill-catalog.js'
+import { contentTypeOf, SkillFiles } from './skill-files.js'
+
+export interface SkillExposerOptions {
+  logger: Logger
+  /** the capability file: relative `location`s resolve against its folder */
+  capabilityPath: string
+  scope: ExpressionScope
+}
+
+interface ServedSkill {
+  skill: Skill
+  files: SkillFiles | undefined
+  /** the location's own SKILL.md wins; else one written from the declaration */
+  markdown: string
+}
+
+/** Files of a skill are shown, never run: a browser that opens one gets no script and no sniffing. */
+const FILE_HEADERS = { 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'none'; sandbox" }
+
+/**
+ * A `type: skill` expose: a read-only catalog of the capability's skills (docs/semantics.md,
+ * "Skills"). `GET /skills`, `GET /skills/{name}`, `GET /skills/{name}/download` (a zip),
+ * `GET /skills/{name}/contents` and `GET /skills/{name}/contents/{file}`. It calls no upstream.
+ */
+export async function buildSkillExposer (expose: SkillExpose, model: CapabilityModel, options: SkillExposerOptions): Promise<Server> {
+  const log = options.logger.child({ expose: expose.namespace })
+  const served = new Map<string, ServedSkill>()
+  for (const skill of expose.skills) {
+    const files = skill.location === undefined ? undefined : await SkillFiles.open(filePathOf(skill.location, options.capabilityPath))
+    if (skill.location !== undefined && files === undefined) log.warn({ skill: skill.name, location: skill.location }, 'skill location is not a readable directory: the skill is served without files')
+    const own = await files?.read('SKILL.md')
+    served.set(skill.name, { skill, files, markdown: own?.toString('utf8') ?? skillMarkdown(skill, model) })
+  }
+  const list = { count: expose.skills.length, skills: expose.skills.map(summarizeSkill) }
+  const details = new Map(expose.skills.map((s) => [s.name, describeSkill(s, model)]))
+  const auth = buildInboundAuth(expose.authentication, options.scope)
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (auth !== undefined) {
+      const verdict = await auth.check(req.headers, req.url ?? '/')
+      if (!verdict.ok) throw Object.assign(new NaftikoError(verdict.status === 403 ? 'insufficient_scope' : 'unauthorized', verdict.message), { challenge: verdict.challenge })
+    }
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const parts = path.split('/').filter((p) => p !== '')
+    if (parts[0] !== 'skills' && parts.length > 0) throw new NaftikoError('unknown_route', `No route for ${path}; the skill catalog is /skills.`)
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new NaftikoError('method_not_allowed', `The skill catalog answers GET only, not ${req.method ?? ''}.`)
+    if (parts.length <= 1) return sendJson(res, list)
+    const name = decode(parts[1] as string)
+    const skill = served.get(name)
+    if (skill === undefined) throw new NaftikoError('not_found', `No skill named "${name}".`)
+    if (parts.length === 2) return sendJson(res, details.get(name))
+    if (parts[2] === 'download' && parts.length === 3) return sendZip(res, skill)
+    if (parts[2] !== 'contents') throw new NaftikoError('unknown_route', `No route for ${path}.`)
+    if (parts.length === 3) return sendJson(res, { skill: name, files: await filesOf(skill) })
+    const file = parts.slice(3).map(decode).join('/')
+    const bytes = file === 'SKILL.md' && skill.files === undefined ? Buffer.from(skill.markdown) : await skill.files?.read(file)
+    if (bytes === undefined) throw new NaftikoError('not_found', `Skill "${name}" has no file ${file}.`)
+    res.writeHead(200, { 'content-type': contentTypeOf(file), 'content-length': bytes.length, ...FILE_HEADERS })
+    res.end(bytes)
+  }
+
+  const server = createServer((req, res) => {
+    const started = performance.now()
+    res.once('finish', () => log.info({ method: req.method, route: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request'))
+    route(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      const { status, body } = toErrorResponse(err)
+      if (status >= 500) log.error({ err }, 'skill request failed')
+      const challenge = (err as { challenge?: string }).challenge
+      res.writeHead(status, { 'content-type': 'application/json', ...(challenge === undefined ? {} : { 'www-authenticate': challenge }), ...(status === 405 ? { allow: 'GET, HEAD' } : {}) })
+      res.end(JSON.stringify(body))
+    })
+  })
+  server.on('clientError', answerClientError)
+  return server
+}
+
+function decode (part: string): string {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    throw new NaftikoError('invalid_request', 'The path is not valid percent-encoding.')
+  }
+}
+
+function sendJson (res: ServerResponse, value: unknown): void {
+  const body = JSON.stringify(value)
+  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+async function filesOf (skill: ServedSkill): Promise<Array<{ path: string, size: number }>> {
+  const files = (await skill.files?.list()) ?? []
+  if (files.some((f) => f.path === 'SKILL.md')) return files
+  return [{ path: 'SKILL.md', size: Buffer.byteLength(skill.markdown) }, ...files]
+}
+
+/** The skill as a folder named after it: SKILL.md and every file of its location. */
+async function sendZip (res: ServerResponse, skill: ServedSkill): Promise<void> {
+  const entries: Record<string, Uint8Array> = { [`${skill.skill.name}/SKILL.md`]: Buffer.from(skill.markdown) }
+  for (const { path } of (await skill.files?.list()) ?? []) {
+    const bytes = await skill.files?.read(path)
+    if (bytes !== undefined && path !== 'SKILL.md') entries[`${skill.skill.name}/${path}`] = bytes
+  }
+  const archive = await new Promise<Uint8Array>((resolve, reject) => zip(entries, { level: 6 }, (err, data) => err === null ? resolve(data) : reject(err)))
+  res.writeHead(200, {
+    'content-type': 'application/zip',
+    'content-length': archive.length,
+    'content-disposition': `attachment; filename="${skill.skill.name}.zip"`,
+  })
+  res.end(archive)
+}
