@@ -14,9 +14,9 @@ import { compileStepMappings } from './step-mappings.js'
 type StepsTarget = Extract<Target, { kind: 'steps' }>
 
 /** What one step came to: its output, or the outcome that ends the orchestration. */
-type StepResult = { readonly ok: true, readonly value: unknown } | { readonly ok: false, readonly outcome: Outcome }
+export type StepResult = { readonly ok: true, readonly value: unknown } | { readonly ok: false, readonly outcome: Outcome }
 
-interface CompiledStep {
+export interface CompiledStep {
   readonly name: string
   /** indexes of the earlier steps whose outputs it reads */
   readonly after: readonly number[]
