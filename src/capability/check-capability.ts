@@ -1,6 +1,7 @@
 import { buildReferenceScope, documentTokens, type ReferenceScope } from '../expressions/references.js'
 import { normalizeName, routeKey } from '../expressions/template.js'
 import { compileOutputMapping } from '../invocations/compile-mapping.js'
+import { checkSteps } from '../invocations/orchestration/check-steps.js'
 import type { DiagnosticList, Path } from './diagnostics.js'
 import type { CapabilityModel, ConsumedOperation, Invocable, Named, SkillExpose } from './model.js'
 
@@ -11,7 +12,8 @@ export interface CheckOptions {
 
 /** The one reference scope of a capability: the checker and the compiler build it the same way. */
 export function referenceScopeOf (model: CapabilityModel): ReferenceScope {
-  return buildReferenceScope(model.binds, model.exposes.map((e) => e.namespace))
+  // an aggregate function's `with` names its inputs by the aggregate's namespace (`shipyard.voyage-id`)
+  return buildReferenceScope(model.binds, [...model.exposes.map((e) => e.namespace), ...model.aggregates.map((f) => f.namespace)])
 }
 
 /**
@@ -24,8 +26,9 @@ export function checkCapability (model: CapabilityModel, document: Record<string
   const operations = checkConsumedNames(model, out)
   const functions = new Map(model.aggregates.map((f) => [`${f.namespace}.${f.name}`, f]))
   checkOnce(model.aggregates.map((f) => ({ name: `${f.namespace}.${f.name}`, at: f.at })), out, (n) => `aggregate function "${n}"`)
-  checkExposes(model, operations, functions, out)
-  checkTemplates(document.capability, referenceScopeOf(model), out, options)
+  const scope = referenceScopeOf(model)
+  checkExposes(model, operations, functions, scope, out)
+  checkTemplates(document.capability, scope, out, options)
   reportUnsupported(model, out)
 }
 
@@ -67,9 +70,10 @@ function checkOnce (items: readonly Named[], out: DiagnosticList, what: (name: s
   }
 }
 
-function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedOperation>, functions: Map<string, Invocable>, out: DiagnosticList): void {
+function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedOperation>, functions: Map<string, Invocable>, scope: ReferenceScope, out: DiagnosticList): void {
   const consumed = new Set(model.consumes.map((c) => c.namespace))
-  for (const f of model.aggregates) checkInvocable(f, operations, functions, out)
+  const check = (item: Invocable): void => checkInvocable(item, operations, functions, scope, out)
+  for (const f of model.aggregates) check(f)
   for (const expose of model.exposes) {
     if (expose.type === 'rest') {
       const routes: Named[] = []
@@ -79,7 +83,7 @@ function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedO
         }
         for (const op of resource.operations) {
           routes.push({ name: `${op.method} ${routeKey(op.path)}`, at: [...op.at, 'method'] })
-          checkInvocable(op, operations, functions, out)
+          check(op)
         }
         // a forward resource without operations serves every method on its path
         if (resource.forward !== undefined && resource.operations.length === 0) {
@@ -91,7 +95,7 @@ function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedO
       checkOnce(expose.tools.map((t) => ({ name: t.name, at: [...t.at, 'name'] })), out, (n) => `tool "${n}"`)
       checkOnce(expose.resources, out, (n) => `MCP resource "${n}"`)
       checkOnce(expose.prompts, out, (n) => `MCP prompt "${n}"`)
-      for (const tool of expose.tools) checkInvocable(tool, operations, functions, out)
+      for (const tool of expose.tools) check(tool)
     } else if (expose.type === 'skill') {
       checkSkills(expose, model, out)
     }
@@ -127,16 +131,14 @@ function checkSkills (expose: SkillExpose, model: CapabilityModel, out: Diagnost
 /** The methods a `forward` resource serves (exposers/rest mounts the same list). */
 export const FORWARDED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 
-function checkInvocable (item: Invocable, operations: Map<string, ConsumedOperation>, functions: Map<string, Invocable>, out: DiagnosticList): void {
+function checkInvocable (item: Invocable, operations: Map<string, ConsumedOperation>, functions: Map<string, Invocable>, scope: ReferenceScope, out: DiagnosticList): void {
   const t = item.target
   if (t.kind === 'call' && !operations.has(t.call)) out.error([...item.at, 'call'], `call "${t.call}" does not name a consumed operation (namespace.operation)`)
-  if (t.kind === 'ref' && !functions.has(t.ref)) out.error([...item.at, 'ref'], `ref "${t.ref}" does not name an aggregate function (namespace.function)`)
-  if (t.kind === 'steps') {
-    t.steps.forEach((step, s) => {
-      const call = (step as { call?: unknown } | null)?.call
-      if (typeof call === 'string' && !operations.has(call)) out.error([...item.at, 'steps', s, 'call'], `step call "${call}" does not name a consumed operation (namespace.operation)`)
-    })
+  if (t.kind === 'ref' && !functions.has(t.ref)) {
+    const known = [...functions.keys()]
+    out.error([...item.at, 'ref'], `ref "${t.ref}" does not name an aggregate function (namespace.function)${known.length === 0 ? '; the capability declares none' : `; declared: ${known.join(', ')}`}`)
   }
+  if (t.kind === 'steps') checkSteps(item, t, operations, scope, out)
   if (t.kind === 'none') out.error(item.at, 'has neither call, ref nor steps, and its outputs are not mock values: nothing to invoke')
   // `with` keys compare like every input name (case, `-` and `_` ignored): two that collide name one parameter
   const keys = new Map<string, string>()
@@ -162,7 +164,7 @@ function checkTemplates (capability: unknown, scope: ReferenceScope, out: Diagno
         break
       }
       case 'unknown_root':
-        out.error(at, `{{${token}}} refers to "${ref.root}", which is neither an input (${roots}) nor a binds namespace`)
+        out.error(at, `{{${token}}} refers to "${ref.root}", which is neither an input (${roots}), a step of its orchestration, nor a binds namespace`)
         break
       case 'ambiguous':
         out.error(at, `{{${token}}} is declared by several binds entries (${ref.namespaces.join(', ')}): name one, e.g. {{${ref.namespaces[0] ?? ''}.${ref.name}}}`)
@@ -173,12 +175,6 @@ function checkTemplates (capability: unknown, scope: ReferenceScope, out: Diagno
 
 function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
   const unsupported = (path: Path, what: string): void => out.warning(path, `${what} is not yet supported by this runtime; it loads, but is not served`)
-  const seen = new Set<string>()
-  for (const f of model.aggregates) {
-    const at = f.at.slice(0, 3)
-    if (!seen.has(at.join('.'))) unsupported(at, 'aggregates')
-    seen.add(at.join('.'))
-  }
   const invocables: Invocable[] = []
   for (const expose of model.exposes) {
     if (expose.type === 'rest') {
@@ -192,10 +188,6 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
     } else if (expose.type !== 'skill') {
       unsupported([...expose.at, 'type'], `expose type "${expose.type}"`)
     }
-  }
-  for (const item of invocables) {
-    if (item.target.kind === 'steps') unsupported([...item.at, 'steps'], 'orchestration steps')
-    else if (item.target.kind === 'ref') unsupported([...item.at, 'ref'], 'aggregate function ref')
   }
   for (const c of model.consumes) {
     const base = c.baseUri

@@ -132,11 +132,35 @@ export interface MappedOutput {
 /** How an exposed operation or tool produces its answer. */
 export type Target =
   | { readonly kind: 'call', readonly call: string }
-  | { readonly kind: 'steps', readonly steps: readonly unknown[] }
-  | { readonly kind: 'ref', readonly ref: string }
+  | { readonly kind: 'steps', readonly steps: readonly Step[], readonly mappings: readonly StepMapping[] }
+  /** `function` is the aggregate function the ref names (undefined: the checker refuses the file) */
+  | { readonly kind: 'ref', readonly ref: string, readonly function: AggregateFunction | undefined }
   /** no call: the outputs' `value`s are the answer */
   | { readonly kind: 'mock' }
   | { readonly kind: 'none' }
+
+/** One step of an orchestration (spec 3.13); its output is `$.name` in mappings, `{{name.x}}` in templates. */
+export type Step =
+  | { readonly type: 'call', readonly name: string, readonly call: string, readonly with: Readonly<Record<string, unknown>>, readonly at: Path }
+  | {
+    readonly type: 'lookup'
+    readonly name: string
+    /** the earlier step whose output is the table */
+    readonly index: string
+    readonly match: string
+    readonly lookupValue: string
+    readonly outputParameters: readonly string[]
+    readonly at: Path
+  }
+  /** a step type the format defines and this runtime does not execute (`script`) */
+  | { readonly type: 'unsupported', readonly name: string, readonly stepType: string, readonly at: Path }
+
+/** `targetName` (dot notation builds nested objects) <- `value` (a JSONPath over the step outputs) */
+export interface StepMapping {
+  readonly targetName: string
+  readonly value: string
+  readonly at: Path
+}
 
 /** What a REST operation, an MCP tool and an aggregate function have in common. */
 export interface Invocable {
@@ -234,4 +258,6 @@ export type Expose = RestExpose | McpExpose | SkillExpose | PendingExpose
 export interface AggregateFunction extends Invocable {
   readonly namespace: string
   readonly name: string
+  /** transport-neutral behaviour; MCP tools that ref the function derive their hints from it */
+  readonly semantics: Readonly<Partial<Record<'safe' | 'idempotent' | 'cacheable', boolean>>>
 }

@@ -1,4 +1,5 @@
 import type { DiagnosticList, Path } from './diagnostics.js'
+import { inheritRefs } from './inherit-ref.js'
 import type * as M from './model.js'
 
 type Json = Record<string, unknown>
@@ -16,12 +17,13 @@ export function normalizeCapability (doc: Json, out: DiagnosticList): M.Capabili
     ...list(cap.binds).map((b, i) => normalizeBind(b, ['capability', 'binds', i])),
   ]
   const consumes = list(cap.consumes).map((c, i) => normalizeConsumes(c, ['capability', 'consumes', i], out))
-  const exposes = list(cap.exposes).map((e, i) => normalizeExpose(e, ['capability', 'exposes', i], out))
   const aggregates = list(cap.aggregates).flatMap((a, i) => list(a.functions).map((f, j) => ({
     ...normalizeInvocable(f, ['capability', 'aggregates', i, 'functions', j]),
     namespace: String(a.namespace ?? ''),
     name: String(f.name ?? ''),
+    semantics: flags(f.semantics, ['safe', 'idempotent', 'cacheable'] as const),
   })))
+  const exposes = inheritRefs(list(cap.exposes).map((e, i) => normalizeExpose(e, ['capability', 'exposes', i], out)), aggregates)
   const info = obj(doc.info)
   const version = typeof info.version === 'string' || typeof info.version === 'number' ? String(info.version) : undefined
   return deepFreeze({ naftiko: String(doc.naftiko), info: { label: text(info.label) ?? text(info.title), version }, binds, consumes, exposes, aggregates })
@@ -216,23 +218,27 @@ function normalizeResource (r: Json, at: Path): M.RestResource {
 }
 
 function normalizeTool (t: Json, at: Path): M.McpTool {
-  const hints: Partial<Record<'readOnly' | 'destructive' | 'idempotent' | 'openWorld', boolean>> = {}
-  for (const [k, v] of Object.entries(obj(t.hints))) {
-    if ((k === 'readOnly' || k === 'destructive' || k === 'idempotent' || k === 'openWorld') && typeof v === 'boolean') hints[k] = v
-  }
   return {
     ...normalizeInvocable(t, at),
     // a tool that only has a `ref` takes the name of the aggregate function it refers to
     name: text(t.name) ?? String(t.ref ?? '').split('.').pop() ?? '',
     label: text(t.label),
-    hints,
+    hints: flags(t.hints, ['readOnly', 'destructive', 'idempotent', 'openWorld'] as const),
   }
+}
+
+/** The boolean fields of `v` among `keys` (hints, semantics); anything else is left out. */
+function flags<K extends string> (v: unknown, keys: readonly K[]): Partial<Record<K, boolean>> {
+  const out: Partial<Record<K, boolean>> = {}
+  const o = obj(v)
+  for (const k of keys) if (typeof o[k] === 'boolean') out[k] = o[k]
+  return out
 }
 
 function normalizeInvocable (item: Json, at: Path): M.Invocable {
   const outputs = list(item.outputParameters) as M.MappedOutput[]
   return {
-    target: target(item, outputs),
+    target: target(item, outputs, at),
     with: obj(item.with),
     inputParameters: list(item.inputParameters).map(exposedParameter),
     outputParameters: outputs,
@@ -241,13 +247,40 @@ function normalizeInvocable (item: Json, at: Path): M.Invocable {
   }
 }
 
-function target (item: Json, outputs: M.MappedOutput[]): M.Target {
-  if (Array.isArray(item.steps)) return { kind: 'steps', steps: item.steps }
+function target (item: Json, outputs: M.MappedOutput[], at: Path): M.Target {
+  if (Array.isArray(item.steps)) {
+    return {
+      kind: 'steps',
+      steps: item.steps.map((s, i) => step(obj(s), [...at, 'steps', i])),
+      mappings: list(item.mappings).map((m, i) => ({ targetName: String(m.targetName ?? ''), value: String(m.value ?? ''), at: [...at, 'mappings', i] })),
+    }
+  }
   if (typeof item.call === 'string') return { kind: 'call', call: item.call }
-  if (typeof item.ref === 'string') return { kind: 'ref', ref: item.ref }
+  // inheritRefs fills in the function once every aggregate is known
+  if (typeof item.ref === 'string') return { kind: 'ref', ref: item.ref, function: undefined }
   // a tool with no call whose outputs all carry a `value` answers with those values (spec MockOutputParameter)
   if (outputs.length > 0 && outputs.every((o) => o.value !== undefined && typeof o.name === 'string')) return { kind: 'mock' }
   return { kind: 'none' }
+}
+
+function step (s: Json, at: Path): M.Step {
+  const name = String(s.name ?? '')
+  switch (s.type) {
+    case 'call':
+      return { type: 'call', name, call: String(s.call ?? ''), with: obj(s.with), at }
+    case 'lookup':
+      return {
+        type: 'lookup',
+        name,
+        index: String(s.index ?? ''),
+        match: String(s.match ?? ''),
+        lookupValue: String(s.lookupValue ?? ''),
+        outputParameters: Array.isArray(s.outputParameters) ? s.outputParameters.map(String) : [],
+        at,
+      }
+    default:
+      return { type: 'unsupported', name, stepType: String(s.type), at }
+  }
 }
 
 function named (v: unknown, at: Path, key: string): M.Named[] {

@@ -8,6 +8,8 @@ export interface CallInputs {
   get (normalizedName: string): unknown
   /** The whole request body (REST) or the `body` argument (MCP); `undefined` when there is none. */
   readonly body: unknown
+  /** Inside an orchestration: the outputs of the steps done so far, by step name. */
+  readonly steps?: Readonly<Record<string, unknown>>
 }
 
 export interface CallContext {

@@ -1,6 +1,7 @@
 import { hasTemplate, parseTemplate } from './template.js'
 import { classifyToken, inputReference, type ReferenceScope } from './references.js'
 import { type CallContext, plainValue } from './call-context.js'
+import { compileJsonPath } from '../invocations/compile-mapping.js'
 
 /** A value computed per call from the call context; compiled once at startup. */
 export type ValueExpression = (ctx: CallContext) => unknown
@@ -79,6 +80,11 @@ function compileToken (token: string, scope: ExpressionScope): ValueExpression |
       const name = ref.name
       // a bare `{{name}}` may name a `with` value computed for this call, else the caller's input
       return (ctx) => ctx.args.has(name) ? ctx.args.get(name) : ctx.inputs.get(name)
+    }
+    case 'step': {
+      // the same JSONPath reader as `$.step.x` in mappings, over the outputs of the steps done so far
+      const read = compileJsonPath(`$.${ref.step}${ref.path === '' ? '' : `.${ref.path}`}`)
+      return (ctx) => read(ctx.inputs.steps)
     }
     default:
       // the checker rejects these before a runtime is built

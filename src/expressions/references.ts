@@ -12,6 +12,13 @@ export interface ReferenceScope {
   /** bare variables that more than one binds namespace declares -> those namespaces */
   readonly ambiguous: ReadonlyMap<string, readonly string[]>
   readonly bindNamespaces: ReadonlySet<string>
+  /** inside an orchestration: the names of its steps, whose outputs `{{step.x}}` reads */
+  readonly steps?: ReadonlySet<string>
+}
+
+/** The scope inside an orchestration: its step names are roots too. */
+export function withSteps (scope: ReferenceScope, steps: readonly string[]): ReferenceScope {
+  return { ...scope, steps: new Set(steps) }
 }
 
 /** Roots that name the calling adapter's inputs (DESIGN 2.1, spec 3.15). */
@@ -41,6 +48,8 @@ export function buildReferenceScope (binds: readonly BindDeclaration[], exposeNa
 export type Reference =
   /** an input of the call, by normalized name */
   | { kind: 'input', name: string }
+  /** the output of an orchestration step (`{{get-ship.imo_number}}`), `path` after the step name */
+  | { kind: 'step', step: string, path: string }
   /** a variable some binds entry declares; its value is resolved once at startup */
   | { kind: 'variable', key: string }
   /** `{{env.X}}` that no binds entry declares: the environment variable X (lenient) */
@@ -61,6 +70,11 @@ export function classifyToken (token: string, scope: ReferenceScope): Reference 
   if (owners !== undefined) return { kind: 'ambiguous', name: text, namespaces: owners }
   if (scope.declared.has(text)) return { kind: 'variable', key: text }
   const dot = text.indexOf('.')
+  const steps = scope.steps
+  // the checker refuses a step named like an input root or a binds namespace, so this never shadows one
+  if (steps !== undefined && steps.has(dot === -1 ? text : text.slice(0, dot))) {
+    return dot === -1 ? { kind: 'step', step: text, path: '' } : { kind: 'step', step: text.slice(0, dot), path: text.slice(dot + 1) }
+  }
   if (dot === -1) return BIND_VARIABLE.test(text) ? { kind: 'unbound', name: text } : { kind: 'input', name: normalizeName(text) }
   const input = inputReference(text, scope)
   if (input !== undefined) return { kind: 'input', name: input }
@@ -107,19 +121,31 @@ export interface TokenUse {
   readonly at: ReadonlyArray<string | number>
 }
 
-/** Every `{{...}}` of a document subtree, classified, with its place (`binds` are not templates). */
+/**
+ * Every `{{...}}` of a document subtree, classified, with its place (`binds` are not templates).
+ * Inside an object with `steps` (an orchestration), its step names are roots too.
+ */
 export function documentTokens (node: unknown, at: ReadonlyArray<string | number>, scope: ReferenceScope): TokenUse[] {
   const uses: TokenUse[] = []
-  const visit = (value: unknown, path: ReadonlyArray<string | number>): void => {
+  const visit = (value: unknown, path: ReadonlyArray<string | number>, inner: ReferenceScope): void => {
     if (typeof value === 'string') {
       if (!value.includes('{{')) return
-      for (const token of templateTokens(value)) uses.push({ token, reference: classifyToken(token, scope), at: path })
+      for (const token of templateTokens(value)) uses.push({ token, reference: classifyToken(token, inner), at: path })
     } else if (Array.isArray(value)) {
-      value.forEach((v, i) => visit(v, [...path, i]))
+      value.forEach((v, i) => visit(v, [...path, i], inner))
     } else if (value !== null && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) if (k !== 'binds') visit(v, [...path, k])
+      const steps = (value as { steps?: unknown }).steps
+      const here = Array.isArray(steps) ? withSteps(inner, stepNames(steps)) : inner
+      for (const [k, v] of Object.entries(value)) if (k !== 'binds') visit(v, [...path, k], here)
     }
   }
-  visit(node, at)
+  visit(node, at, scope)
   return uses
+}
+
+function stepNames (steps: unknown[]): string[] {
+  return steps.flatMap((s) => {
+    const name = s !== null && typeof s === 'object' ? (s as { name?: unknown }).name : undefined
+    return typeof name === 'string' ? [name] : []
+  })
 }

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import { pipeline, type Readable, type Transform } from 'node:stream'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
-import type { Invocable } from '../capability/model.js'
+import type { AggregateFunction, Invocable, Target } from '../capability/model.js'
 import type { Redactor } from '../bindings/redact.js'
 import type { Consumers, ConsumedOperationRuntime } from '../consumers/build-consumers.js'
 import { sendUpstream, type UpstreamResponse, type UpstreamSignal } from '../consumers/send-upstream.js'
@@ -12,6 +12,7 @@ import { normalizeName } from '../expressions/template.js'
 import type { Logger } from '../server/logger.js'
 import { assembleEventStream, type StreamProgress } from './assemble-stream.js'
 import { compileOutputMapping } from './compile-mapping.js'
+import { compileSteps } from './orchestration/compile-steps.js'
 import { jsonOutcome, type AnswerShape, type Outcome } from './outcome.js'
 import { relayHeaders } from './response-headers.js'
 import { UpstreamBody } from './upstream-body.js'
@@ -31,6 +32,8 @@ export interface InvocationContext {
   readonly logger: Logger
   /** the most an upstream answer read whole may hold */
   readonly responseLimit: number
+  /** aggregate functions compiled so far: every `ref` that adds nothing of its own shares one */
+  readonly functions: Map<AggregateFunction, Invocation>
 }
 
 const NO_ARGS: ReadonlyMap<string, unknown> = new Map()
@@ -39,8 +42,8 @@ export function compileInvocation (item: Invocable, context: InvocationContext):
   const target = item.target
   switch (target.kind) {
     case 'mock': return compileMock(item, context)
-    case 'steps': return unsupportedInvocation('orchestration steps')
-    case 'ref': return unsupportedInvocation('aggregate function ref')
+    case 'steps': return compileSteps(item, target, context)
+    case 'ref': return compileRef(item, target, context)
     case 'none': return unsupportedInvocation('no call')
     case 'call': {
       const operation = context.consumers.operation(target.call)
@@ -50,6 +53,24 @@ export function compileInvocation (item: Invocable, context: InvocationContext):
       return compileCall(item, operation, context)
     }
   }
+}
+
+/**
+ * `ref`: the aggregate function's call or steps. The adapter's fields were merged in when the
+ * model was built (capability/inherit-ref.ts); when it kept the function's `with` and outputs, the
+ * function is compiled once for every adapter that refers to it.
+ */
+function compileRef (item: Invocable, target: Extract<Target, { kind: 'ref' }>, context: InvocationContext): Invocation {
+  const fn = target.function
+  // the checker refuses a ref that names no function
+  if (fn === undefined) return unsupportedInvocation(`ref ${target.ref}`)
+  if (item.with !== fn.with || item.outputParameters !== fn.outputParameters) return compileInvocation({ ...item, target: fn.target }, context)
+  let compiled = context.functions.get(fn)
+  if (compiled === undefined) {
+    compiled = compileInvocation(fn, context)
+    context.functions.set(fn, compiled)
+  }
+  return compiled
 }
 
 export function unsupportedInvocation (feature: string): Invocation {

@@ -360,7 +360,7 @@ const FORMS: Form[] = [
     value: 'rec-7',
   },
   {
-    effect: 'with <aggregateNamespace>.x is no input root (aggregates load but are not served): a literal',
+    effect: 'with <ns>.x where ns is no expose or aggregate namespace of the capability: a literal',
     text: 'shipyard.voyage-id',
     tokens: [],
     input: undefined,
