@@ -115,6 +115,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       allowOrigins: options.allowOrigins,
       bodies,
       version: VERSION,
+      capabilityPath: read.path,
     })
     listeners = await startListeners(mounted, ({ expose }) => ({
       host: hostOf(expose, options.host),

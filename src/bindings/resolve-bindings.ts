@@ -88,7 +88,7 @@ async function loadProvider (bind: Bind, capabilityPath: string, env: NodeJS.Pro
 }
 
 /** `file:///abs/x.json`, `file://./x.json` and `file://x.json` (the last two relative to the capability). */
-function filePathOf (location: string, capabilityPath: string): string {
+export function filePathOf (location: string, capabilityPath: string): string {
   // `file:///./shared/secrets.yaml` (the official tutorial) means a path relative to the capability
   if (location.startsWith('file:///./') || location.startsWith('file:///../')) return resolve(dirname(capabilityPath), location.slice('file:///'.length))
   if (location.startsWith('file:///')) return fileURLToPath(location)
