@@ -89,8 +89,8 @@ function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedO
       checkOnce(routes, out, (n) => `route ${n}`)
     } else if (expose.type === 'mcp') {
       checkOnce(expose.tools.map((t) => ({ name: t.name, at: [...t.at, 'name'] })), out, (n) => `tool "${n}"`)
-      checkOnce(expose.resources.map((r) => ({ name: r.uri, at: [...r.at, 'uri'] })), out, (n) => `MCP resource URI "${n}"`)
-      checkOnce(expose.prompts.map((p) => ({ name: p.name, at: [...p.at, 'name'] })), out, (n) => `MCP prompt "${n}"`)
+      checkOnce(expose.resources.map((r) => ({ name: r.uri, at: r.at })), out, (n) => `MCP resource "${n}"`)
+      checkOnce(expose.prompts, out, (n) => `MCP prompt "${n}"`)
       for (const tool of expose.tools) checkInvocable(tool, operations, functions, out)
       for (const resource of expose.resources) if (resource.kind === 'dynamic') checkInvocable(resource, operations, functions, out)
       for (const prompt of expose.prompts) checkPromptTemplate(prompt, out)

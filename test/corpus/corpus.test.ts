@@ -55,7 +55,7 @@ function read (rel: string): Promise<ReadCapability> {
 // ---------------------------------------------------------------------------------------------
 
 type FeatureKind =
-  | 'orchestration steps' | 'aggregates' | 'aggregate function ref' | 'forward' | 'MCP resources' | 'MCP prompts'
+  | 'orchestration steps' | 'aggregates' | 'aggregate function ref' | 'forward'
   | 'skill, control or other expose type' | 'output mapping over a non-JSON format'
 
 interface FeatureUse { kind: FeatureKind, warning: RegExp, path: YamlPath }
@@ -84,9 +84,9 @@ function featureUses (rel: string): FeatureUse[] {
       })
     }
     if (type === 'mcp') {
-      if (expose.resources !== undefined) uses.push({ kind: 'MCP resources', warning: notYet('MCP resources'), path: [...base, 'resources'] })
-      if (expose.prompts !== undefined) uses.push({ kind: 'MCP prompts', warning: notYet('MCP prompts'), path: [...base, 'prompts'] })
       list(expose.tools).forEach((tool, t) => invocable(tool, [...base, 'tools', t]))
+      // MCP resources are served; a dynamic one invokes like a tool
+      list(expose.resources).forEach((resource, r) => { if (resource.location === undefined) invocable(resource, [...base, 'resources', r]) })
     }
   })
   // a response in another format than JSON that something maps (a whole-body `$.` is relayed as is)
@@ -388,8 +388,6 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
       expect(count('aggregates')).toBeGreaterThanOrEqual(9)
       expect(count('aggregate function ref')).toBeGreaterThanOrEqual(9)
       expect(count('forward')).toBe(3)
-      expect(count('MCP resources')).toBe(1)
-      expect(count('MCP prompts')).toBe(1)
       expect(count('skill, control or other expose type')).toBeGreaterThanOrEqual(15)
       expect(count('output mapping over a non-JSON format')).toBeGreaterThanOrEqual(7)
     })
