@@ -51,6 +51,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
       const tools = prepareTools(expose, context)
+      // only an expose that declares resources or prompts advertises them
       const resources = expose.resources.length === 0 ? undefined : await (await import('./mcp/mcp-resources.js')).prepareResources(expose, context, options.capabilityPath)
       const prompts = expose.prompts.length === 0 ? undefined : await (await import('./mcp/mcp-prompts.js')).preparePrompts(expose, options.capabilityPath, context.redactor)
       // the capability's label and version, where it has them: MCP clients show the server by them

@@ -40,8 +40,7 @@ interface CompiledPrompt {
  * `{{...}}` inside a value is never expanded. An optional argument that is not given renders as
  * an empty string. A file prompt's text, read when the gateway starts, is one `user` message.
  */
-export async function preparePrompts (expose: McpExpose, capabilityPath: string, redactor: Redactor): Promise<PreparedPrompts | undefined> {
-  if (expose.prompts.length === 0) return undefined
+export async function preparePrompts (expose: McpExpose, capabilityPath: string, redactor: Redactor): Promise<PreparedPrompts> {
   const compiled = new Map<string, CompiledPrompt>()
   const prompts: PromptDefinition[] = []
   for (const prompt of expose.prompts) {

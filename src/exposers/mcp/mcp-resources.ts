@@ -46,8 +46,7 @@ interface Template extends Dynamic { match: (uri: string) => Record<string, stri
  * `location` that exist when the gateway starts (hidden files and symlinks leading outside left
  * out): a read looks the URI up among them, so no client-given path ever reaches the file system.
  */
-export async function prepareResources (expose: McpExpose, context: InvocationContext, capabilityPath: string): Promise<PreparedResources | undefined> {
-  if (expose.resources.length === 0) return undefined
+export async function prepareResources (expose: McpExpose, context: InvocationContext, capabilityPath: string): Promise<PreparedResources> {
   const resources: ResourceDefinition[] = []
   const resourceTemplates: ResourceTemplateDefinition[] = []
   const files = new Map<string, StaticFile>()
