@@ -1,9 +1,9 @@
 import { buildReferenceScope, documentTokens, type ReferenceScope } from '../expressions/references.js'
-import { normalizeName, routeKey } from '../expressions/template.js'
+import { normalizeName, routeKey, templateTokens } from '../expressions/template.js'
 import { compileOutputMapping } from '../invocations/compile-mapping.js'
 import { checkSteps } from '../invocations/orchestration/check-steps.js'
 import type { DiagnosticList, Path } from './diagnostics.js'
-import type { CapabilityModel, ConsumedOperation, Invocable, Named, SkillExpose } from './model.js'
+import type { CapabilityModel, ConsumedOperation, Invocable, McpPrompt, Named, SkillExpose } from './model.js'
 
 export interface CheckOptions {
   /** `--strict`: the official schema's rules, e.g. every `{{env.X}}` declared (spec 3.20.2) */
@@ -93,9 +93,11 @@ function checkExposes (model: CapabilityModel, operations: Map<string, ConsumedO
       checkOnce(routes, out, (n) => `route ${n}`)
     } else if (expose.type === 'mcp') {
       checkOnce(expose.tools.map((t) => ({ name: t.name, at: [...t.at, 'name'] })), out, (n) => `tool "${n}"`)
-      checkOnce(expose.resources, out, (n) => `MCP resource "${n}"`)
+      checkOnce(expose.resources.map((r) => ({ name: r.uri, at: r.at })), out, (n) => `MCP resource "${n}"`)
       checkOnce(expose.prompts, out, (n) => `MCP prompt "${n}"`)
       for (const tool of expose.tools) check(tool)
+      for (const resource of expose.resources) if (resource.kind === 'dynamic') check(resource)
+      for (const prompt of expose.prompts) checkPromptTemplate(prompt, out)
     } else if (expose.type === 'skill') {
       checkSkills(expose, model, out)
     }
@@ -128,6 +130,17 @@ function checkSkills (expose: SkillExpose, model: CapabilityModel, out: Diagnost
   }
 }
 
+/** Every `{{...}}` of an inline prompt names one of its declared arguments (file prompts: load-mcp-files.ts). */
+function checkPromptTemplate (prompt: McpPrompt, out: DiagnosticList): void {
+  if (prompt.source.kind !== 'template') return
+  const declared = new Set(prompt.arguments.map((a) => a.name))
+  prompt.source.messages.forEach((message, i) => {
+    for (const name of templateTokens(message.content)) {
+      if (!declared.has(name)) out.error([...prompt.at, 'template', i, 'content'], `{{${name}}} names no argument of prompt "${prompt.name}"; ${declared.size === 0 ? 'it declares none' : `its arguments are ${[...declared].join(', ')}`}`)
+    }
+  })
+}
+
 /** The methods a `forward` resource serves (exposers/rest mounts the same list). */
 export const FORWARDED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 
@@ -153,6 +166,8 @@ function checkInvocable (item: Invocable, operations: Map<string, ConsumedOperat
 function checkTemplates (capability: unknown, scope: ReferenceScope, out: DiagnosticList, options: CheckOptions): void {
   const roots = [...scope.inputRoots].map((r) => `${r}.`).join(', ')
   for (const { token, reference: ref, at } of documentTokens(capability, ['capability'], scope)) {
+    // a prompt's `{{name}}` is one of its arguments (checkPromptTemplate), not an input or a variable
+    if (at[1] === 'exposes' && at[3] === 'prompts') continue
     switch (ref.kind) {
       case 'unbound':
         out.error(at, `{{${token}}} is not bound: declare ${ref.name} in the keys of a binds entry`)
@@ -182,9 +197,8 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
         invocables.push(...res.operations)
       }
     } else if (expose.type === 'mcp') {
-      if (expose.resources.length > 0) unsupported([...expose.at, 'resources'], 'MCP resources')
-      if (expose.prompts.length > 0) unsupported([...expose.at, 'prompts'], 'MCP prompts')
       invocables.push(...expose.tools)
+      for (const resource of expose.resources) if (resource.kind === 'dynamic') invocables.push(resource)
     } else if (expose.type !== 'skill') {
       unsupported([...expose.at, 'type'], `expose type "${expose.type}"`)
     }

@@ -213,9 +213,56 @@ export interface McpExpose extends ExposeCommon {
   readonly transport: 'http' | 'stdio'
   readonly authentication: InboundAuthentication | undefined
   readonly tools: readonly McpTool[]
-  /** declared, not served yet: `name` is the resource's URI */
-  readonly resources: readonly Named[]
-  readonly prompts: readonly Named[]
+  readonly resources: readonly McpResource[]
+  readonly prompts: readonly McpPrompt[]
+}
+
+interface McpResourceCommon {
+  readonly name: string
+  readonly label: string | undefined
+  /** the URI clients read; `{param}` placeholders make a dynamic resource a resource template */
+  readonly uri: string
+  readonly mimeType: string | undefined
+  readonly description: string | undefined
+  readonly at: Path
+}
+
+/** `call` (or `steps`) + `with`: read through the same invocation path as a tool. */
+export interface McpDynamicResource extends McpResourceCommon, Invocable {
+  readonly kind: 'dynamic'
+}
+
+/** `location: file:///...`: a directory whose files are served, or one file (as written, resolved
+ * against the capability's folder by the exposer). */
+export interface McpStaticResource extends McpResourceCommon {
+  readonly kind: 'static'
+  readonly location: string
+}
+
+export type McpResource = McpDynamicResource | McpStaticResource
+
+export interface McpPromptArgument {
+  readonly name: string
+  readonly label: string | undefined
+  readonly description: string | undefined
+  /** defaults to true (spec McpPromptArgument) */
+  readonly required: boolean
+}
+
+export interface McpPromptMessage {
+  readonly role: 'user' | 'assistant'
+  /** `{{argument}}` placeholders are filled from the prompt's arguments */
+  readonly content: string
+}
+
+export interface McpPrompt {
+  readonly name: string
+  readonly label: string | undefined
+  readonly description: string | undefined
+  readonly arguments: readonly McpPromptArgument[]
+  /** inline messages, or a file (`location`, as written) whose text becomes one user message */
+  readonly source: { readonly kind: 'template', readonly messages: readonly McpPromptMessage[] } | { readonly kind: 'file', readonly location: string }
+  readonly at: Path
 }
 
 /** A tool a skill declares: derived from a sibling REST operation or MCP tool, or a file of instructions. */

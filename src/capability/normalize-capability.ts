@@ -160,8 +160,8 @@ function normalizeExpose (e: Json, at: Path, out: DiagnosticList): M.Expose {
         transport: e.transport === 'stdio' ? 'stdio' : 'http',
         authentication: auth(),
         tools: list(e.tools).map((t, i) => normalizeTool(t, [...at, 'tools', i])),
-        resources: named(e.resources, [...at, 'resources'], 'uri'),
-        prompts: named(e.prompts, [...at, 'prompts'], 'name'),
+        resources: list(e.resources).map((r, i) => normalizeMcpResource(r, [...at, 'resources', i])),
+        prompts: list(e.prompts).map((p, i) => normalizeMcpPrompt(p, [...at, 'prompts', i])),
       }
     case 'skill':
       return {
@@ -283,8 +283,23 @@ function step (s: Json, at: Path): M.Step {
   }
 }
 
-function named (v: unknown, at: Path, key: string): M.Named[] {
-  return Array.isArray(v) ? v.map((item, i) => ({ name: String(obj(item)[key] ?? ''), at: [...at, i] })) : []
+function normalizeMcpResource (r: Json, at: Path): M.McpResource {
+  const common = { name: String(r.name ?? ''), label: text(r.label), uri: String(r.uri ?? ''), mimeType: text(r.mimeType), description: text(r.description), at }
+  // the schema allows `location` only without `call` and `steps`
+  if (typeof r.location === 'string') return { ...common, kind: 'static', location: r.location }
+  return { ...normalizeInvocable(r, at), ...common, kind: 'dynamic' }
+}
+
+function normalizeMcpPrompt (p: Json, at: Path): M.McpPrompt {
+  const messages = list(p.template).map((m) => ({ role: m.role === 'assistant' ? 'assistant' as const : 'user' as const, content: String(m.content ?? '') }))
+  return {
+    name: String(p.name ?? ''),
+    label: text(p.label),
+    description: text(p.description),
+    arguments: list(p.arguments).map((a) => ({ name: String(a.name ?? ''), label: text(a.label), description: text(a.description), required: a.required !== false })),
+    source: typeof p.location === 'string' ? { kind: 'file', location: p.location } : { kind: 'template', messages },
+    at,
+  }
 }
 
 function exposedParameter (p: Json): M.ExposedInputParameter {

@@ -2,6 +2,7 @@ import { DiagnosticList, type Diagnostic, type SourceMap } from './diagnostics.j
 import { loadCapabilityFile } from './load-capability.js'
 import { resolveImports } from './resolve-imports.js'
 import { checkCapability } from './check-capability.js'
+import { loadMcpFiles } from './load-mcp-files.js'
 import { normalizeCapability } from './normalize-capability.js'
 import { validateAgainstOfficialSchema, validateAgainstProjectSchema } from './validate-schema.js'
 import type { CapabilityModel } from './model.js'
@@ -43,6 +44,7 @@ export async function readCapability (file: string, options: { officialSchema?: 
       try {
         const normalized = normalizeCapability(data, out)
         checkCapability(normalized, data, out, { strict: options.officialSchema !== undefined })
+        await loadMcpFiles(normalized, loaded.path, out)
         if (!out.hasErrors) model = normalized
       } catch (err) {
         // only reachable on shapes the schema already rejected; those errors are the report

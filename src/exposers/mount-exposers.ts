@@ -29,7 +29,7 @@ export interface MountOptions {
   version: string
   allowOrigins: readonly string[]
   bodies: JsonBodyReader
-  /** the capability file: skills' relative `location`s resolve against its folder */
+  /** the capability file: relative `location`s (skills, MCP resources and prompts) resolve against its folder */
   capabilityPath: string
 }
 
@@ -51,9 +51,12 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
       const tools = prepareTools(expose, context)
+      // only an expose that declares resources or prompts advertises them
+      const resources = expose.resources.length === 0 ? undefined : await (await import('./mcp/mcp-resources.js')).prepareResources(expose, context, options.capabilityPath)
+      const prompts = expose.prompts.length === 0 ? undefined : await (await import('./mcp/mcp-prompts.js')).preparePrompts(expose, options.capabilityPath, context.redactor)
       // the capability's label and version, where it has them: MCP clients show the server by them
       const serverInfo = { name: expose.namespace, ...(model.info.label === undefined ? {} : { title: model.info.label }), version: model.info.version ?? options.version }
-      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, serverInfo, instructions: expose.description, logger }
+      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, serverInfo, instructions: expose.description, logger, resources, prompts }
       if (expose.transport === 'stdio') {
         const { startMcpStdioExposer } = await import('./mcp/mcp-stdio.js')
         mounted.stdio.push(() => startMcpStdioExposer(expose, tools, mcpOptions))

@@ -55,7 +55,6 @@ function read (rel: string): Promise<ReadCapability> {
 // ---------------------------------------------------------------------------------------------
 
 type FeatureKind =
-  | 'MCP resources' | 'MCP prompts'
   | 'control or other expose type' | 'output mapping over a non-JSON format'
 
 interface FeatureUse { kind: FeatureKind, warning: RegExp, path: YamlPath }
@@ -79,9 +78,9 @@ function featureUses (rel: string): FeatureUse[] {
       })
     }
     if (type === 'mcp') {
-      if (expose.resources !== undefined) uses.push({ kind: 'MCP resources', warning: notYet('MCP resources'), path: [...base, 'resources'] })
-      if (expose.prompts !== undefined) uses.push({ kind: 'MCP prompts', warning: notYet('MCP prompts'), path: [...base, 'prompts'] })
       list(expose.tools).forEach((tool, t) => invocable(tool, [...base, 'tools', t]))
+      // MCP resources are served; a dynamic one invokes like a tool
+      list(expose.resources).forEach((resource, r) => { if (resource.location === undefined) invocable(resource, [...base, 'resources', r]) })
     }
   })
   // a response in another format than JSON that something maps (a whole-body `$.` is relayed as is)
@@ -387,8 +386,6 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
 
     it('finds each such feature in the corpus', () => {
       const count = (kind: FeatureKind): number => byKind.get(kind)?.length ?? 0
-      expect(count('MCP resources')).toBe(1)
-      expect(count('MCP prompts')).toBe(1)
       expect(count('control or other expose type')).toBeGreaterThanOrEqual(7)
       expect(count('output mapping over a non-JSON format')).toBeGreaterThanOrEqual(7)
     })

@@ -10,8 +10,19 @@ export interface McpTestClient {
   close (): Promise<void>
 }
 
+/** The SDK clients below: tools, and resources and prompts. */
+export interface McpSdkClient extends McpTestClient {
+  /** what the server said it serves (initialize or server/discover) */
+  capabilities (): Record<string, unknown> | undefined
+  listResources (): Promise<{ resources: Array<Record<string, unknown> & { uri: string }> }>
+  listResourceTemplates (): Promise<{ resourceTemplates: Array<Record<string, unknown> & { uriTemplate: string }> }>
+  readResource (uri: string): Promise<{ contents: Array<{ uri: string, mimeType?: string, text?: string, blob?: string }> }>
+  listPrompts (): Promise<{ prompts: Array<Record<string, unknown> & { name: string }> }>
+  getPrompt (name: string, args?: Record<string, string>): Promise<{ description?: string, messages: Array<{ role: string, content: { type: string, text?: string } }> }>
+}
+
 /** `@modelcontextprotocol/sdk` 1.x: the 2025-era initialize handshake. */
-export async function connectLegacyClient (url: string): Promise<McpTestClient> {
+export async function connectLegacyClient (url: string): Promise<McpSdkClient> {
   const client = new LegacyClient({ name: 'naftiko-test-legacy', version: '1.0.0' })
   await client.connect(new LegacyTransport(new URL(url)))
   return {
@@ -22,12 +33,18 @@ export async function connectLegacyClient (url: string): Promise<McpTestClient> 
       signal: options?.signal,
       resetTimeoutOnProgress: true,
     }) as never,
+    capabilities: () => client.getServerCapabilities() as never,
+    listResources: async () => await client.listResources() as never,
+    listResourceTemplates: async () => await client.listResourceTemplates() as never,
+    readResource: async (uri) => await client.readResource({ uri }) as never,
+    listPrompts: async () => await client.listPrompts() as never,
+    getPrompt: async (name, args) => await client.getPrompt({ name, ...(args === undefined ? {} : { arguments: args }) }) as never,
     close: () => client.close(),
   }
 }
 
 /** `@modelcontextprotocol/client` 2.x: 2026-07-28, stateless `server/discover`. */
-export async function connectModernClient (url: string): Promise<McpTestClient> {
+export async function connectModernClient (url: string): Promise<McpSdkClient> {
   // without a pinned version the 2.x client speaks the 2025 handshake by default
   const client = new ModernClient({ name: 'naftiko-test-modern', version: '2.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
   await client.connect(new ModernTransport(new URL(url)))
@@ -39,6 +56,12 @@ export async function connectModernClient (url: string): Promise<McpTestClient> 
       signal: options?.signal,
       resetTimeoutOnProgress: true,
     } as never) as never,
+    capabilities: () => client.getServerCapabilities() as never,
+    listResources: async () => await client.listResources() as never,
+    listResourceTemplates: async () => await client.listResourceTemplates() as never,
+    readResource: async (uri) => await client.readResource({ uri }) as never,
+    listPrompts: async () => await client.listPrompts() as never,
+    getPrompt: async (name, args) => await client.getPrompt({ name, ...(args === undefined ? {} : { arguments: args }) }) as never,
     close: () => client.close(),
   }
 }

@@ -15,6 +15,8 @@ import { CallRegistry } from './call-registry.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
 import { matchDirectCall, writeDirectResult } from './mcp-direct-call.js'
 import type { PreparedTool } from './mcp-tools.js'
+import { servePrompts, type PreparedPrompts } from './mcp-prompts.js'
+import { serveResources, type PreparedResources } from './mcp-resources.js'
 
 export interface McpExposerOptions {
   bodyLimit: number
@@ -27,6 +29,9 @@ export interface McpExposerOptions {
   serverInfo: { name: string, title?: string, version: string }
   /** the expose's `description`: the server's instructions to the client */
   instructions: string | undefined
+  /** only when the expose declares some: the server then advertises them */
+  resources?: PreparedResources | undefined
+  prompts?: PreparedPrompts | undefined
 }
 
 /** The HTTP request a message arrived on: the client going away aborts the upstream call (an
@@ -49,8 +54,16 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
   const list = { tools: [...tools.values()].map((t) => t.definition) }
   const logger = options.logger
   const { calls, connection } = instance
+  const { resources, prompts } = options
+  const capabilities = {
+    tools: { listChanged: false },
+    ...(resources === undefined ? {} : { resources: { listChanged: false } }),
+    ...(prompts === undefined ? {} : { prompts: { listChanged: false } }),
+  }
   return () => {
-    const server = new Server(options.serverInfo, { capabilities: { tools: { listChanged: false } }, ...(options.instructions === undefined ? {} : { instructions: options.instructions }) })
+    const server = new Server(options.serverInfo, { capabilities, ...(options.instructions === undefined ? {} : { instructions: options.instructions }) })
+    if (resources !== undefined) serveResources(server, sdk, resources, instance, logger)
+    if (prompts !== undefined) servePrompts(server, sdk, prompts)
     server.setRequestHandler('tools/list', () => list as never)
     server.setRequestHandler('tools/call', async (request, ctx) => {
       const tool = tools.get(request.params.name)
