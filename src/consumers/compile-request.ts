@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream'
 import type { ConsumedNamespace, ConsumedOperation, ConsumedParameter, RequestBody, UpstreamAuthentication } from '../capability/model.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { type CallContext, JsonBody, plainValue } from '../expressions/call-context.js'
-import { compileValue, resolveStaticText, type ExpressionScope, type ValueExpression } from '../expressions/compile-value.js'
+import { compileJsonTemplate, compileValue, resolveStaticText, type ExpressionScope, type ValueExpression } from '../expressions/compile-value.js'
 import { normalizeName, splitPath } from '../expressions/template.js'
 import { hasType } from '../invocations/input-types.js'
 
@@ -250,20 +250,17 @@ const TEXT_TYPES: Record<'text' | 'xml' | 'sparql', string> = {
 }
 
 function compileBodyTemplate (template: Exclude<RequestBody, { type: 'caller' }>, scope: ExpressionScope): (ctx: CallContext) => BuiltBody | undefined {
+  // a raw `body:` string, or json `data` given as text, is JSON text with templates filled in as JSON
+  // (the format and the official engine send it as JSON); a header parameter may still set another type
+  if ((template.type === 'raw' || template.type === 'json') && typeof template.data === 'string') {
+    const json = compileJsonTemplate(template.data, scope)
+    return (ctx) => ({ data: json(ctx), contentType: 'application/json' })
+  }
   const expr = compileValue(template.data, scope)
   switch (template.type) {
     case 'raw':
-      // a raw `body:` string is JSON text with templates filled in (the format and the official engine
-      // send it as JSON); a header parameter may still set another content type
-      return (ctx) => textBody(expr(ctx), 'application/json')
-    case 'json': {
-      const asText = typeof template.data === 'string'
-      return (ctx) => {
-        const v = plainValue(expr(ctx))
-        // `data` given as text is already JSON (with templates filled in); an object is serialised
-        return { data: asText ? String(v ?? '') : JSON.stringify(v ?? null), contentType: 'application/json' }
-      }
-    }
+    case 'json':
+      return (ctx) => ({ data: JSON.stringify(plainValue(expr(ctx)) ?? null), contentType: 'application/json' })
     case 'form':
       return (ctx) => {
         const v = plainValue(expr(ctx))

@@ -68,6 +68,56 @@ function compileString (text: string, scope: ExpressionScope): ValueExpression {
   }
 }
 
+/**
+ * A JSON text with `{{...}}` templates (a raw `body:` string): each value is written as JSON where it
+ * stands. Inside a string literal it is escaped into the string (absent: empty); outside, it is a
+ * JSON value (absent: `null`; a text that is a JSON number, `true`, `false` or `null` as it is, any
+ * other text quoted), so that no value can break out of its place or leave the text invalid.
+ */
+export function compileJsonTemplate (text: string, scope: ExpressionScope): (ctx: CallContext) => string {
+  let inString = false
+  const parts = parseTemplate(text).map((part) => {
+    if (typeof part === 'string') {
+      inString = endsInString(part, inString)
+      return part
+    }
+    const expr = compileToken(part.token, scope)
+    return { expr: typeof expr === 'string' ? () => expr : expr, quoted: inString }
+  })
+  return (ctx) => {
+    let out = ''
+    for (const part of parts) {
+      if (typeof part === 'string') { out += part; continue }
+      const v = plainValue(part.expr(ctx))
+      out += part.quoted ? inJsonString(v) : asJsonValue(v)
+    }
+    return out
+  }
+}
+
+/** Whether a JSON text that starts inside (or outside) a string literal ends inside one. */
+function endsInString (text: string, inString: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (inString && c === '\\') i++
+    else if (c === '"') inString = !inString
+  }
+  return inString
+}
+
+function inJsonString (v: unknown): string {
+  if (v === undefined || v === null) return ''
+  return JSON.stringify(typeof v === 'object' ? JSON.stringify(v) : String(v)).slice(1, -1)
+}
+
+const JSON_SCALAR = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/
+
+function asJsonValue (v: unknown): string {
+  if (v === undefined || v === null) return 'null'
+  if (typeof v === 'string') return JSON_SCALAR.test(v) ? v : JSON.stringify(v)
+  return JSON.stringify(v)
+}
+
 /** A variable becomes its value now; an input is looked up per call. */
 function compileToken (token: string, scope: ExpressionScope): ValueExpression | string {
   const ref = classifyToken(token, scope.references)

@@ -1,6 +1,6 @@
 /* eslint-disable no-template-curly-in-string -- the corpus writes `${input.x}` text that is no template; these strings hold it on purpose */
 import { describe, expect, it } from 'vitest'
-import { compileValue, resolveStaticText, type ExpressionScope } from '../../src/expressions/compile-value.js'
+import { compileJsonTemplate, compileValue, resolveStaticText, type ExpressionScope } from '../../src/expressions/compile-value.js'
 import type { CallContext, CallInputs } from '../../src/expressions/call-context.js'
 import { JsonBody } from '../../src/expressions/call-context.js'
 import {
@@ -469,6 +469,37 @@ describe('expressions: compileValue', () => {
     expect(resolveStaticText('{{REGISTRY_TOKEN}}', SCOPE)).toBe('reg-token')
     expect(resolveStaticText(undefined, SCOPE)).toBe('')
     expect(resolveStaticText('Bearer {{tools.token}}', SCOPE)).toBe('')
+  })
+})
+
+describe('expressions: compileJsonTemplate (a raw JSON body template)', () => {
+  const voyage = compileJsonTemplate('{"shipImo": "{{shipImo}}", "note": "at {{port}} now", "crewIds": {{crewIds}}, "cargoIds": {{cargoIds}}, "count": {{count}}}', SCOPE)
+  const parse = (inputs: Record<string, unknown>): unknown => JSON.parse(voyage(callContext(inputs, undefined)))
+
+  it('fills every value as JSON where it stands: arrays and numbers bare, texts escaped into their string', () => {
+    expect(parse({ shipimo: 'IMO 1', port: 'Oslo', crewids: ['C1', 'C2'], cargoids: ['K1'], count: 3 }))
+      .toEqual({ shipImo: 'IMO 1', note: 'at Oslo now', crewIds: ['C1', 'C2'], cargoIds: ['K1'], count: 3 })
+  })
+
+  it('writes an absent value as null outside a string and as nothing inside one: the body stays JSON', () => {
+    expect(parse({ shipimo: 'IMO 1', crewids: ['C1'] })).toEqual({ shipImo: 'IMO 1', note: 'at  now', crewIds: ['C1'], cargoIds: null, count: null })
+  })
+
+  it('lets no value break out of its place', () => {
+    const hostile = 'x", "admin": true, "y": "'
+    expect(parse({ shipimo: hostile, port: '"}', crewids: 'a"]', count: '1, "admin": true' }))
+      .toEqual({ shipImo: hostile, note: 'at "} now', crewIds: 'a"]', cargoIds: null, count: '1, "admin": true' })
+  })
+
+  it('keeps a text that is a JSON number or literal bare (a query value "5" for {{count}}), quotes any other', () => {
+    expect(parse({ count: '5' })).toMatchObject({ count: 5 })
+    expect(parse({ count: 'true' })).toMatchObject({ count: true })
+    expect(parse({ count: '05' })).toMatchObject({ count: '05' })
+  })
+
+  it('tells a quote inside a string from one that ends it', () => {
+    const template = compileJsonTemplate('{"a": "say \\"{{word}}\\"", "b": {{n}}}', SCOPE)
+    expect(JSON.parse(template(callContext({ word: 'hi', n: 1 }, undefined)))).toEqual({ a: 'say "hi"', b: 1 })
   })
 })
 
