@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LineCounter, parseDocument } from 'yaml'
 import { readCapability, type ReadCapability } from '../../src/capability/read-capability.js'
 import {
-  ALL_YAML, bindings, CAPABILITIES, consumedOperations, consumedPath, CORPUS, corpusExists, DATA, EXPECTED_REJECTIONS,
-  exposesOf, exposeUrl, isObject, type Json, list, norm, PLACEHOLDER, placeholderSources, skipWithoutCorpus,
+  ALL_YAML, bindings, CAPABILITIES, consumedOperations, CORPUS, corpusExists, DATA, EXPECTED_REJECTIONS, expressionEvaluator,
+  exposesOf, exposeUrl, isObject, type Json, list, modelConsumedPath, norm, PLACEHOLDER, skipWithoutCorpus,
   startCorpusGateway, str, type Target, TUTORIAL,
 } from '../helpers/corpus.js'
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai.js'
@@ -120,9 +120,6 @@ function lineSpan (rel: string, path: YamlPath): { from: number, to: number } {
 // A model of the upstream request, to compare with what the echo upstream saw
 // ---------------------------------------------------------------------------------------------
 
-const INPUT_ROOT = /^(?:rest|tools|mcp|skill|\$this\.[^.]+)\.(?:(?:path|query|header|headers|body)\.)?(.+)$/
-const WHOLE_TOKEN = /^\{\{\s*([^{}]+?)\s*\}\}$/
-
 interface RouteCall {
   /** path and query to send to the gateway */
   gatewayPath: string
@@ -154,27 +151,9 @@ function modelCall (rel: string, exposeNamespace: string, routePath: string, op:
     query.set(name, value)
     return value
   }
-  const ownRoot = new RegExp(`^${exposeNamespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(.+)$`)
-  /** A `with` value or parameter `value`: a bound variable, an input reference, or a literal. */
-  const evaluate = (expr: unknown): string => {
-    if (typeof expr !== 'string') return String(expr)
-    const whole = WHOLE_TOKEN.exec(expr)
-    const token = whole === null ? expr : whole[1] as string
-    const b = whole === null ? undefined : bound.get(token)
-    if (b !== undefined) return b
-    const ref = INPUT_ROOT.exec(token) ?? ownRoot.exec(token)
-    if (ref !== null) return input(ref[1] as string)
-    return whole === null ? expr : input(token)
-  }
-  const sourceOf = placeholderSources(target, op)
-  const built = consumedPath(target).replace(PLACEHOLDER, (_m, token: string) => {
-    const b = bound.get(token)
-    if (b !== undefined) return b
-    const source = sourceOf(token)
-    return encodeURIComponent(source.from === 'input' ? input(source.name) : evaluate(source.expr))
-  })
+  const built = modelConsumedPath(target, op, bound, expressionEvaluator(bound, exposeNamespace, input), input)
   const base = `/echo/${String(target.consumes.namespace)}`
-  const upstreamPath = built === '' ? base : base + (built.startsWith('/') ? built : `/${built}`)
+  const upstreamPath = base + built
   const search = [...query].map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&')
   return { gatewayPath: gatewayRoute + (search === '' ? '' : `?${search}`), upstreamPath }
 }

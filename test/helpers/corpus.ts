@@ -182,6 +182,77 @@ export function placeholderSources (target: Target, caller: Json): (token: strin
 }
 
 // ---------------------------------------------------------------------------------------------
+// A model of the upstream request: the consumed path and query an exposed call should produce
+// ---------------------------------------------------------------------------------------------
+
+const INPUT_ROOT = /^(?:rest|tools|mcp|skill|\$this\.[^.]+)\.(?:(?:path|query|header|headers|body)\.)?(.+)$/
+const WHOLE_TOKEN = /^\{\{\s*([^{}]+?)\s*\}\}$/
+const TEMPLATE_TOKEN = /\{\{\s*([^{}]+?)\s*\}\}/g
+
+/** The caller's input of a name (a suite may create it on first use, then send it); undefined: absent. */
+export type CallerInput = (name: string) => unknown
+
+/**
+ * A `with` value or a parameter's `value` as the runtime evaluates it: a bound variable, an input
+ * reference (`rest.x`, `tools.x`, `<exposeNamespace>.x`, `$this.<ns>.x`, a bare `{{x}}`), a
+ * template of those, or a literal.
+ */
+export function expressionEvaluator (bound: ReadonlyMap<string, string>, exposeNamespace: string, input: CallerInput): (expr: unknown) => unknown {
+  const ownRoot = new RegExp(`^${exposeNamespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.(.+)$`)
+  const token = (t: string): unknown => {
+    const b = bound.get(t)
+    if (b !== undefined) return b
+    const ref = INPUT_ROOT.exec(t) ?? ownRoot.exec(t)
+    return input(ref === null ? t : ref[1] as string)
+  }
+  return (expr) => {
+    if (typeof expr !== 'string') return expr
+    const whole = WHOLE_TOKEN.exec(expr)
+    if (whole !== null) return token(whole[1] as string)
+    if (expr.includes('{{')) return expr.replace(TEMPLATE_TOKEN, (_m, t: string) => String(token(t) ?? ''))
+    const ref = INPUT_ROOT.exec(expr) ?? ownRoot.exec(expr)
+    return ref === null ? expr : input(ref[1] as string)
+  }
+}
+
+/**
+ * The consumed path of a target as the runtime builds it for an exposed operation or tool
+ * (`caller`): a bound variable is filled in as it is, every other placeholder takes its value
+ * (see placeholderSources) URL-encoded as one segment. No base path.
+ */
+export function modelConsumedPath (target: Target, caller: Json, bound: ReadonlyMap<string, string>, evaluate: (expr: unknown) => unknown, input: CallerInput): string {
+  const sourceOf = placeholderSources(target, caller)
+  const built = consumedPath(target).replace(PLACEHOLDER, (_m, token: string) => {
+    const b = bound.get(token)
+    if (b !== undefined) return b
+    const source = sourceOf(token)
+    return encodeURIComponent(String(source.from === 'input' ? input(source.name) : evaluate(source.expr)))
+  })
+  return built === '' || built.startsWith('/') ? built : `/${built}`
+}
+
+/**
+ * The query parameters a target declares (consumes, resource and operation levels; a later one of
+ * the same name wins), each with its `value`, else the caller's `with` entry of its name, else the
+ * caller's input of its name; absent values left out, arrays repeated, objects as JSON.
+ */
+export function modelConsumedQuery (target: Target, caller: Json, evaluate: (expr: unknown) => unknown, input: CallerInput): Array<[string, string]> {
+  const declared = new Map<string, Json>()
+  for (const p of [...list(target.consumes.inputParameters), ...list(target.resource.inputParameters), ...list(target.operation.inputParameters)]) {
+    if (p.in === 'query') declared.set(norm(String(p.name)), p)
+  }
+  const withEntries = new Map(Object.entries(isObject(caller.with) ? caller.with : {}).map(([key, v]) => [norm(key), v]))
+  const out: Array<[string, string]> = []
+  for (const [key, p] of declared) {
+    const name = String(p.name)
+    const value = p.value !== undefined ? evaluate(p.value) : withEntries.has(key) ? evaluate(withEntries.get(key)) : input(name)
+    if (value === undefined || value === null) continue
+    for (const item of Array.isArray(value) ? value : [value]) out.push([name, typeof item === 'object' ? JSON.stringify(item) : String(item)])
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
 // The runtime on a corpus file
 // ---------------------------------------------------------------------------------------------
 
