@@ -1,5 +1,5 @@
 import { readCapability } from './capability/read-capability.js'
-import { referenceScopeOf } from './capability/check-capability.js'
+import { BASE_URI_WARNING, referenceScopeOf } from './capability/check-capability.js'
 import type { Diagnostic, SourceMap } from './capability/diagnostics.js'
 import { buildRedactor } from './bindings/redact.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
@@ -87,7 +87,8 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   if (model === undefined) {
     throw new StartupError('capability_not_runnable', `${file} is a shared consumes document (a root \`consumes:\` and no \`capability:\`): capabilities import it with consumes: [{import, location}]; run one of those instead`)
   }
-  const warnings = read.diagnostics.filter((d) => d.severity === 'warning')
+  // where each consumed namespace points is the startup summary's to say, flags and environment known
+  const warnings = read.diagnostics.filter((d) => d.severity === 'warning' && !BASE_URI_WARNING.test(d.message))
   checkOverrides(model, options)
   const openExposes = refuseOpenExposes(model, options, read.source, warnings)
 

@@ -141,6 +141,10 @@ function checkPromptTemplate (prompt: McpPrompt, out: DiagnosticList): void {
   })
 }
 
+/** The load-time warnings about a consumed namespace's base URI: `run` replaces them by its startup
+ * summary, which knows the flags and environment (a base URI given there leaves nothing to warn of). */
+export const BASE_URI_WARNING = /^(consumes "[^"]+" has no baseUri|baseUri .+ has server variables)/
+
 /** The methods a `forward` resource serves (exposers/rest mounts the same list). */
 export const FORWARDED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 

@@ -413,6 +413,16 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
   })
 
   describe('a consumes without a usable baseUri', () => {
+    it('is no warning at run once --base-uri gives one', async () => {
+      const gateway = await gatewayFor('api-evangelist/github/users-follow.yaml')
+      try {
+        expect(gateway.runtime.warnings.filter((d) => /baseUri/.test(d.message))).toEqual([])
+        expect(gateway.runtime.upstreams.every((line) => !line.includes('not configured'))).toBe(true)
+      } finally {
+        await gateway.close()
+      }
+    })
+
     it.each([
       ['api-evangelist/github/users-follow.yaml', 'users-follow-rest', 'PUT', '/v1/user/following/octocat', /has no baseUri/],
       ['api-evangelist/datadog/datadog-mute.yaml', 'datadog-mute-rest', 'PATCH', '/v1/api/v2/posture-management/findings', /server variables/],
@@ -423,6 +433,9 @@ describe.skipIf(!corpusExists)('corpus compatibility', () => {
       const before = upstream.requests.length
       const gateway = await gatewayFor(rel, { baseUris: false })
       try {
+        // at run, the startup summary says it (with the flag or variable that gives one), not a warning
+        expect(gateway.runtime.upstreams.some((line) => line.includes('not configured'))).toBe(true)
+        expect(gateway.runtime.warnings.some((d) => warning.test(d.message))).toBe(false)
         const answer = await send(restUrl(gateway, namespace), method, path, { probe: true })
         expect(answer.status).toBe(502)
         expect(errorCode(answer)).toBe('upstream_not_configured')
