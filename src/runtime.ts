@@ -107,7 +107,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   let listeners: Listeners | undefined
   const bodies = new JsonBodyReader()
   try {
-    const mounted = await mountExposers(model, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit }, {
+    const mounted = await mountExposers(model, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, formats: read.formats }, {
       host: options.host,
       bodyLimit: options.bodyLimit,
       heartbeatMs: options.progressInterval,
