@@ -54,7 +54,7 @@ const LABELS: Record<ConvertedFormat, string> = {
 /**
  * An upstream answer in `format` as the JSON value an output mapping reads. A body that is not
  * valid in its format is `upstream_invalid_response`, with a message that names the format and
- * never the body (the parser's own words go to the log as the cause).
+ * never the body (the parser's error is kept as its `cause`, never sent).
  */
 export async function toJson (format: ConvertedFormat, body: Buffer, options: FormatOptions = {}): Promise<unknown> {
   const schema = options.schema
