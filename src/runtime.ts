@@ -108,7 +108,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
   let listeners: Listeners | undefined
   const bodies = new JsonBodyReader()
   try {
-    const mounted = await mountExposers(model, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map() }, {
+    const mounted = await mountExposers(model, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map(), formats: read.formats }, {
       host: options.host,
       bodyLimit: options.bodyLimit,
       heartbeatMs: options.progressInterval,

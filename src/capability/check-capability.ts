@@ -2,6 +2,7 @@ import { buildReferenceScope, documentTokens, type ReferenceScope } from '../exp
 import { normalizeName, routeKey, templateTokens } from '../expressions/template.js'
 import { compileOutputMapping } from '../invocations/compile-mapping.js'
 import { checkSteps } from '../invocations/orchestration/check-steps.js'
+import { CONVERTED_FORMATS, isConvertedFormat, RELAYED_FORMATS, SCHEMA_FORMATS } from '../invocations/formats/convert-format.js'
 import type { DiagnosticList, Path } from './diagnostics.js'
 import type { CapabilityModel, ConsumedOperation, Invocable, McpPrompt, Named, SkillExpose } from './model.js'
 
@@ -221,12 +222,30 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
     if (feature !== undefined) unsupported([...c.at, 'authentication'], `${feature}: its operations answer 501 until then, never calling the upstream without the credential`)
     for (const op of c.operations) if (op.body?.type === 'multipart') unsupported([...op.at, 'body'], 'multipart request bodies')
   }
-  // a non-JSON body is relayed as it is; only a mapping over it would need a decoder
-  const formats = new Map<string, string>()
-  for (const c of model.consumes) for (const op of c.operations) if (op.outputRawFormat !== 'json') formats.set(`${c.namespace}.${op.name}`, op.outputRawFormat)
+  checkOutputFormats(model, invocables, out)
+}
+
+/**
+ * `outputRawFormat` names a format the runtime converts, or one the generator's files use for
+ * answers that are relayed as they come (`text`, `binary`); a mapping needs a converted format, and
+ * protobuf or Avro need the schema file in `outputSchema` (loaded in invocations/formats/).
+ */
+function checkOutputFormats (model: CapabilityModel, invocables: readonly Invocable[], out: DiagnosticList): void {
+  const operations = new Map<string, ConsumedOperation>()
+  for (const c of model.consumes) {
+    for (const op of c.operations) {
+      const format = op.outputRawFormat
+      if (format !== 'json' && !isConvertedFormat(format) && !RELAYED_FORMATS.includes(format)) {
+        out.error([...op.at, 'outputRawFormat'], `outputRawFormat "${format}" is not one of json, ${CONVERTED_FORMATS.join(', ')} (or ${RELAYED_FORMATS.join(', ')}: relayed as they come)`)
+      } else if (format !== 'json') operations.set(`${c.namespace}.${op.name}`, op)
+    }
+  }
   for (const item of invocables) {
-    const format = item.target.kind === 'call' ? formats.get(item.target.call) : undefined
-    if (format !== undefined && !compileOutputMapping(item.outputParameters).identity) unsupported([...item.at, 'outputParameters'], `output mapping over ${format}`)
+    const op = item.target.kind === 'call' ? operations.get(item.target.call) : undefined
+    if (op === undefined || compileOutputMapping(item.outputParameters).identity) continue
+    const format = op.outputRawFormat
+    if (!isConvertedFormat(format)) out.error([...item.at, 'outputParameters'], `an output mapping over outputRawFormat ${format} cannot be applied: such answers are relayed as they come; map ${CONVERTED_FORMATS.join(', ')} or json answers`)
+    else if (SCHEMA_FORMATS.includes(format) && op.outputSchema === undefined) out.error([...op.at, 'outputRawFormat'], `outputRawFormat ${format} needs outputSchema, the path of its ${format === 'avro' ? '.avsc' : '.proto'} schema file (relative to this file), for the output mapping at line ${out.position(item.at)}`)
   }
 }
 

@@ -73,6 +73,8 @@ export interface ConsumedOperation {
   readonly body: RequestBody | undefined
   /** `json` unless the operation says otherwise */
   readonly outputRawFormat: string
+  /** format-specific: a protobuf or Avro schema file, an HTML CSS selector, a Markdown heading prefix */
+  readonly outputSchema: string | undefined
   readonly at: Path
 }
 

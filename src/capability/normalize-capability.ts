@@ -60,6 +60,7 @@ function normalizeConsumes (c: Json, at: Path, out: DiagnosticList): M.ConsumedN
         parameters: mergeParameters(base, resourceParams, params(op, opAt)),
         body: requestBody(op.body, [...opAt, 'body'], out),
         outputRawFormat: text(op.outputRawFormat) ?? 'json',
+        outputSchema: text(op.outputSchema),
         at: opAt,
       })
     })

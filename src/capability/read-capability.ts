@@ -6,11 +6,14 @@ import { loadMcpFiles } from './load-mcp-files.js'
 import { normalizeCapability } from './normalize-capability.js'
 import { validateAgainstOfficialSchema, validateAgainstProjectSchema } from './validate-schema.js'
 import type { CapabilityModel } from './model.js'
+import { loadOutputFormats, type OutputFormats } from '../invocations/formats/load-output-formats.js'
 
 export interface ReadCapability {
   path: string
   /** undefined when the file has errors, or is a shared consumes document (no `capability`) */
   model: CapabilityModel | undefined
+  /** the converters of consumed operations whose answers are not JSON, schemas loaded */
+  formats: OutputFormats
   /** the document as read, imports resolved (templates are read from it with their positions) */
   document: Record<string, unknown>
   /** what kind of document it is, for messages */
@@ -21,14 +24,16 @@ export interface ReadCapability {
 }
 
 /**
- * load -> resolve imports -> schema -> normalize -> semantic checks. Every problem found is
- * collected so that they are all reported at once; `ok` is false when any of them is an error.
+ * load -> resolve imports -> schema -> normalize -> semantic checks -> output format schemas. Every
+ * problem found is collected so that they are all reported at once; `ok` is false when any of them
+ * is an error.
  */
 export async function readCapability (file: string, options: { officialSchema?: string } = {}): Promise<ReadCapability> {
   const loaded = await loadCapabilityFile(file)
   const out = new DiagnosticList(loaded.source)
   out.items.push(...loaded.diagnostics)
   let model: CapabilityModel | undefined
+  let formats: OutputFormats = new Map()
   const data = loaded.data as Record<string, unknown> | undefined
   const runnable = data !== null && typeof data === 'object' && typeof data.capability === 'object' && data.capability !== null
   const stranger = data === undefined ? undefined : notACapability(data)
@@ -45,6 +50,7 @@ export async function readCapability (file: string, options: { officialSchema?: 
         const normalized = normalizeCapability(data, out)
         checkCapability(normalized, data, out, { strict: options.officialSchema !== undefined })
         await loadMcpFiles(normalized, loaded.path, out)
+        formats = await loadOutputFormats(normalized, loaded.path, out)
         if (!out.hasErrors) model = normalized
       } catch (err) {
         // only reachable on shapes the schema already rejected; those errors are the report
@@ -53,7 +59,7 @@ export async function readCapability (file: string, options: { officialSchema?: 
     }
   }
   const kind = stranger === undefined && runnable ? 'capability' : Array.isArray(data?.consumes) ? 'shared-consumes' : 'other'
-  return { path: loaded.path, model, document: data ?? {}, kind, source: loaded.source, diagnostics: out.items, ok: !out.hasErrors && (model !== undefined || kind === 'shared-consumes') }
+  return { path: loaded.path, model, formats, document: data ?? {}, kind, source: loaded.source, diagnostics: out.items, ok: !out.hasErrors && (model !== undefined || kind === 'shared-consumes') }
 }
 
 /** A file that is not a Naftiko document at all gets one sentence that says what it looks like. */

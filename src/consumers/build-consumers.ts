@@ -73,7 +73,7 @@ export function buildConsumers (model: CapabilityModel, scope: ExpressionScope, 
       digest,
     })
     for (const op of c.operations) operations.set(`${c.namespace}.${op.name}`, runtime(op))
-    const forward: ConsumedOperation = { namespace: c.namespace, name: 'forward', method: 'GET', path: '', parameters: c.parameters, body: undefined, outputRawFormat: 'json', at: c.at }
+    const forward: ConsumedOperation = { namespace: c.namespace, name: 'forward', method: 'GET', path: '', parameters: c.parameters, body: undefined, outputRawFormat: 'json', outputSchema: undefined, at: c.at }
     forwarders.set(c.namespace, runtime(forward))
   }
   return {

@@ -13,6 +13,7 @@ import type { Logger } from '../server/logger.js'
 import { assembleEventStream, type StreamProgress } from './assemble-stream.js'
 import { compileOutputMapping } from './compile-mapping.js'
 import { compileSteps } from './orchestration/compile-steps.js'
+import type { OutputFormats } from './formats/load-output-formats.js'
 import { jsonOutcome, type AnswerShape, type Outcome } from './outcome.js'
 import { relayHeaders } from './response-headers.js'
 import { UpstreamBody } from './upstream-body.js'
@@ -34,6 +35,8 @@ export interface InvocationContext {
   readonly responseLimit: number
   /** aggregate functions compiled so far: every `ref` that adds nothing of its own shares one */
   readonly functions: Map<AggregateFunction, Invocation>
+  /** converters of answers in another format than JSON, by `namespace.operation` */
+  readonly formats: OutputFormats
 }
 
 const NO_ARGS: ReadonlyMap<string, unknown> = new Map()
@@ -95,7 +98,10 @@ function compileMock (item: Invocable, context: InvocationContext): Invocation {
 
 function compileCall (item: Invocable, operation: ConsumedOperationRuntime, context: InvocationContext): Invocation {
   const args = compileArgs(item.with, context.scope)
-  const shape: AnswerShape = { output: compileOutputMapping(item.outputParameters), redactor: context.redactor }
+  const output = compileOutputMapping(item.outputParameters)
+  // an answer the mapping leaves as it is is relayed in whatever format it comes
+  const convert = output.identity ? undefined : context.formats.get(`${operation.definition.namespace}.${operation.definition.name}`)
+  const shape: AnswerShape = { output, redactor: context.redactor, convert }
   return {
     operation,
     async invoke (inputs, signal) {
@@ -185,8 +191,9 @@ function upstreamErrorOf (body: string): { message: string, code: string | undef
 
 /**
  * Reads a relayed or streamed answer whole, for a caller that needs one value (an MCP tool result, a
- * mapping): JSON is mapped, an event stream is assembled (reporting progress), other text stays
- * text. Any other outcome is returned as it is.
+ * mapping): JSON is mapped, an answer in another declared format is converted and mapped, an event
+ * stream is assembled (reporting progress), other text stays text. Any other outcome is returned as
+ * it is.
  */
 export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamProgress) => void): Promise<Outcome> {
   if (outcome.kind !== 'relay' && outcome.kind !== 'stream') return outcome
@@ -211,6 +218,12 @@ export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamP
       // the stream is over: its end can no longer be the start of a secret
       if (last !== undefined) onProgress?.({ events: last.events, text: redactor.redact(last.text), done: true })
       return jsonOutcome(status, headers, shape.output.map(assembled), shape.redactor)
+    }
+    if (shape.convert !== undefined) {
+      // converted before the redactor sees it: the JSON that leaves is scrubbed whole, secrets that
+      // the format escaped (`&#65;`, a quoted CSV field) included
+      const value = await shape.convert(await body.bytes(), outcome.headers['content-type'] as string | undefined)
+      return jsonOutcome(status, headers, shape.output.map(value), shape.redactor)
     }
     const text = await body.text()
     if (shape.output.identity) {

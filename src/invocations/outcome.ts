@@ -2,6 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http'
 import type { Redactor } from '../bindings/redact.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import type { OutputMapping } from './compile-mapping.js'
+import type { FormatConverter } from './formats/load-output-formats.js'
 import type { UpstreamBody } from './upstream-body.js'
 
 /**
@@ -37,6 +38,8 @@ export type Outcome =
 export interface AnswerShape {
   readonly output: OutputMapping
   readonly redactor: Redactor
+  /** a mapped answer in another format than JSON: its bytes to the JSON value the mapping reads */
+  readonly convert?: FormatConverter | undefined
 }
 
 /** A value as the JSON text that leaves, scrubbed; the value is re-read when scrubbing changed the text. */

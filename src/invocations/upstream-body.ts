@@ -8,7 +8,8 @@ import { detectStreamFormat, type StreamFormat } from './stream-format.js'
  * An upstream answer's body on its way to a client: every byte passes the redactor's stream scanner
  * (partial matches held back across chunks), and an event stream is checked for its terminator.
  * REST relays it chunk by chunk (`take`, `finish`); MCP reads it whole (`text`) or event by event
- * (`chunks`). The rules live here, once.
+ * (`chunks`); an answer converted from another format is read whole unscanned (`bytes`), its JSON
+ * scanned. The rules live here, once.
  */
 export class UpstreamBody {
   private readonly scanner: StreamScanner
@@ -55,6 +56,19 @@ export class UpstreamBody {
 
   /** The whole body as text (events, not an async iterator: this is every MCP result's path). */
   text (): Promise<string> {
+    return this.readWhole(true, toText)
+  }
+
+  /**
+   * The whole body as the upstream sent it, not scanned: for an answer converted from another format
+   * than JSON, whose JSON value passes the redactor instead (`jsonOutcome`). Scanning the raw bytes
+   * would miss a secret the format escapes, and could break a binary encoding.
+   */
+  bytes (): Promise<Buffer> {
+    return this.readWhole(false, (bytes) => bytes)
+  }
+
+  private readWhole<T> (scan: boolean, as: (bytes: Buffer) => T): Promise<T> {
     const source = this.source
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = []
@@ -65,14 +79,14 @@ export class UpstreamBody {
           reject(err)
           return
         }
-        const out = this.take(chunk)
+        const out = scan ? this.take(chunk) : chunk
         if (out.length > 0) parts.push(out)
       })
       source.once('error', (err) => reject(this.eventStream ? new NaftikoError('upstream_stream_broken', undefined, { cause: err }) : err))
       source.once('end', () => {
         try {
-          parts.push(this.finish())
-          resolve(parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8'))
+          if (scan) parts.push(this.finish())
+          resolve(as(parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)))
         } catch (err) {
           reject(err)
         }
@@ -99,4 +113,8 @@ export class UpstreamBody {
     const tail = this.finish()
     if (tail.length > 0) yield tail
   }
+}
+
+function toText (bytes: Buffer): string {
+  return bytes.toString('utf8')
 }
