@@ -313,6 +313,13 @@ function getShipCases (step: number, get: () => RunningStep, specs: boolean, sen
     expect(requests.map((r) => [r.method, r.path, r.status])).toEqual([['GET', `/ships/${NORTHERN_STAR.imo_number}`, 200], ['GET', `/ships/${AURORA.imo_number}`, 200]])
     expectRegistryCredentials(requests, sent)
   })
+  tcase(`step-${step} mcp get-ship without its required imo is an error result, and calls nothing upstream`, async () => {
+    const s = get()
+    s.take()
+    const text = await callError(s.mcp, 'get-ship', {})
+    expect(text).toMatch(/imo/)
+    expect(s.take()).toEqual([])
+  })
   tcase(`step-${step} mcp get-ship of an unknown IMO number is an error result with the upstream 404`, async () => {
     const s = get()
     const text = await callError(s.mcp, 'get-ship', { imo: 'IMO0000000' })
@@ -330,6 +337,16 @@ function legacyVesselCases (step: number, get: () => RunningStep): void {
     expect(requests.map((r) => [r.api, r.method, r.path, r.query, r.status])).toEqual([['dockyard', 'GET', '/vessels', { status: 'active' }, 200]])
     expect(requests[0]?.headers['x-dock-key']).toBe(DOCKYARD_KEY)
     expect(requests[0]?.headers.authorization).toBeUndefined()
+  })
+  tcase(`step-${step} mcp list-legacy-vessels against a dockyard that wants another key is an error result with the upstream 401`, async () => {
+    const s = get()
+    upstream.expect({ dockyardKey: 'another-dockyard-key' })
+    try {
+      const text = await callError(s.mcp, 'list-legacy-vessels', {})
+      expect(text).toMatch(/401/)
+    } finally {
+      upstream.expect({ dockyardKey: DOCKYARD_KEY })
+    }
   })
   tcase(`step-${step} mcp list-legacy-vessels maps the XML vessel list, all and filtered by status`, async () => {
     const s = get()
@@ -366,6 +383,14 @@ function createVoyageCases (step: number, get: () => RunningStep, sent: { token:
     expect(sent).toMatchObject(withoutCargo)
     expect(sent.cargoIds ?? null).toBeNull()
     expect(answer).toMatchObject({ crewIds: NEW_VOYAGE.crewIds, cargoIds: [] })
+  })
+  tcase(`step-${step} mcp create-voyage with crewIds that is no array, or without the required shipImo, is an error result, and calls nothing upstream`, async () => {
+    const s = get()
+    s.take()
+    expect(await callError(s.mcp, 'create-voyage', { ...NEW_VOYAGE, crewIds: 'CREW-003' })).toMatch(/crewIds/)
+    const { shipImo: _omitted, ...withoutShip } = NEW_VOYAGE
+    expect(await callError(s.mcp, 'create-voyage', withoutShip)).toMatch(/shipImo/)
+    expect(s.take()).toEqual([])
   })
   tcase(`step-${step} mcp create-voyage for an unknown ship is an error result with the upstream 422`, async () => {
     const s = get()
@@ -423,6 +448,27 @@ function toolListCase (step: number, get: () => RunningStep, tools: string[]): v
   })
 }
 
+/** `initialize`: the MCP expose's description as the instructions, the capability's info label as the title. */
+function serverInfoCase (step: number, get: () => RunningStep): void {
+  tcase(`step-${step} mcp initialize gives the expose description as instructions${step === 11 ? ' and the info label as the server title' : ''}`, async () => {
+    const s = get()
+    const capability = s.doc.capability as Json
+    const expose = (capability.exposes as Json[]).find((e) => e.type === 'mcp') as Json
+    const response = await fetch(s.url('mcp'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...s.headers },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    })
+    expect(response.status).toBe(200)
+    const text = await response.text()
+    const message = JSON.parse(/data: (.*)/.exec(text)?.[1] ?? text) as { result: { instructions?: string, serverInfo: { name: string, title?: string } } }
+    expect(message.result.instructions).toBe(expose.description)
+    expect(message.result.serverInfo.name).toBe('shipyard-tools')
+    const label = (s.doc.info as Json | undefined)?.label
+    if (label !== undefined) expect(message.result.serverInfo.title).toBe(label)
+  })
+}
+
 function mcpAuthCase (step: number, get: () => RunningStep): void {
   tcase(`step-${step} mcp refuses a client without the MCP_SERVER_TOKEN bearer, or with a wrong one, and calls nothing upstream`, async () => {
     const s = get()
@@ -440,6 +486,16 @@ function mcpAuthCase (step: number, get: () => RunningStep): void {
     }
     await expect(connectLegacyClient(s.url('mcp'))).rejects.toThrow()
     expect(s.take()).toEqual([])
+  })
+}
+
+function noSecretCase (step: number, get: () => RunningStep): void {
+  tcase(`step-${step} writes none of the bound secrets to stderr`, async () => {
+    const s = get()
+    for (const key of ['registry-bearer-token', 'dockyard-api-key', 'mcp-server-token']) {
+      const value = SECRETS[key]
+      if (value !== undefined) expect(s.cli.stderr()).not.toContain(value)
+    }
   })
 }
 
@@ -541,6 +597,27 @@ function restCases (step: number, get: () => RunningStep, legacyMapping: '$.' | 
     expect(body).toEqual(voyageOut(upstream.voyages.get(String(body.voyageId)) as Voyage))
     expect(body).toMatchObject({ shipImo: AURORA.imo_number, route: { from: 'Valletta', to: 'Piraeus' }, crewIds: NEW_VOYAGE.crewIds, cargoIds: NEW_VOYAGE.cargoIds })
   })
+  tcase(`step-${step} rest POST /voyages without the optional cargoIds sends valid JSON and maps no cargo`, async () => {
+    const s = get()
+    s.take()
+    const { cargoIds: _omitted, ...withoutCargo } = NEW_VOYAGE
+    const answer = await getJson(`${s.url('rest')}/voyages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(withoutCargo) })
+    const requests = s.take()
+    expect(requests.map((r) => [r.method, r.path, r.status])).toEqual([['POST', '/voyages', 201]])
+    const sent = JSON.parse(requests[0]?.body ?? '') as Json
+    expect(sent).toMatchObject(withoutCargo)
+    expect(sent.cargoIds ?? null).toBeNull()
+    expect([200, 201]).toContain(answer.status)
+    expect(answer.body).toMatchObject({ crewIds: NEW_VOYAGE.crewIds, cargoIds: [] })
+  })
+  tcase(`step-${step} rest POST /voyages with crewIds that is no array answers 400 and calls nothing upstream`, async () => {
+    const s = get()
+    s.take()
+    const answer = await getJson(`${s.url('rest')}/voyages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...NEW_VOYAGE, crewIds: 'CREW-003' }) })
+    expect(answer.status).toBe(400)
+    expect((answer.body as { error: { param?: string } }).error.param).toBe('crewIds')
+    expect(s.take()).toEqual([])
+  })
   tcase(`step-${step} rest answers an unknown route 404 unknown_route and calls nothing upstream`, async () => {
     const s = get()
     s.take()
@@ -561,6 +638,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   describe('step 1: mock', () => {
     const get = runStep(1)
     toolListCase(1, get, ['get-ship'])
+    serverInfoCase(1, get)
     tcase('step-1 mcp get-ship answers its mock values with imo_number from the arguments, and calls nothing upstream', async () => {
       const s = get()
       s.take()
@@ -574,6 +652,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   describe('step 2: wiring', () => {
     const get = runStep(2, { registry: false })
     toolListCase(2, get, ['list-ships', 'get-ship'])
+    serverInfoCase(2, get)
     listShipsCases(2, get, false)
     getShipCases(2, get, false, false)
     tcase('step-2 mcp list-ships against a registry that wants a token is an error result with the upstream 401', async () => {
@@ -592,14 +671,17 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   describe('step 3: auth', () => {
     const get = runStep(3, { mcpAuth: true })
     toolListCase(3, get, ['list-ships', 'get-ship'])
+    serverInfoCase(3, get)
     mcpAuthCase(3, get)
     listShipsCases(3, get)
     getShipCases(3, get, false)
+    noSecretCase(3, get)
   })
 
   describe('step 4: output shaping', () => {
     const get = runStep(4, { mcpAuth: true })
     toolListCase(4, get, ['list-ships', 'get-ship'])
+    serverInfoCase(4, get)
     listShipsCases(4, get)
     getShipCases(4, get, true)
     tcase('step-4 mcp get-ship declares its nested output schema, specs numbers included', async () => {
@@ -614,23 +696,28 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
       expect(Object.keys(specs?.properties ?? {})).toEqual(['yearBuilt', 'tonnage', 'length'])
       for (const field of ['yearBuilt', 'tonnage', 'length']) expect([typeOf(specs?.properties[field])].flat()).toContain('number')
     })
+    noSecretCase(4, get)
   })
 
   describe('step 5: multi-source', () => {
     const get = runStep(5, { mcpAuth: true })
     toolListCase(5, get, ['list-ships', 'get-ship', 'list-legacy-vessels'])
+    serverInfoCase(5, get)
     listShipsCases(5, get)
     getShipCases(5, get, true)
     legacyVesselCases(5, get)
+    noSecretCase(5, get)
   })
 
   describe('step 6: write operations', () => {
     const get = runStep(6, { mcpAuth: true })
     toolListCase(6, get, ['list-ships', 'get-ship', 'list-legacy-vessels', 'create-voyage'])
+    serverInfoCase(6, get)
     listShipsCases(6, get)
     getShipCases(6, get, true)
     legacyVesselCases(6, get)
     createVoyageCases(6, get)
+    noSecretCase(6, get)
   })
 
   const STEP_7_TOOLS = ['list-ships', 'get-ship', 'list-legacy-vessels', 'create-voyage', 'get-ship-with-crew']
@@ -638,6 +725,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   describe('step 7: orchestrated lookup', () => {
     const get = runStep(7, { mcpAuth: true })
     toolListCase(7, get, STEP_7_TOOLS)
+    serverInfoCase(7, get)
     listShipsCases(7, get)
     getShipCases(7, get, true)
     legacyVesselCases(7, get)
@@ -645,33 +733,39 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
     shipWithCrewCases(7, get, false)
     restCases(7, get, '$.')
     skillCases(7, get, ['create-voyage'])
+    noSecretCase(7, get)
   })
 
   describe('step 8: skill groups', () => {
     const get = runStep(8, { mcpAuth: true })
     toolListCase(8, get, STEP_7_TOOLS)
+    serverInfoCase(8, get)
     listShipsCases(8, get)
     getShipCases(8, get, true)
     legacyVesselCases(8, get)
     createVoyageCases(8, get)
     shipWithCrewCases(8, get, false)
     skillCases(8, get, ['create-voyage'])
+    noSecretCase(8, get)
   })
 
   describe('step 9: aggregates', () => {
     const get = runStep(9, { mcpAuth: true })
     toolListCase(9, get, STEP_7_TOOLS)
+    serverInfoCase(9, get)
     listShipsCases(9, get)
     getShipCases(9, get, true)
     legacyVesselCases(9, get)
     createVoyageCases(9, get)
     shipWithCrewCases(9, get, true)
     skillCases(9, get, ['create-voyage'])
+    noSecretCase(9, get)
   })
 
   describe('step 10: REST adapter', () => {
     const get = runStep(10, { mcpAuth: true })
     toolListCase(10, get, STEP_7_TOOLS)
+    serverInfoCase(10, get)
     listShipsCases(10, get)
     getShipCases(10, get, true)
     legacyVesselCases(10, get)
@@ -679,6 +773,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
     shipWithCrewCases(10, get, true)
     restCases(10, get, '$.vessel')
     skillCases(10, get, ['create-voyage'])
+    noSecretCase(10, get)
   })
 
   describe('step 11: fleet manifest', () => {
@@ -687,6 +782,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
     const STEP_11_SENDS = { token: 'REGISTRY_TOKEN', version: 'REGISTRY_VERSION' }
     const get = runStep(11, { mcpAuth: true, registry: STEP_11_SENDS })
     toolListCase(11, get, [...STEP_7_TOOLS, 'get-voyage-manifest'])
+    serverInfoCase(11, get)
     listShipsCases(11, get, STEP_11_SENDS)
     getShipCases(11, get, true, STEP_11_SENDS)
     legacyVesselCases(11, get)
@@ -725,6 +821,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
     })
     restCases(11, get, '$.vessel', STEP_11_SENDS)
     skillCases(11, get, ['create-voyage', 'get-voyage-manifest'])
+    noSecretCase(11, get)
   })
 
   it('PENDING names only cases of this file', () => {
