@@ -163,8 +163,6 @@ afterAll(async () => {
 interface StepOptions {
   /** the registry credentials the step's consumes file sends; false: none */
   registry?: { token: string, version: string } | false
-  /** the MCP expose requires the bearer from secrets.yaml */
-  mcpAuth?: boolean
 }
 
 interface RunningStep {
@@ -185,13 +183,13 @@ function runStep (step: number, options: StepOptions = {}): () => RunningStep {
   beforeAll(async () => {
     upstream.expect({ registry: options.registry ?? REGISTRY, dockyardKey: DOCKYARD_KEY })
     const file = stepFile(step)
-    const text = readFileSync(file, 'utf8')
-    const doc = parse(text) as Json
+    const doc = parse(readFileSync(file, 'utf8')) as Json
     const exposes = (doc.capability as Json).exposes as Json[]
     const args = ['run', file, '--log-level', 'warn']
     for (const e of exposes) args.push('--port', `${String(e.namespace)}=0`)
-    if (/namespace: registry|import: registry/.test(text)) args.push('--base-uri', `registry=${upstream.registryUrl}`)
-    if (/import: legacy/.test(text)) args.push('--base-uri', `legacy=${upstream.dockyardUrl}`)
+    const consumed = (((doc.capability as Json).consumes ?? []) as Json[]).map((c) => String(c.import ?? c.namespace))
+    if (consumed.includes('registry')) args.push('--base-uri', `registry=${upstream.registryUrl}`)
+    if (consumed.includes('legacy')) args.push('--base-uri', `legacy=${upstream.dockyardUrl}`)
     // the tutorial binds to 0.0.0.0 (for Docker) and leaves some exposes open, as its author meant
     const open = exposes.some((e) => e.address !== undefined && e.authentication === undefined)
     if (open) args.push('--allow-unauthenticated')
@@ -208,7 +206,8 @@ function runStep (step: number, options: StepOptions = {}): () => RunningStep {
       if (found === undefined) throw new Error(`step ${step} printed no ${type} address: ${[...started.urls.keys()].join(', ')}`)
       return found.replace('//0.0.0.0:', '//127.0.0.1:')
     }
-    const headers = options.mcpAuth === true ? MCP_AUTH : {}
+    // every step that authenticates MCP clients asks for the bearer {{MCP_SERVER_TOKEN}} of secrets.yaml
+    const headers = exposes.some((e) => e.type === 'mcp' && e.authentication !== undefined) ? MCP_AUTH : {}
     mcp = await connectLegacyClient(url('mcp'), headers)
     let seen = upstream.requests.length
     running = {
@@ -669,7 +668,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   })
 
   describe('step 3: auth', () => {
-    const get = runStep(3, { mcpAuth: true })
+    const get = runStep(3)
     toolListCase(3, get, ['list-ships', 'get-ship'])
     serverInfoCase(3, get)
     mcpAuthCase(3, get)
@@ -679,7 +678,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   })
 
   describe('step 4: output shaping', () => {
-    const get = runStep(4, { mcpAuth: true })
+    const get = runStep(4)
     toolListCase(4, get, ['list-ships', 'get-ship'])
     serverInfoCase(4, get)
     listShipsCases(4, get)
@@ -700,7 +699,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   })
 
   describe('step 5: multi-source', () => {
-    const get = runStep(5, { mcpAuth: true })
+    const get = runStep(5)
     toolListCase(5, get, ['list-ships', 'get-ship', 'list-legacy-vessels'])
     serverInfoCase(5, get)
     listShipsCases(5, get)
@@ -710,7 +709,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   })
 
   describe('step 6: write operations', () => {
-    const get = runStep(6, { mcpAuth: true })
+    const get = runStep(6)
     toolListCase(6, get, ['list-ships', 'get-ship', 'list-legacy-vessels', 'create-voyage'])
     serverInfoCase(6, get)
     listShipsCases(6, get)
@@ -723,7 +722,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   const STEP_7_TOOLS = ['list-ships', 'get-ship', 'list-legacy-vessels', 'create-voyage', 'get-ship-with-crew']
 
   describe('step 7: orchestrated lookup', () => {
-    const get = runStep(7, { mcpAuth: true })
+    const get = runStep(7)
     toolListCase(7, get, STEP_7_TOOLS)
     serverInfoCase(7, get)
     listShipsCases(7, get)
@@ -737,7 +736,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   })
 
   describe('step 8: skill groups', () => {
-    const get = runStep(8, { mcpAuth: true })
+    const get = runStep(8)
     toolListCase(8, get, STEP_7_TOOLS)
     serverInfoCase(8, get)
     listShipsCases(8, get)
@@ -750,7 +749,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   })
 
   describe('step 9: aggregates', () => {
-    const get = runStep(9, { mcpAuth: true })
+    const get = runStep(9)
     toolListCase(9, get, STEP_7_TOOLS)
     serverInfoCase(9, get)
     listShipsCases(9, get)
@@ -763,7 +762,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
   })
 
   describe('step 10: REST adapter', () => {
-    const get = runStep(10, { mcpAuth: true })
+    const get = runStep(10)
     toolListCase(10, get, STEP_7_TOOLS)
     serverInfoCase(10, get)
     listShipsCases(10, get)
@@ -780,7 +779,7 @@ describe.runIf(corpusExists)('the official tutorial, steps 1-11, end to end', ()
     // shared/step11-registry-consumes.yml writes `token: "REGISTRY_TOKEN"` and `value: "REGISTRY_VERSION"`
     // without {{ }}: the tutorial itself sends those words, not the secrets, so the fake expects them
     const STEP_11_SENDS = { token: 'REGISTRY_TOKEN', version: 'REGISTRY_VERSION' }
-    const get = runStep(11, { mcpAuth: true, registry: STEP_11_SENDS })
+    const get = runStep(11, { registry: STEP_11_SENDS })
     toolListCase(11, get, [...STEP_7_TOOLS, 'get-voyage-manifest'])
     serverInfoCase(11, get)
     listShipsCases(11, get, STEP_11_SENDS)

@@ -14,7 +14,10 @@
  *                              ids step 7's lookup reads (`lookupValue: "$.get-ship.assignedCrew"`)
  *   POST /voyages              the create-voyage body template (shipImo, departurePort, arrivalPort,
  *                              departureDate, arrivalDate, crewIds, cargoIds), answered 201 with it
- *                              and voyageId and status (step 6's output mapping)
+ *                              and voyageId and status (step 6's output mapping). The arrays are
+ *                              echoed as the real API would (step 6's note says the hosted mock
+ *                              answers static ones); cargoIds null or absent is no cargo; a body
+ *                              that is not JSON is 400, an unknown ship, crew or cargo id 422
  *   GET  /voyages/{voyageId}   a stored voyage (step 11's get-voyage; VOY-2026-001 is seeded)
  *   GET  /crew                 crewId, fullName, role (step 7's lookup: `match: crewId`, outputs
  *                              fullName and role), plus nationality and assignedShip
