@@ -131,8 +131,8 @@ describe('skill catalog', () => {
     const { status, body } = await json('/skills/order-management')
     expect(status).toBe(200)
     expect(body.tools).toEqual([
-      { name: 'list-orders', description: 'List all orders', type: 'derived', invocation: { type: 'rest', namespace: 'orders-rest', operation: 'list-orders', method: 'GET', path: '/orders' } },
-      { name: 'count-orders', description: 'Count the orders', type: 'derived', invocation: { type: 'mcp', namespace: 'orders-mcp', tool: 'count-orders' } },
+      { name: 'list-orders', description: 'List all orders', type: 'derived', invocationRef: { targetNamespace: 'orders-rest', action: 'list-orders', mode: 'rest', method: 'GET', path: '/orders' } },
+      { name: 'count-orders', description: 'Count the orders', type: 'derived', invocationRef: { targetNamespace: 'orders-mcp', action: 'count-orders', mode: 'mcp' } },
       { name: 'order-guide', description: 'Guide for working with orders', type: 'instruction', instruction: 'order-guide.md' },
     ])
     expect(JSON.stringify(body)).not.toContain(dir)

@@ -21,10 +21,10 @@ export interface McpSdkClient extends McpTestClient {
   getPrompt (name: string, args?: Record<string, string>): Promise<{ description?: string, messages: Array<{ role: string, content: { type: string, text?: string } }> }>
 }
 
-/** `@modelcontextprotocol/sdk` 1.x: the 2025-era initialize handshake. */
-export async function connectLegacyClient (url: string): Promise<McpSdkClient> {
+/** `@modelcontextprotocol/sdk` 1.x: the 2025-era initialize handshake; `headers` go on every request (inbound credentials). */
+export async function connectLegacyClient (url: string, headers: Record<string, string> = {}): Promise<McpSdkClient> {
   const client = new LegacyClient({ name: 'naftiko-test-legacy', version: '1.0.0' })
-  await client.connect(new LegacyTransport(new URL(url)))
+  await client.connect(new LegacyTransport(new URL(url), { requestInit: { headers } }))
   return {
     era: '2025 (sdk 1.x)',
     listTools: async () => await client.listTools() as never,
@@ -43,11 +43,11 @@ export async function connectLegacyClient (url: string): Promise<McpSdkClient> {
   }
 }
 
-/** `@modelcontextprotocol/client` 2.x: 2026-07-28, stateless `server/discover`. */
-export async function connectModernClient (url: string): Promise<McpSdkClient> {
+/** `@modelcontextprotocol/client` 2.x: 2026-07-28, stateless `server/discover`; `headers` go on every request. */
+export async function connectModernClient (url: string, headers: Record<string, string> = {}): Promise<McpSdkClient> {
   // without a pinned version the 2.x client speaks the 2025 handshake by default
   const client = new ModernClient({ name: 'naftiko-test-modern', version: '2.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
-  await client.connect(new ModernTransport(new URL(url)))
+  await client.connect(new ModernTransport(new URL(url), { requestInit: { headers } }))
   return {
     era: '2026-07-28 (client 2.x)',
     listTools: async () => await client.listTools() as never,

@@ -37,7 +37,9 @@ skipWithoutSamples('output formats: the engine\'s sample answers')
 
 describe.skipIf(!samplesExist)('output formats: the engine\'s sample answers', () => {
   it('reads sample-users.xml with its root element as the one key and repeated elements as an array', async () => {
-    expect(await convert('xml', sample('sample-users.xml'))).toEqual({ root: { user: USERS } })
+    // the root's children are reachable beside it too: the tutorial maps `$.vessel` under <vessels>
+    expect(await convert('xml', sample('sample-users.xml'))).toEqual({ root: { user: USERS }, user: USERS })
+    expect(await convert('xml', '<item><item>inner</item><x>1</x></item>')).toEqual({ item: { item: 'inner', x: '1' }, x: '1' })
   })
 
   it('reads sample-users.yaml as its document', async () => {
@@ -106,15 +108,15 @@ describe.skipIf(!samplesExist)('output formats: the engine\'s sample answers', (
 describe('output formats: XML', () => {
   it('keeps attributes as keys of their element, text beside them under #text, namespace prefixes dropped', async () => {
     const xml = '<?xml version="1.0"?><a:feed xmlns:a="urn:a" xmlns="urn:b"><a:entry id="1" a:lang="en">Hello</a:entry><entry id="2"/><empty></empty></a:feed>'
-    expect(await convert('xml', xml)).toEqual({ feed: { entry: [{ id: '1', lang: 'en', '#text': 'Hello' }, { id: '2' }], empty: '' } })
+    expect((await convert('xml', xml) as { feed: unknown }).feed).toEqual({ entry: [{ id: '1', lang: 'en', '#text': 'Hello' }, { id: '2' }], empty: '' })
   })
 
   it('keeps an @ prefix only where an attribute and a child element share a name', async () => {
-    expect(await convert('xml', '<r><p id="4"><id>5</id><name>x</name></p></r>')).toEqual({ r: { p: { '@id': '4', id: '5', name: 'x' } } })
+    expect((await convert('xml', '<r><p id="4"><id>5</id><name>x</name></p></r>') as { r: unknown }).r).toEqual({ p: { '@id': '4', id: '5', name: 'x' } })
   })
 
   it('leaves values as text and decodes entities, character references and CDATA', async () => {
-    expect(await convert('xml', '<r><n>007</n><t>&lt;a&gt; &amp; &#65;&#x42;</t><c><![CDATA[<b>raw</b>]]></c></r>')).toEqual({ r: { n: '007', t: '<a> & AB', c: '<b>raw</b>' } })
+    expect((await convert('xml', '<r><n>007</n><t>&lt;a&gt; &amp; &#65;&#x42;</t><c><![CDATA[<b>raw</b>]]></c></r>') as { r: unknown }).r).toEqual({ n: '007', t: '<a> & AB', c: '<b>raw</b>' })
   })
 
   it('reads a body with a byte order mark, or in the charset its content type names', async () => {

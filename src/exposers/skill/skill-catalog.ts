@@ -1,16 +1,17 @@
 import { stringify } from 'yaml'
 import type { CapabilityModel, Skill, SkillExpose, SkillTool } from '../../capability/model.js'
 
-/** How a skill tool is invoked: the sibling expose and the operation or tool it names. */
+/** How a skill tool is invoked (the official engine's `invocationRef`): the sibling expose, the
+ * operation or tool it names, and for REST the route. */
 export type ToolInvocation =
-  | { readonly type: 'mcp', readonly namespace: string, readonly tool: string }
-  | { readonly type: 'rest', readonly namespace: string, readonly operation: string, readonly method: string, readonly path: string }
+  | { readonly targetNamespace: string, readonly action: string, readonly mode: 'mcp' }
+  | { readonly targetNamespace: string, readonly action: string, readonly mode: 'rest', readonly method: string, readonly path: string }
 
 export interface CatalogTool {
   readonly name: string
   readonly description: string | undefined
   readonly type: 'derived' | 'instruction'
-  readonly invocation?: ToolInvocation
+  readonly invocationRef?: ToolInvocation
   /** the instruction file, relative to the skill's files */
   readonly instruction?: string
 }
@@ -37,9 +38,9 @@ function describeTool (tool: SkillTool, model: CapabilityModel): CatalogTool {
   const source = model.exposes.find((e) => e.namespace === sourceNamespace)
   if (source?.type === 'rest') {
     const operation = source.resources.flatMap((r) => r.operations).find((o) => o.name === action)
-    if (operation !== undefined) return { name: tool.name, description: tool.description, type: 'derived', invocation: { type: 'rest', namespace: sourceNamespace, operation: action, method: operation.method, path: operation.path } }
+    if (operation !== undefined) return { name: tool.name, description: tool.description, type: 'derived', invocationRef: { targetNamespace: sourceNamespace, action, mode: 'rest', method: operation.method, path: operation.path } }
   }
-  return { name: tool.name, description: tool.description, type: 'derived', invocation: { type: 'mcp', namespace: sourceNamespace, tool: action } }
+  return { name: tool.name, description: tool.description, type: 'derived', invocationRef: { targetNamespace: sourceNamespace, action, mode: 'mcp' } }
 }
 
 /**
@@ -52,11 +53,12 @@ export function skillMarkdown (skill: Skill, model: CapabilityModel): string {
   if (skill.tools.length > 0) {
     lines.push('## Tools', '')
     for (const tool of skill.tools.map((t) => describeTool(t, model))) {
-      const how = tool.invocation === undefined
+      const ref = tool.invocationRef
+      const how = ref === undefined
         ? `instructions in \`${tool.instruction ?? ''}\``
-        : tool.invocation.type === 'mcp'
-          ? `MCP tool \`${tool.invocation.tool}\` of \`${tool.invocation.namespace}\``
-          : `\`${tool.invocation.method} ${tool.invocation.path}\` on \`${tool.invocation.namespace}\``
+        : ref.mode === 'mcp'
+          ? `MCP tool \`${ref.action}\` of \`${ref.targetNamespace}\``
+          : `\`${ref.method} ${ref.path}\` on \`${ref.targetNamespace}\``
       lines.push(`- **${tool.name}**: ${tool.description ?? ''} (${how})`)
     }
     lines.push('')

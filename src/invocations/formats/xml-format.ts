@@ -19,7 +19,9 @@ const parser = new XMLParser({
 })
 
 /**
- * XML -> JSON: the root element is the one key of the result (`<root><user>` is `$.root.user`), an
+ * XML -> JSON: the root element is a key of the result (`<root><user>` is `$.root.user`, the engine's
+ * formats file) and its children are keys beside it (`$.user`, the tutorial's `$.vessel` under
+ * `<vessels>`); where a child has the root's name, the root wins. An
  * element repeated under one parent is an array, a leaf is its text, an empty element `""`.
  * Attributes are keys of their element like child elements; where an attribute and a child element
  * share a name, the attribute keeps an `@` prefix. An element with attributes and text has the text
@@ -31,8 +33,10 @@ export function xmlToJson (text: string): unknown {
   const parsed = parser.parse(text) as Record<string, unknown>
   // the validator accepts several root elements; a document has exactly one
   const roots = Object.keys(parsed)
-  if (roots.length !== 1 || Array.isArray(parsed[roots[0] as string])) throw new Error('an XML document has exactly one root element')
-  return unprefixAttributes(parsed)
+  const name = roots[0] as string
+  if (roots.length !== 1 || Array.isArray(parsed[name])) throw new Error('an XML document has exactly one root element')
+  const root = unprefixAttributes(parsed[name])
+  return root !== null && typeof root === 'object' ? { ...root, [name]: root } : { [name]: root }
 }
 
 function unprefixAttributes (value: unknown): unknown {
