@@ -66,6 +66,8 @@ export const EXPECTED_REJECTIONS: Record<string, RegExp> = {
   // the engine's protobuf and Avro feature files map the answer but name no schema to decode it with
   'naftiko-alpha2/src/test/resources/formats/proto-capability.yaml': /^outputRawFormat protobuf needs outputSchema/,
   'naftiko-alpha2/src/test/resources/formats/avro-capability.yaml': /^outputRawFormat avro needs outputSchema/,
+  // JavaScript and Python script steps: this runtime runs call and lookup steps only
+  'naftiko-alpha2/src/main/resources/schemas/examples/script-step.yml': /^script steps are not supported by this runtime/,
 }
 
 /**

@@ -51,7 +51,8 @@ export function checkSteps (item: Invocable, target: StepsTarget, operations: { 
         break
       }
       case 'unsupported':
-        out.warning([...at, 'type'], `${step.stepType} steps are not yet supported by this runtime; the orchestration loads, but answers 501`)
+        // refused rather than served half: a chain with a step that cannot run never answers
+        out.error([...at, 'type'], `${step.stepType} steps are not supported by this runtime (it runs call and lookup steps); remove the step or run this capability on an engine with scripting`)
         break
     }
     if (first === undefined) earlier.set(step.name, i)
