@@ -15,6 +15,7 @@ import { request } from 'undici'
 import { ROOT, cleanEnv, killAll, machineTicks, ownTicks, rssOf, startNode } from './lib/processes.mjs'
 import { median, percentile, sequential, streams, throughput } from './lib/measure.mjs'
 import { renderQuickReport, renderReport } from './lib/report.mjs'
+import { measureOrchestration } from './lib/orchestration.mjs'
 
 const { values: flags } = parseArgs({
   options: {
@@ -251,10 +252,14 @@ async function main () {
   memory.warmRequests = CFG.memWarm
   await fresh.stop()
   await Promise.all([proxy.stop(), upstream.stop()])
+
+  // 5. orchestration: two independent steps run at once
+  log('orchestration')
+  const orchestration = await measureOrchestration()
   const ticks1 = { machine: machineTicks(), own: ownTicks() }
   const foreignShare = ((ticks1.machine.busy - ticks0.machine.busy) - (ticks1.own - ticks0.own)) / (ticks1.machine.total - ticks0.machine.total)
 
-  const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, memory, startups, proxyStartups, seconds: (performance.now() - t0) / 1000 }
+  const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, memory, orchestration, startups, proxyStartups, seconds: (performance.now() - t0) / 1000 }
   const report = renderReport(data)
   process.stdout.write(report.markdown + '\n')
   const out = flags.out ?? path.join(ROOT, 'bench', 'results.md')

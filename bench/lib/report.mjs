@@ -60,6 +60,11 @@ export function renderReport (d) {
   row('... same, idle: 20 ms gaps, each process wakes from sleep per request', `${int(ttfbAdd)} µs (minimal proxy ${int(ttfbAdded('proxy'))} µs)`, '< 1000 µs', ttfbAdd < 1000)
   row(`Streaming: ${env.cfg.streams} concurrent streams, no stall`, c === undefined ? 'not run' : `${c.complete}/${c.count} complete, longest silence ${int(c.maxGapMs)} ms`, `all complete, no silence >= ${STALL_MS} ms`, !stalled)
   row('Streaming: no coalescing (reads carrying > 1 event)', `${pct(coalescedShare(single))} at 1 connection (proxy ${pct(coalescedShare(singleProxy))}); ${pct(coalescedShare(c))} at ${env.cfg.streams} (proxy ${pct(coalescedShare(concurrent.proxy))})`, 'not above the minimal proxy (+1 point)', !coalescing)
+  const o = d.orchestration
+  if (o !== undefined) {
+    const held = o.same && o.both.ms < 1.5 * o.one.ms
+    row(`Orchestration: two independent steps of ${o.delayMs} ms each, vs one step`, `${int(o.both.ms)} ms (one step ${int(o.one.ms)} ms; the same two steps as a dependent chain ${int(o.chain.ms)} ms); answers ${o.same ? 'equal' : '**differ**'}`, '< 1.5x one step, same answer', held)
+  }
   row('MCP tools/call throughput, 2026-07-28, vs REST', `${x(mcpModernRatio)} (${int(rpsMedian('mcpModern'))} req/s)`, '>= 0.60x', mcpModernRatio >= 0.6)
   row('MCP tools/call throughput, 2025 era, vs REST', `${x(mcpLegacyRatio)} (${int(rpsMedian('mcpLegacy'))} req/s)`, '>= 0.60x', mcpLegacyRatio >= 0.6)
   row('RSS idle', mb(memory.idle), '< 90 MB', memory.idle < 90 * MB)
