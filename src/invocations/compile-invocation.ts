@@ -6,7 +6,7 @@ import type { Redactor } from '../bindings/redact.js'
 import type { Consumers, ConsumedOperationRuntime } from '../consumers/build-consumers.js'
 import { sendUpstream, type UpstreamResponse, type UpstreamSignal } from '../consumers/send-upstream.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
-import type { CallContext, CallInputs } from '../expressions/call-context.js'
+import { plainValue, type CallContext, type CallInputs } from '../expressions/call-context.js'
 import { compileValue, type ExpressionScope, type ValueExpression } from '../expressions/compile-value.js'
 import { normalizeName } from '../expressions/template.js'
 import type { Logger } from '../server/logger.js'
@@ -81,19 +81,34 @@ export function unsupportedInvocation (feature: string): Invocation {
   return { operation: undefined, invoke: async () => outcome }
 }
 
-/** Mock outputs: `{name, value}` pairs whose values may hold `{{input}}` templates. */
+/**
+ * Mock outputs: `{name, type, value}` whose values may hold `{{input}}` templates, typed as declared:
+ * a `number` or `boolean` whose text reads as one is one; any other text stays as it is (nothing is
+ * lost to a failed conversion); an absent input is null.
+ */
 function compileMock (item: Invocable, context: InvocationContext): Invocation {
-  const fields = item.outputParameters.map((o) => [o.name as string, compileValue(o.value, context.scope)] as const)
+  const fields = item.outputParameters.map((o) => {
+    const expr = compileValue(o.value, context.scope)
+    const typed = o.type === 'number' || o.type === 'boolean' ? (ctx: CallContext) => asDeclared(expr(ctx), o.type as string) : expr
+    return [o.name as string, typed] as const
+  })
   const headers = { 'content-type': 'application/json; charset=utf-8' }
   return {
     operation: undefined,
     async invoke (inputs) {
       const ctx = { inputs, args: NO_ARGS }
       const out: Record<string, unknown> = {}
-      for (const [name, expr] of fields) out[name] = expr(ctx)
+      for (const [name, expr] of fields) out[name] = plainValue(expr(ctx)) ?? null
       return jsonOutcome(200, headers, out, context.redactor)
     },
   }
+}
+
+function asDeclared (value: unknown, type: string): unknown {
+  if (typeof value !== 'string') return value
+  const text = value.trim()
+  if (type === 'number') return text !== '' && Number.isFinite(Number(text)) ? Number(text) : value
+  return text === 'true' ? true : text === 'false' ? false : value
 }
 
 function compileCall (item: Invocable, operation: ConsumedOperationRuntime, context: InvocationContext): Invocation {
