@@ -34,6 +34,7 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --request-body-timeout MS    longest silence while a client sends its body (default ${DEFAULTS.requestBodyTimeout})   NAFTIKO_REQUEST_BODY_TIMEOUT
   --request-timeout MS         longest time to receive a whole request (default ${DEFAULTS.requestTimeout})   NAFTIKO_REQUEST_TIMEOUT
   --max-connections N          open connections per listener (default ${DEFAULTS.maxConnections})   NAFTIKO_MAX_CONNECTIONS
+  --control-port PORT          health, readiness, Prometheus metrics and status on loopback (0: a free port)   NAFTIKO_CONTROL_PORT
   --allow-origin ORIGIN        a browser origin allowed on a non-loopback expose (repeatable)   NAFTIKO_ALLOW_ORIGINS (comma-separated)
   --allow-unauthenticated      serve an expose without inbound authentication on a non-loopback address   NAFTIKO_ALLOW_UNAUTHENTICATED=1
   --log-format json|pretty     log lines as JSON, or readable (default: pretty on a terminal, else json)   NAFTIKO_LOG_FORMAT
@@ -71,6 +72,7 @@ async function main (argv: string[]): Promise<number> {
       'request-body-timeout': { type: 'string' },
       'request-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
+      'control-port': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
       'allow-unauthenticated': { type: 'boolean' },
       'log-format': { type: 'string' },

@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   readonly requestTimeout: number
   /** open connections per listener */
   readonly maxConnections: number
+  /** a control port (health, readiness, metrics, status) for a capability that declares none, or the port of the one it declares */
+  readonly controlPort: number | undefined
   /** browser origins allowed to call an expose that is not on loopback (`Origin` checked on every request) */
   readonly allowOrigins: readonly string[]
   /** serve an expose without inbound authentication on a non-loopback address (closed by default) */
@@ -63,6 +65,7 @@ export interface RuntimeFlags {
   'request-body-timeout'?: string
   'request-timeout'?: string
   'max-connections'?: string
+  'control-port'?: string
   'allow-origin'?: string[]
   'allow-unauthenticated'?: boolean
   'log-format'?: string
@@ -117,6 +120,7 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     requestBodyTimeout: integer(pick(flags['request-body-timeout'], 'NAFTIKO_REQUEST_BODY_TIMEOUT'), '--request-body-timeout', 1) ?? DEFAULTS.requestBodyTimeout,
     requestTimeout: integer(pick(flags['request-timeout'], 'NAFTIKO_REQUEST_TIMEOUT'), '--request-timeout', 1) ?? DEFAULTS.requestTimeout,
     maxConnections: integer(pick(flags['max-connections'], 'NAFTIKO_MAX_CONNECTIONS'), '--max-connections', 1) ?? DEFAULTS.maxConnections,
+    controlPort: integer(pick(flags['control-port'], 'NAFTIKO_CONTROL_PORT'), '--control-port', 0),
     allowUnauthenticated: flags['allow-unauthenticated'] === true || /^(1|true|yes)$/i.test(env.NAFTIKO_ALLOW_UNAUTHENTICATED ?? ''),
     logFormat: logFormat(pick(flags['log-format'], 'NAFTIKO_LOG_FORMAT')),
     allowOrigins: [...(flags['allow-origin'] ?? nonEmpty(env.NAFTIKO_ALLOW_ORIGINS)?.split(',') ?? [])].map((o) => checkOrigin(o.trim())),

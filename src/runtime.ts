@@ -10,7 +10,9 @@ import { JsonBodyReader } from './server/json-body.js'
 import { startListeners, type BoundAddress, type Listeners } from './server/listeners.js'
 import { createLogger, type Logger } from './server/logger.js'
 import { UsageError, type RuntimeOptions } from './options.js'
-import type { CapabilityModel, Expose } from './capability/model.js'
+import type { CapabilityModel, ControlExpose, Expose } from './capability/model.js'
+import type { ControlState } from './exposers/control/control-exposer.js'
+import { createMetrics, NO_METRICS } from './server/metrics.js'
 import { VERSION } from './version.js'
 
 export interface ExposeAddress extends BoundAddress {
@@ -49,12 +51,24 @@ function checkOverrides (model: CapabilityModel, options: RuntimeOptions): void 
 /** `auth: bearer`, then the routes or tools: a count and the first few. */
 function describeExpose (expose: Expose): string[] {
   const auth = `auth: ${'authentication' in expose && expose.authentication !== undefined ? expose.authentication.type : 'none'}`
-  const names = expose.type === 'rest'
-    ? expose.resources.flatMap((r) => r.operations.map((op) => `${op.method} ${op.path}`))
-    : expose.type === 'mcp' ? expose.tools.map((t) => t.name) : []
-  const what = expose.type === 'rest' ? 'route' : 'tool'
+  const [what, names] = expose.type === 'rest'
+    ? ['route', expose.resources.flatMap((r) => r.operations.map((op) => `${op.method} ${op.path}`))]
+    : expose.type === 'mcp'
+      ? ['tool', expose.tools.map((t) => t.name)]
+      : expose.type === 'skill'
+        ? ['skill', expose.skills.map((k) => k.name)]
+        : expose.type === 'control'
+          ? ['endpoint', [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status'] : [])]]
+          : ['tool', []]
   const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '')
   return [auth, `${names.length} ${what}${names.length === 1 ? '' : 's'}${names.length > 0 ? `: ${shown}` : ''}`]
+}
+
+/** The capability as served: with a control expose on loopback when --control-port asks for one and it has none. */
+function withControlPort (model: CapabilityModel, port: number | undefined): CapabilityModel {
+  if (port === undefined || model.exposes.some((e) => e.type === 'control')) return model
+  const control: ControlExpose = { type: 'control', namespace: 'control', address: '127.0.0.1', port, description: undefined, at: [], authentication: undefined, health: true, info: true, unsupported: [] }
+  return { ...model, exposes: [...model.exposes, control] }
 }
 
 /**
@@ -107,8 +121,14 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
 
   let listeners: Listeners | undefined
   const bodies = new JsonBodyReader()
+  // the control port: the capability's own, or one --control-port adds (health, metrics, status)
+  const served = withControlPort(model, options.controlPort)
+  const metrics = served.exposes.some((e) => e.type === 'control') ? await createMetrics() : undefined
+  const control = metrics === undefined
+    ? undefined
+    : { metrics, state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: { file: read.path, label: model.info.label, version: model.info.version }, addresses: [] } as ControlState }
   try {
-    const mounted = await mountExposers(model, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map(), formats: read.formats }, {
+    const mounted = await mountExposers(served, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map(), formats: read.formats }, {
       host: options.host,
       bodyLimit: options.bodyLimit,
       heartbeatMs: options.progressInterval,
@@ -117,12 +137,18 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       bodies,
       version: VERSION,
       capabilityPath: read.path,
+      metrics: metrics ?? NO_METRICS,
+      control,
     })
     listeners = await startListeners(mounted, ({ expose }) => ({
       host: hostOf(expose, options.host),
-      port: options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
+      port: (expose.type === 'control' ? options.controlPort : undefined) ?? options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
     }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections })
     const addresses = listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((mounted.servers[i] as { expose: Expose }).expose) }))
+    if (control !== undefined) {
+      control.state.addresses = addresses.map(({ type, namespace, url }) => ({ type, namespace, url }))
+      control.state.ready = true
+    }
     // one line per consumed namespace: where it points, or what is missing and how to give it
     const upstreams = model.consumes.map((c) => {
       const resolved = consumers.baseUri(c.namespace)
@@ -137,6 +163,7 @@ export async function startRuntime (file: string, options: RuntimeOptions, logDe
       stdio: mounted.stdio.length > 0,
       close () {
         closing ??= (async () => {
+          if (control !== undefined) control.state.draining = true
           try {
             await listeners?.close()
           } finally {

@@ -204,7 +204,9 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
     } else if (expose.type === 'mcp') {
       invocables.push(...expose.tools)
       for (const resource of expose.resources) if (resource.kind === 'dynamic') invocables.push(resource)
-    } else if (expose.type !== 'skill') {
+    } else if (expose.type === 'control') {
+      for (const what of expose.unsupported) unsupported([...expose.at, ...what.split('.')], `control ${what}`)
+    } else if (expose.type === 'agent-skill') {
       unsupported([...expose.at, 'type'], `expose type "${expose.type}"`)
     }
   }

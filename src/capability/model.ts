@@ -297,12 +297,24 @@ export interface SkillExpose extends ExposeCommon {
   readonly skills: readonly Skill[]
 }
 
-/** Expose types the format defines and this runtime loads without serving yet. */
-export interface PendingExpose extends ExposeCommon {
-  readonly type: 'agent-skill' | 'control'
+/** The management plane: health, readiness, status and Prometheus metrics (`namespace` defaults to `control`). */
+export interface ControlExpose extends ExposeCommon {
+  readonly type: 'control'
+  readonly authentication: InboundAuthentication | undefined
+  /** `/health/live` and `/health/ready` (default on) */
+  readonly health: boolean
+  /** `/status` (default off, as the format says) */
+  readonly info: boolean
+  /** what it declares that this runtime does not serve yet (`management.reload`, `observability`, ...) */
+  readonly unsupported: readonly string[]
 }
 
-export type Expose = RestExpose | McpExpose | SkillExpose | PendingExpose
+/** Expose types the format defines and this runtime loads without serving yet. */
+export interface PendingExpose extends ExposeCommon {
+  readonly type: 'agent-skill'
+}
+
+export type Expose = RestExpose | McpExpose | SkillExpose | ControlExpose | PendingExpose
 
 export interface AggregateFunction extends Invocable {
   readonly namespace: string

@@ -171,6 +171,22 @@ function normalizeExpose (e: Json, at: Path, out: DiagnosticList): M.Expose {
         authentication: auth(),
         skills: list(e.skills).map((k, i) => normalizeSkill(k, [...at, 'skills', i])),
       }
+    case 'control': {
+      const management = obj(e.management)
+      return {
+        ...common,
+        namespace: text(e.namespace) ?? 'control',
+        address: common.address ?? 'localhost',
+        type: 'control',
+        authentication: auth(),
+        health: management.health !== false,
+        info: management.info === true,
+        unsupported: [
+          ...['reload', 'validate', 'logs', 'scripting'].filter((k) => management[k] !== undefined && management[k] !== false).map((k) => `management.${k}`),
+          ...(e.observability === undefined ? [] : ['observability']),
+        ],
+      }
+    }
     default:
       return { ...common, type: e.type as M.PendingExpose['type'] }
   }

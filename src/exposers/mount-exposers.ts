@@ -4,6 +4,8 @@ import type { CapabilityModel, Expose } from '../capability/model.js'
 import type { InvocationContext } from '../invocations/compile-invocation.js'
 import type { JsonBodyReader } from '../server/json-body.js'
 import { buildInboundAuth } from './auth/inbound-auth.js'
+import type { ControlState } from './control/control-exposer.js'
+import type { Metrics, PrometheusMetrics } from '../server/metrics.js'
 
 /** One HTTP server of an expose, ready to listen. */
 export interface MountedServer {
@@ -31,6 +33,9 @@ export interface MountOptions {
   bodies: JsonBodyReader
   /** the capability file: relative `location`s (skills, MCP resources and prompts) resolve against its folder */
   capabilityPath: string
+  metrics: Metrics
+  /** present when the capability has a control port */
+  control: { state: ControlState, metrics: PrometheusMetrics } | undefined
 }
 
 /**
@@ -46,7 +51,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       const { buildRestExposer } = await import('./rest/rest-exposer.js')
       // without inbound authentication, a loopback REST expose answers only to loopback names
       const origins = expose.authentication === undefined && isLoopback(hostOf(expose, options.host)) ? { loopback: true, allowOrigins: options.allowOrigins } : undefined
-      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, origins, bodies: options.bodies })
+      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, metrics: options.metrics, origins, bodies: options.bodies })
       mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
@@ -56,7 +61,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       const prompts = expose.prompts.length === 0 ? undefined : await (await import('./mcp/mcp-prompts.js')).preparePrompts(expose, options.capabilityPath, context.redactor)
       // the capability's label and version, where it has them: MCP clients show the server by them
       const serverInfo = { name: expose.namespace, ...(model.info.label === undefined ? {} : { title: model.info.label }), version: model.info.version ?? options.version }
-      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, serverInfo, instructions: expose.description, logger, resources, prompts }
+      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, serverInfo, instructions: expose.description, logger, metrics: options.metrics, resources, prompts }
       if (expose.transport === 'stdio') {
         const { startMcpStdioExposer } = await import('./mcp/mcp-stdio.js')
         mounted.stdio.push(() => startMcpStdioExposer(expose, tools, mcpOptions))
@@ -78,6 +83,14 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
         await once(server, 'listening')
       }
       mounted.servers.push({ expose, server, path: '/skills', listen, close: () => closeHttpServer(server) })
+    } else if (expose.type === 'control' && options.control !== undefined) {
+      const { buildControlExposer } = await import('./control/control-exposer.js')
+      const server = buildControlExposer(expose, options.control.state, options.control.metrics, context.scope)
+      const listen = async (host: string, port: number): Promise<void> => {
+        server.listen({ host, port })
+        await once(server, 'listening')
+      }
+      mounted.servers.push({ expose, server, path: '', listen, close: () => closeHttpServer(server) })
     }
   }
   return mounted

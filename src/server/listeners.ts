@@ -78,7 +78,10 @@ export async function startListeners (mounted: Mounted, addressOf: (server: Moun
           }
         }, 100)
         try {
-          await closeAll()
+          // the control port closes last: while in-flight requests finish it answers "not ready"
+          const control = mounted.servers.filter((s) => s.expose.type === 'control')
+          await Promise.allSettled([...mounted.servers.filter((s) => !control.includes(s)).map((s) => s.close()), ...stdio.map((s) => s.close())])
+          await Promise.allSettled(control.map((s) => s.close()))
         } finally {
           clearTimeout(timer)
           clearInterval(sweep)

@@ -22,6 +22,8 @@ export interface ToolCallContext {
   /** shortest time between two progress notifications of a stream */
   coalesceMs: number
   logger: Logger
+  /** counts a call that failed on the upstream's side, by kind (`upstream_timeout`, `status_503`) */
+  upstreamError: (kind: string) => void
 }
 
 /**
@@ -51,6 +53,8 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
   const upstreamStatus = outcome.kind === 'error' ? null : outcome.status
   // a failure names its cause: the gateway's error code, or the upstream's own
   const cause = outcome.kind === 'error' ? (ctx.signal.aborted ? 'cancelled' : toErrorResponse(outcome.error).body.error.code) : outcome.kind === 'upstream_error' ? (outcome.code ?? `upstream ${outcome.status}`) : undefined
+  if (outcome.kind === 'upstream_error') ctx.upstreamError(`status_${outcome.status}`)
+  else if (cause?.startsWith('upstream_') === true) ctx.upstreamError(cause)
   ctx.logger.info({ method: 'tools/call', tool: tool.definition.name, upstreamStatus, cause, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
   return toolResult(outcome, ctx, tool.definition.name)
 }

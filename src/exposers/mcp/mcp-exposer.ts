@@ -6,6 +6,7 @@ import { toErrorResponse } from '../../errors/envelope.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
+import type { Metrics } from '../../server/metrics.js'
 import { answerClientError } from '../../server/client-error.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { repeatsCredential } from '../auth/inbound-auth.js'
@@ -25,6 +26,7 @@ export interface McpExposerOptions {
   heartbeatMs: number
   coalesceMs: number
   logger: Logger
+  metrics: Metrics
   /** what the server says it is (name, title, version) */
   serverInfo: { name: string, title?: string, version: string }
   /** the expose's `description`: the server's instructions to the client */
@@ -78,6 +80,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         heartbeatMs: options.heartbeatMs,
         coalesceMs: options.coalesceMs,
         logger,
+        upstreamError: (kind) => options.metrics.upstreamError(options.serverInfo.name, kind),
       }
       if (progressToken !== undefined) {
         callCtx.progress = (progress, message) => {
@@ -110,6 +113,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   const connection = instance.connection as AsyncLocalStorage<Connection>
   /** the JSON-RPC method(s) of each request, for its log line */
   const rpcMethods = new WeakMap<IncomingMessage, string>()
+  const metricRoutes = new WeakMap<IncomingMessage, string>()
   // The SDK (with zod) is loaded when a request first needs it: tools/call, the common case, is
   // answered without it, and a gateway that serves none of the rest never pays its startup time.
   let sdk: Promise<{ node: (req: IncomingMessage, res: ServerResponse, parsed?: unknown) => Promise<void>, close: () => Promise<void> }> | undefined
@@ -128,7 +132,12 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
     const path = (req.url ?? '/').split('?')[0] ?? '/'
-    res.once('finish', () => log.info({ method: req.method, route: path, rpc: rpcMethods.get(req), status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request'))
+    res.once('finish', () => {
+      const ms = performance.now() - started
+      const rpc = rpcMethods.get(req)
+      options.metrics.request(expose.namespace, metricRoutes.get(req) ?? (req.method === 'GET' || req.method === 'DELETE' ? req.method : 'other'), res.statusCode, ms)
+      log.info({ method: req.method, route: path, rpc, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
+    })
     if (auth?.resourceServer?.metadataPaths.includes(path) === true && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
       res.end(JSON.stringify(auth.resourceServer.metadata))
@@ -148,6 +157,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   })
 
   const serverInfo = options.serverInfo
+  const upstreamErrorMetric = (kind: string): void => options.metrics.upstreamError(expose.namespace, kind)
   // who may cancel a call: with inbound authentication, the principal (the credential it presented,
   // wherever it connects from); without, the address and user agent (the only cue there is)
   const credentialHeader = expose.authentication?.type === 'apikey' && expose.authentication.placement === 'header' ? expose.authentication.key.toLowerCase() : 'authorization'
@@ -169,6 +179,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     readJsonBody(req, options.bodyLimit, options.bodies).then((message) => {
       const rpc = rpcMethodOf(message)
       if (rpc !== undefined) rpcMethods.set(req, rpc)
+      metricRoutes.set(req, metricRouteOf(message, tools))
       // batching was removed in 2025-06-18: one HTTP request must not fan out to many upstream calls
       const version = req.headers['mcp-protocol-version']
       if (Array.isArray(message) && typeof version === 'string' && version >= '2025-06-18') {
@@ -179,7 +190,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const cancellation = new Cancellation()
       res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
-      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log }
+      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, upstreamError: upstreamErrorMetric }
       return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(done)
     }).catch((err: unknown) => {
       if (res.headersSent) {
@@ -210,6 +221,21 @@ function rpcMethodOf (message: unknown): string | undefined {
   const one = (m: unknown): string => typeof (m as { method?: unknown } | null)?.method === 'string' ? (m as { method: string }).method : 'response'
   if (Array.isArray(message)) return `batch: ${message.map(one).join(', ')}`
   return message === null || typeof message !== 'object' ? undefined : one(message)
+}
+
+const MCP_METHODS = new Set(['initialize', 'ping', 'server/discover', 'tools/list', 'tools/call', 'resources/list', 'resources/templates/list', 'resources/read', 'prompts/list', 'prompts/get', 'completion/complete', 'logging/setLevel', 'notifications/initialized', 'notifications/cancelled', 'notifications/progress'])
+
+/** A metric label from a bounded set, whatever a client sends: the MCP method, with the tool's name
+ * for a call of a declared tool. */
+function metricRouteOf (message: unknown, tools: ReadonlyMap<string, PreparedTool>): string {
+  if (Array.isArray(message)) return 'batch'
+  const m = message as { method?: unknown, params?: { name?: unknown } } | null
+  if (m === null || typeof m !== 'object') return 'other'
+  if (typeof m.method !== 'string') return 'response'
+  if (!MCP_METHODS.has(m.method)) return 'other'
+  if (m.method !== 'tools/call') return m.method
+  const name = m.params?.name
+  return typeof name === 'string' && tools.has(name) ? `tools/call ${name}` : 'tools/call (unknown tool)'
 }
 
 /** Reads a POST body up to the limit and parses it; a syntax error is the caller's to answer. */

@@ -11,6 +11,7 @@ import { compileForward, type Forward, type ForwardRequest } from '../../invocat
 import type { Outcome } from '../../invocations/outcome.js'
 import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
+import type { Metrics } from '../../server/metrics.js'
 import { answerClientError } from '../../server/client-error.js'
 import type { JsonBodyReader } from '../../server/json-body.js'
 import { buildInboundAuth, credentialInputs, repeatsCredential } from '../auth/inbound-auth.js'
@@ -21,6 +22,7 @@ import { compileRouteInputs, RestInputs, type RouteInputs } from './rest-inputs.
 export interface RestExposerOptions {
   bodyLimit: number
   logger: Logger
+  metrics: Metrics
   /** Host and Origin checks, for an unauthenticated expose on loopback */
   origins: OriginPolicy | undefined
   bodies: JsonBodyReader
@@ -50,7 +52,7 @@ declare module 'fastify' {
  * compiled at startup; every error the gateway itself produces is an OpenAI-style envelope.
  */
 export function buildRestExposer (expose: RestExpose, context: InvocationContext, options: RestExposerOptions): FastifyInstance {
-  const log = options.logger.child({ expose: expose.namespace })
+  const log: RequestLog = { logger: options.logger.child({ expose: expose.namespace }), metrics: options.metrics, expose: expose.namespace }
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit,
@@ -103,8 +105,9 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
       return
     }
     const { status, body } = toErrorResponse(err)
-    if (status >= 500) log.error({ reqId: request.id, err }, 'request failed')
-    else log.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
+    if (status >= 500) log.logger.error({ reqId: request.id, err }, 'request failed')
+    else log.logger.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
+    if (body.error.code.startsWith('upstream_')) log.metrics.upstreamError(log.expose, body.error.code)
     void reply.code(status).header('content-type', 'application/json').header(REQUEST_ID, request.id).send(body)
   })
   app.setNotFoundHandler((request, reply) => {
@@ -144,7 +147,7 @@ function inboundCredential (auth: RestExpose['authentication']): { headers: stri
 }
 
 /** `/forward/{{path}}` serves `/forward/` and everything under it; a path with no placeholder, itself too. */
-function mountForward (app: FastifyInstance, resource: RestResource, forward: Forward, log: Logger): void {
+function mountForward (app: FastifyInstance, resource: RestResource, forward: Forward, log: RequestLog): void {
   const first = splitPath(resource.path).findIndex((part) => typeof part !== 'string')
   const prefix = first === -1 ? resource.path : splitPath(resource.path).slice(0, first).join('')
   const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix
@@ -194,7 +197,7 @@ function toFastifyPath (path: string): { url: string, pathParams: Map<string, st
   return { url, pathParams }
 }
 
-function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: Logger): Promise<void> {
+function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: RequestLog): Promise<void> {
   const inputs = new RestInputs(request, route.inputs)
   const problem = inputs.check()
   if (problem !== undefined) throw problem
@@ -202,7 +205,7 @@ function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyRe
 }
 
 /** Runs an invocation (aborted when the client goes away) and renders its outcome as the answer. */
-async function answer (request: FastifyRequest, reply: FastifyReply, log: Logger, invoke: (gone: Cancellation) => Promise<Outcome>): Promise<void> {
+async function answer (request: FastifyRequest, reply: FastifyReply, log: RequestLog, invoke: (gone: Cancellation) => Promise<Outcome>): Promise<void> {
   void reply.header(REQUEST_ID, request.id)
   const raw = reply.raw
   const gone = new Cancellation()
@@ -219,6 +222,7 @@ async function answer (request: FastifyRequest, reply: FastifyReply, log: Logger
       return
     case 'upstream_error':
       request.upstreamStatus = outcome.status
+      log.metrics.upstreamError(log.expose, `status_${outcome.status}`)
       await reply.code(outcome.status).headers(outcome.headers).send(outcome.body)
       return
   }
@@ -227,14 +231,28 @@ async function answer (request: FastifyRequest, reply: FastifyReply, log: Logger
   request.logged = true
   reply.hijack()
   const headers = { ...outcome.headers, [REQUEST_ID]: request.id }
-  const relayed: RelayOutcome = await (outcome.kind === 'stream'
-    ? relayEventStream(raw, outcome.status, headers, outcome.body)
-    : relayBody(raw, outcome.status, headers, outcome.body))
+  let relayed: RelayOutcome
+  if (outcome.kind === 'stream') {
+    log.metrics.streamOpened(log.expose)
+    relayed = await relayEventStream(raw, outcome.status, headers, outcome.body).finally(() => log.metrics.streamClosed(log.expose))
+  } else {
+    relayed = await relayBody(raw, outcome.status, headers, outcome.body)
+  }
   logRequest(log, request, outcome.status, performance.now() - started, { upstreamMs, outcome: relayed })
 }
 
-function logRequest (log: Logger, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
-  log.info({
+/** Where an expose's request lines and metrics go. */
+interface RequestLog {
+  readonly logger: Logger
+  readonly metrics: Metrics
+  readonly expose: string
+}
+
+function logRequest (log: RequestLog, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
+  const route = request.routeOptions.url ?? 'unknown'
+  log.metrics.request(log.expose, route, status, ms)
+  if (extra?.upstreamMs !== undefined) log.metrics.upstream(log.expose, route, extra.upstreamMs)
+  log.logger.info({
     reqId: request.id,
     method: request.method,
     route: request.routeOptions.url ?? null,

@@ -1,13 +1,12 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { Server, ServerResponse } from 'node:http'
 import { zip } from 'fflate'
 import type { CapabilityModel, Skill, SkillExpose } from '../../capability/model.js'
 import { filePathOf } from '../../capability/file-location.js'
-import { toErrorResponse } from '../../errors/envelope.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { ExpressionScope } from '../../expressions/compile-value.js'
-import { answerClientError } from '../../server/client-error.js'
 import type { Logger } from '../../server/logger.js'
 import { buildInboundAuth } from '../auth/inbound-auth.js'
+import { readOnlyServer, sendJson } from '../auth/read-only-server.js'
 import { describeSkill, skillMarkdown, summarizeSkill } from './skill-catalog.js'
 import { contentTypeOf, SkillFiles } from './skill-files.js'
 
@@ -46,47 +45,23 @@ export async function buildSkillExposer (expose: SkillExpose, model: CapabilityM
   const details = new Map(expose.skills.map((s) => [s.name, describeSkill(s, model)]))
   const auth = buildInboundAuth(expose.authentication, options.scope)
 
-  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (auth !== undefined) {
-      const verdict = await auth.check(req.headers, req.url ?? '/')
-      if (!verdict.ok) throw Object.assign(new NaftikoError(verdict.status === 403 ? 'insufficient_scope' : 'unauthorized', verdict.message), { challenge: verdict.challenge })
-    }
-    const path = (req.url ?? '/').split('?')[0] ?? '/'
+  return readOnlyServer(auth?.check, async (path, _req, res) => {
     const parts = path.split('/').filter((p) => p !== '')
     if (parts[0] !== 'skills' && parts.length > 0) throw new NaftikoError('unknown_route', `No route for ${path}; the skill catalog is /skills.`)
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new NaftikoError('method_not_allowed', `The skill catalog answers GET only, not ${req.method ?? ''}.`)
-    if (parts.length <= 1) return sendJson(res, list)
+    if (parts.length <= 1) return sendJson(res, 200, list)
     const name = decode(parts[1] as string)
     const skill = served.get(name)
     if (skill === undefined) throw new NaftikoError('not_found', `No skill named "${name}".`)
-    if (parts.length === 2) return sendJson(res, details.get(name))
+    if (parts.length === 2) return sendJson(res, 200, details.get(name))
     if (parts[2] === 'download' && parts.length === 3) return sendZip(res, skill)
     if (parts[2] !== 'contents') throw new NaftikoError('unknown_route', `No route for ${path}.`)
-    if (parts.length === 3) return sendJson(res, { skill: name, files: await filesOf(skill) })
+    if (parts.length === 3) return sendJson(res, 200, { skill: name, files: await filesOf(skill) })
     const file = parts.slice(3).map(decode).join('/')
     const bytes = file === 'SKILL.md' && skill.files === undefined ? Buffer.from(skill.markdown) : await skill.files?.read(file)
     if (bytes === undefined) throw new NaftikoError('not_found', `Skill "${name}" has no file ${file}.`)
     res.writeHead(200, { 'content-type': contentTypeOf(file), 'content-length': bytes.length, ...FILE_HEADERS })
     res.end(bytes)
-  }
-
-  const server = createServer((req, res) => {
-    const started = performance.now()
-    res.once('finish', () => log.info({ method: req.method, route: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request'))
-    route(req, res).catch((err: unknown) => {
-      if (res.headersSent) {
-        res.destroy()
-        return
-      }
-      const { status, body } = toErrorResponse(err)
-      if (status >= 500) log.error({ err }, 'skill request failed')
-      const challenge = (err as { challenge?: string }).challenge
-      res.writeHead(status, { 'content-type': 'application/json', ...(challenge === undefined ? {} : { 'www-authenticate': challenge }), ...(status === 405 ? { allow: 'GET, HEAD' } : {}) })
-      res.end(JSON.stringify(body))
-    })
-  })
-  server.on('clientError', answerClientError)
-  return server
+  }, (err) => log.error({ err }, 'skill request failed'))
 }
 
 function decode (part: string): string {
@@ -95,12 +70,6 @@ function decode (part: string): string {
   } catch {
     throw new NaftikoError('invalid_request', 'The path is not valid percent-encoding.')
   }
-}
-
-function sendJson (res: ServerResponse, value: unknown): void {
-  const body = JSON.stringify(value)
-  res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
-  res.end(body)
 }
 
 async function filesOf (skill: ServedSkill): Promise<Array<{ path: string, size: number }>> {
