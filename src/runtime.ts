@@ -37,13 +37,15 @@ export interface Runtime {
  * A misspelt name in `--port NAME=PORT` or `--base-uri NAMESPACE=URL` would leave the default in
  * place (and send the key to the capability's own base URI): it is a usage error that names it.
  */
+const EXPOSE_TYPES = new Set(['rest', 'mcp', 'skill', 'control'])
+
 function checkOverrides (model: CapabilityModel, options: RuntimeOptions): void {
   const exposes = [...new Set([...model.exposes.map((e) => e.namespace), ...model.exposes.map((e) => e.type)])]
   const consumes = model.consumes.map((c) => c.namespace)
   const unknown = (flag: string, name: string, known: string[]): UsageError => new UsageError(`${flag} names "${name}", which this capability does not have; it has ${known.length === 0 ? 'none' : known.map((k) => `"${k}"`).join(', ')}`)
   for (const name of options.ports.keys()) {
-    // `rest=0` and `mcp=0` are harmless where the capability has no such expose
-    if (!exposes.includes(name) && name !== 'rest' && name !== 'mcp') throw unknown('--port', name, exposes)
+    // a type (`rest=0`, `control=0`) is harmless where the capability has no such expose
+    if (!exposes.includes(name) && !EXPOSE_TYPES.has(name)) throw unknown('--port', name, exposes)
   }
   for (const name of options.baseUris.keys()) if (!consumes.includes(name)) throw unknown('--base-uri', name, consumes)
 }

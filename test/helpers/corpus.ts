@@ -276,7 +276,7 @@ export async function startCorpusGateway (rel: string, options: CorpusGatewayOpt
   return startGateway(join(CORPUS, rel), {
     flags: {
       host: '127.0.0.1',
-      port: ['rest=0', 'mcp=0', ...exposes.map((e) => `${String(e.namespace)}=0`)],
+      port: ['rest=0', 'mcp=0', 'control=0', ...exposes.map((e) => `${String(e.namespace)}=0`)],
       'base-uri': options.baseUris === false ? [] : namespaces.map((ns) => `${ns}=${options.upstream}/echo/${ns}`),
       'log-level': 'warn',
       'shutdown-timeout': '2000',
