@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http'
-import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closeServer, listenOnLoopback } from '../helpers/loopback.js'
 import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
 
 /**
@@ -27,15 +27,9 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end('{"ships":[]}')
   })
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  const address = upstream.address()
-  origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+  origin = await listenOnLoopback(upstream)
 })
-afterAll(async () => {
-  upstream.close()
-  await once(upstream, 'close')
-})
+afterAll(async () => { await closeServer(upstream) })
 
 const capability = (control: string): string => `
 naftiko: "1.0.0-alpha2"

@@ -1,9 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
-import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { rawGet } from '../helpers/raw-http.js'
+import { closeServer, listenOnLoopback } from '../helpers/loopback.js'
 import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
 
 /**
@@ -44,16 +44,10 @@ beforeAll(async () => {
       }
     })
   })
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  const address = upstream.address()
-  origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+  origin = await listenOnLoopback(upstream)
 })
 
-afterAll(async () => {
-  upstream.close()
-  await once(upstream, 'close')
-})
+afterAll(async () => { await closeServer(upstream) })
 
 const capability = (auth: string): string => `
 naftiko: "1.0.0-alpha2"
