@@ -1,3 +1,4 @@
+import type { TraceContext } from './trace-context.js'
 /**
  * What a compiled request reads per call. `inputs` are the calling adapter's inputs (REST: path,
  * query, header, JSON body field; MCP: tool arguments), looked up by normalized name
@@ -10,6 +11,8 @@ export interface CallInputs {
   readonly body: unknown
   /** Inside an orchestration: the outputs of the steps done so far, by step name. */
   readonly steps?: Readonly<Record<string, unknown>>
+  /** the caller's W3C trace context, which upstream calls join */
+  readonly trace?: TraceContext | undefined
 }
 
 export interface CallContext {

@@ -4,6 +4,7 @@ import type { RestResource } from '../capability/model.js'
 import { dispatchUpstream, type UpstreamSignal } from '../consumers/send-upstream.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import type { CallContext } from '../expressions/call-context.js'
+import { traceContextOf, traceHeaders } from '../expressions/trace-context.js'
 import { compileOutputMapping } from './compile-mapping.js'
 import { answerOutcome, type InvocationContext } from './compile-invocation.js'
 import type { AnswerShape, Outcome } from './outcome.js'
@@ -60,6 +61,8 @@ export function compileForward (forward: NonNullable<RestResource['forward']>, c
         }
         // the namespace's fixed headers and credential are applied last: the caller cannot replace them
         Object.assign(headers, built.headers)
+        const trace = traceContextOf(request.headers)
+        if (trace !== undefined) Object.assign(headers, traceHeaders(trace))
         const hasBody = request.body !== null && (request.headers['content-length'] !== undefined ? request.headers['content-length'] !== '0' : request.headers['transfer-encoding'] !== undefined)
         const upstream = await dispatchUpstream(operation, {
           method: request.method,

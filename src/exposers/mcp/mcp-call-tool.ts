@@ -2,6 +2,7 @@ import { toErrorResponse } from '../../errors/envelope.js'
 import { collectOutcome } from '../../invocations/compile-invocation.js'
 import type { StreamProgress } from '../../invocations/assemble-stream.js'
 import type { Outcome } from '../../invocations/outcome.js'
+import type { TraceContext } from '../../expressions/trace-context.js'
 import type { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import { McpInputs, type PreparedTool } from './mcp-tools.js'
@@ -24,6 +25,8 @@ export interface ToolCallContext {
   logger: Logger
   /** counts a call that failed on the upstream's side, by kind (`upstream_timeout`, `status_503`) */
   upstreamError: (kind: string) => void
+  /** the HTTP caller's W3C trace context, which the upstream call joins */
+  trace?: TraceContext | undefined
 }
 
 /**
@@ -41,7 +44,7 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
   const heartbeat = startHeartbeat(ctx, progress, started)
   let outcome: Outcome
   try {
-    outcome = await tool.invocation.invoke(new McpInputs(args), ctx.signal)
+    outcome = await tool.invocation.invoke(new McpInputs(args, ctx.trace), ctx.signal)
   } finally {
     heartbeat?.stop()
   }

@@ -4,6 +4,7 @@ import type * as ServerSdk from '@modelcontextprotocol/server'
 import type { McpExpose } from '../../capability/model.js'
 import { toErrorResponse } from '../../errors/envelope.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
+import { traceContextOf, type TraceContext } from '../../expressions/trace-context.js'
 import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import type { Metrics } from '../../server/metrics.js'
@@ -38,7 +39,7 @@ export interface McpExposerOptions {
 
 /** The HTTP request a message arrived on: the client going away aborts the upstream call (an
  * HTTP disconnect is not an MCP cancellation in the SDK), and `client` tells callers apart. */
-export interface Connection { signal: AbortSignal, client: string }
+export interface Connection { signal: AbortSignal, client: string, trace: TraceContext | undefined }
 
 /** What one MCP expose owns: its calls in flight and, over HTTP, the request each message came on. */
 export interface McpInstance {
@@ -81,6 +82,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         coalesceMs: options.coalesceMs,
         logger,
         upstreamError: (kind) => options.metrics.upstreamError(options.serverInfo.name, kind),
+        trace: http?.trace,
       }
       if (progressToken !== undefined) {
         callCtx.progress = (progress, message) => {
@@ -169,7 +171,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     const viaSdk = (parsed?: unknown): void => {
       const abort = new AbortController()
       res.once('close', () => { if (!res.writableFinished) abort.abort() })
-      loadSdk().then(({ node }) => connection.run({ signal: abort.signal, client }, () => node(req, res, parsed))).catch((err: unknown) => {
+      loadSdk().then(({ node }) => connection.run({ signal: abort.signal, client, trace: traceContextOf(req.headers) }, () => node(req, res, parsed))).catch((err: unknown) => {
         log.error({ err }, 'mcp request failed')
         if (!res.headersSent) sendError(res, err)
         else res.destroy()
@@ -190,7 +192,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const cancellation = new Cancellation()
       res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
-      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, upstreamError: upstreamErrorMetric }
+      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, upstreamError: upstreamErrorMetric, trace: traceContextOf(req.headers) }
       return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(done)
     }).catch((err: unknown) => {
       if (res.headersSent) {

@@ -1,6 +1,7 @@
 import type { MappedOutput, McpExpose, McpTool } from '../../capability/model.js'
 import type { CallInputs } from '../../expressions/call-context.js'
 import { normalizeName } from '../../expressions/template.js'
+import type { TraceContext } from '../../expressions/trace-context.js'
 import { compileInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
 import { buildInputSchema, compileArgumentCheck, type ArgumentCheck, type JsonSchemaObject } from './mcp-tool-schema.js'
 
@@ -79,7 +80,7 @@ export class McpInputs implements CallInputs {
   private readonly byName = new Map<string, unknown>()
   readonly body: unknown
 
-  constructor (args: Record<string, unknown>) {
+  constructor (args: Record<string, unknown>, readonly trace?: TraceContext) {
     for (const [key, value] of Object.entries(args)) {
       const name = normalizeName(key)
       if (!this.byName.has(name)) this.byName.set(name, value)

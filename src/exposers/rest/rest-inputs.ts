@@ -4,6 +4,7 @@ import { type CallInputs, JsonBody, plainValue } from '../../expressions/call-co
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { hasType } from '../../invocations/input-types.js'
 import { normalizeName } from '../../expressions/template.js'
+import { traceContextOf, type TraceContext } from '../../expressions/trace-context.js'
 import { compileJsonPath, type Extractor } from '../../invocations/compile-mapping.js'
 
 /** Headers that are credentials or connection details of the client: never an input. */
@@ -44,6 +45,8 @@ export class RestInputs implements CallInputs {
   constructor (private readonly request: FastifyRequest, private readonly route: RouteInputs) {}
 
   get body (): unknown { return this.request.body }
+
+  get trace (): TraceContext | undefined { return traceContextOf(this.request.headers) }
 
   get (name: string): unknown {
     const declared = this.route.declared.get(name)
