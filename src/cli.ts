@@ -13,7 +13,7 @@ import { VERSION } from './version.js'
 const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
 
 Usage:
-  naftiko run FILE|DIR [options]      serve the capability's exposes (a directory: the one capability in it)
+  naftiko run FILE|DIR... [options]   serve the capabilities' exposes (several files, or every capability in a directory, in one process)
   naftiko validate [--strict] PATH... check capabilities (files, directories, globs); exit 0 when all can run, 1 when one cannot
   naftiko --help | --version
 
@@ -92,17 +92,17 @@ async function main (argv: string[]): Promise<number> {
     process.stdout.write(`naftiko: ${files.length} file(s) checked in ${Math.round(performance.now() - started)} ms: ${verdicts.valid} valid, ${verdicts.warnings} valid with warnings, ${verdicts.errors} with errors\n`)
     return verdicts.errors > 0 ? 1 : 0
   }
-  if (file === undefined || extra.length > 0) throw new UsageError(`${command} expects exactly one FILE`)
   if (command === 'run') {
-    let target: string
+    if (file === undefined) throw new UsageError('run expects one or more capability FILEs or directories')
+    let targets: string[]
     try {
-      target = await capabilityToRun(file)
+      targets = await capabilitiesToRun([file, ...extra])
     } catch (err) {
       if (!(err instanceof StartupError)) throw err
       process.stderr.write(`naftiko: ${err.message}\n`)
       return 1
     }
-    return run(target, values)
+    return run(targets, values)
   }
   throw new UsageError(`unknown command "${command}"`)
 }
@@ -130,37 +130,43 @@ async function validate (file: string, officialSchema: string | undefined): Prom
   return read.diagnostics.length > 0 ? 'warnings' : 'valid'
 }
 
-/** `run DIR` runs the one capability in it; none or several is a sentence, not a guess. */
-async function capabilityToRun (file: string): Promise<string> {
-  const info = await stat(file).catch(() => undefined)
-  if (info?.isDirectory() !== true) return file
-  const found = await capabilitiesIn(file)
-  if (found.length === 1) return found[0] as string
-  if (found.length === 0) throw new StartupError('capability_not_runnable', `${file} is a directory with no capability file in it (a YAML file with \`naftiko:\` and \`capability:\` at its root)`)
-  throw new StartupError('capability_not_runnable', `${file} holds ${found.length} capabilities (${found.slice(0, 4).join(', ')}${found.length > 4 ? ', ...' : ''}); name the one to run`)
+/** `run a.yaml DIR`: the files as named, and every capability a directory holds (none is a sentence). */
+async function capabilitiesToRun (args: readonly string[]): Promise<string[]> {
+  const files: string[] = []
+  for (const arg of args) {
+    const info = await stat(arg).catch(() => undefined)
+    if (info?.isDirectory() !== true) { files.push(arg); continue }
+    const found = await capabilitiesIn(arg)
+    if (found.length === 0) throw new StartupError('capability_not_runnable', `${arg} is a directory with no capability file in it (a YAML file with \`naftiko:\` and \`capability:\` at its root)`)
+    files.push(...found)
+  }
+  return [...new Set(files)]
 }
 
-async function run (file: string, flags: Record<string, unknown>): Promise<number> {
+async function run (files: readonly string[], flags: Record<string, unknown>): Promise<number> {
   const options = resolveOptions(flags)
   // loaded here, not at the top: --help, --version and validate need none of the servers
-  const { startRuntime } = await import('./runtime.js')
-  let runtime: Runtime
+  const { startRuntimes } = await import('./run-capabilities.js')
+  let runtimes: Runtime[]
   try {
-    runtime = await startRuntime(file, options)
+    runtimes = await startRuntimes(files, options)
   } catch (err) {
     if (!(err instanceof StartupError)) throw err
     if (err.diagnostics.length > 0) printDiagnostics(err.diagnostics)
-    else process.stderr.write(`naftiko: ${err.message}\n`)
+    else process.stderr.write(`naftiko: ${err.message.split('\n').join('\nnaftiko: ')}\n`)
     return 1
   }
-  printDiagnostics(runtime.warnings)
   // with an MCP stdio expose, stdout belongs to the protocol
-  const out = runtime.stdio ? process.stderr : process.stdout
-  for (const a of runtime.addresses) {
-    out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
-    if (flags.quiet !== true) for (const line of a.summary) out.write(`  ${line}\n`)
+  const out = runtimes.some((r) => r.stdio) ? process.stderr : process.stdout
+  for (const runtime of runtimes) {
+    printDiagnostics(runtime.warnings)
+    for (const a of runtime.addresses) {
+      out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
+      if (flags.quiet !== true) for (const line of a.summary) out.write(`  ${line}\n`)
+    }
+    if (flags.quiet !== true) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)
   }
-  if (flags.quiet !== true) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)
+  const runtime = { logger: (runtimes[0] as Runtime).logger, stdio: runtimes.some((r) => r.stdio), close: async () => { await Promise.all(runtimes.map((r) => r.close())) } }
 
   return new Promise((resolve) => {
     let stopping = false

@@ -1,4 +1,4 @@
-import { readCapability } from './capability/read-capability.js'
+import { readCapability, type ReadCapability } from './capability/read-capability.js'
 import { BASE_URI_WARNING, referenceScopeOf } from './capability/check-capability.js'
 import type { Diagnostic, SourceMap } from './capability/diagnostics.js'
 import { buildRedactor } from './bindings/redact.js'
@@ -39,9 +39,9 @@ export interface Runtime {
  */
 const EXPOSE_TYPES = new Set(['rest', 'mcp', 'skill', 'control'])
 
-function checkOverrides (model: CapabilityModel, options: RuntimeOptions): void {
-  const exposes = [...new Set([...model.exposes.map((e) => e.namespace), ...model.exposes.map((e) => e.type)])]
-  const consumes = model.consumes.map((c) => c.namespace)
+export function checkOverrides (models: readonly CapabilityModel[], options: RuntimeOptions): void {
+  const exposes = [...new Set(models.flatMap((model) => [...model.exposes.map((e) => e.namespace), ...model.exposes.map((e) => e.type)]))]
+  const consumes = models.flatMap((model) => model.consumes.map((c) => c.namespace))
   const unknown = (flag: string, name: string, known: string[]): UsageError => new UsageError(`${flag} names "${name}", which this capability does not have; it has ${known.length === 0 ? 'none' : known.map((k) => `"${k}"`).join(', ')}`)
   for (const name of options.ports.keys()) {
     // a type (`rest=0`, `control=0`) is harmless where the capability has no such expose
@@ -97,15 +97,26 @@ function refuseOpenExposes (model: CapabilityModel, options: RuntimeOptions, sou
 
 /** load -> validate -> resolve bindings -> build consumers -> compile and mount exposers -> listen. */
 export async function startRuntime (file: string, options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime> {
+  const { read, model } = await readRunnable(file)
+  checkOverrides([model], options)
+  return startReadRuntime(read, model, options, logDestination)
+}
+
+/** A capability file read for `run`: its errors, or a shared consumes document, stop here. */
+export async function readRunnable (file: string): Promise<{ read: ReadCapability, model: CapabilityModel }> {
   const read = await readCapability(file)
   if (!read.ok) throw new StartupError('capability_invalid', undefined, read.diagnostics)
   const model = read.model
   if (model === undefined) {
     throw new StartupError('capability_not_runnable', `${file} is a shared consumes document (a root \`consumes:\` and no \`capability:\`): capabilities import it with consumes: [{import, location}]; run one of those instead`)
   }
+  return { read, model }
+}
+
+/** Starts a capability already read (and its overrides checked against every capability of the process). */
+export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime> {
   // where each consumed namespace points is the startup summary's to say, flags and environment known
   const warnings = read.diagnostics.filter((d) => d.severity === 'warning' && !BASE_URI_WARNING.test(d.message))
-  checkOverrides(model, options)
   const openExposes = refuseOpenExposes(model, options, read.source, warnings)
 
   const bindings = await resolveBindings(model, read.document, read.path, read.source, options.env)

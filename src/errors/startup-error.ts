@@ -12,6 +12,7 @@ export const STARTUP_CODES = {
   binding_unresolved: 'a bound variable has no value',
   listen_failed: 'an expose cannot listen on its address',
   exposure_refused: 'an expose would serve strangers with the gateway\'s credentials',
+  capabilities_clash: 'two capabilities of one process declare the same namespace or port',
 } as const
 
 export type StartupCode = keyof typeof STARTUP_CODES

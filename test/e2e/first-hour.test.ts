@@ -63,7 +63,7 @@ describe('the first hour', () => {
     expect(result.stderr).not.toMatch(/missing required field "consumes"/)
   })
 
-  it('runs the one capability in a directory, and says so when a directory has none or several', async () => {
+  it('runs the capabilities in a directory, says so when it has none, and refuses two that clash', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'naftiko-dir-'))
     const none = await runCli(['run', dir])
     expect(none.code).toBe(1)
@@ -76,9 +76,11 @@ describe('the first hour', () => {
     expect(await cli.exited).toBe(0)
 
     await writeFile(join(dir, 'second.yml'), await import('node:fs/promises').then((fs) => fs.readFile(CHAT_CAPABILITY, 'utf8')))
+    // the same capability twice: its namespaces clash, named with both files, and nothing starts
     const several = await runCli(['run', dir])
     expect(several.code).toBe(1)
-    expect(several.stderr).toMatch(/holds 2 capabilities .*chat\.yaml.*second\.yml.*name the one to run/)
+    expect(several.stderr).toMatch(/namespace "chat-completions-chat-completions" is declared by \S*chat\.yaml and by \S*second\.yml/)
+    expect(several.stderr).not.toMatch(STACK_FRAME)
   })
 
   it('validates directories and globs itself (.yaml and .yml) and ends with one summary line', async () => {

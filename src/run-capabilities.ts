@@ -1,0 +1,51 @@
+import { hostOf } from './exposers/mount-exposers.js'
+import { StartupError } from './errors/startup-error.js'
+import type { RuntimeOptions } from './options.js'
+import { checkOverrides, readRunnable, startReadRuntime, type Runtime } from './runtime.js'
+import type { CapabilityModel } from './capability/model.js'
+
+/**
+ * `naftiko run a.yaml b.yaml` (or a directory of capabilities): every capability in one process,
+ * each with its own exposes, pools and log context. They are read and checked together first: a
+ * namespace two of them declare, or a port two of their exposes would listen on, is an error naming
+ * both files, and nothing starts. With `--control-port`, the control port serves the first capability.
+ */
+export async function startRuntimes (files: readonly string[], options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime[]> {
+  const loaded = []
+  for (const file of files) loaded.push({ file, ...await readRunnable(file) })
+  checkClashes(loaded, options)
+  checkOverrides(loaded.map((l) => l.model), options)
+  const runtimes: Runtime[] = []
+  try {
+    for (const [i, { read, model }] of loaded.entries()) {
+      runtimes.push(await startReadRuntime(read, model, i === 0 ? options : { ...options, controlPort: undefined }, logDestination))
+    }
+  } catch (err) {
+    await Promise.allSettled(runtimes.map((r) => r.close()))
+    throw err
+  }
+  return runtimes
+}
+
+function checkClashes (loaded: ReadonlyArray<{ file: string, model: CapabilityModel }>, options: RuntimeOptions): void {
+  const namespaces = new Map<string, string>()
+  const ports = new Map<string, { file: string, namespace: string }>()
+  const problems: string[] = []
+  for (const { file, model } of loaded) {
+    const declared = new Set([...model.exposes.map((e) => e.namespace), ...model.consumes.map((c) => c.namespace)])
+    for (const namespace of declared) {
+      const other = namespaces.get(namespace)
+      if (other !== undefined) problems.push(`namespace "${namespace}" is declared by ${other} and by ${file}: --port, --base-uri and the logs would not tell them apart; rename one`)
+      else namespaces.set(namespace, file)
+    }
+    for (const expose of model.exposes) {
+      const port = options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0
+      if (port === 0 || (expose.type === 'mcp' && expose.transport === 'stdio')) continue
+      const key = `${hostOf(expose, options.host)}:${port}`
+      const other = ports.get(key)
+      if (other !== undefined && other.file !== file) problems.push(`${other.file} (expose "${other.namespace}") and ${file} (expose "${expose.namespace}") would both listen on ${key}; give one another port with --port NAME=PORT`)
+      else ports.set(key, { file, namespace: expose.namespace })
+    }
+  }
+  if (problems.length > 0) throw new StartupError('capabilities_clash', problems.join('\n'))
+}
