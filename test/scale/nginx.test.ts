@@ -156,6 +156,7 @@ describe.skipIf(NGINX === '')('two replicas behind nginx', () => {
 
   it('loses no request when a replica dies mid-run: nginx retries what it had not answered', async () => {
     const openai = new OpenAI({ apiKey: 'x', baseURL: `${rest}/v1`, maxRetries: 0 })
+    const before = upstream.requests.length
     let done = 0
     const calls = Array.from({ length: 40 }, async (_, i) => {
       // slow answers keep requests in flight on both replicas when one dies
@@ -168,5 +169,7 @@ describe.skipIf(NGINX === '')('two replicas behind nginx', () => {
     ;(replicas[0] as ServingCli).child.kill('SIGKILL')
     const answers = await Promise.all(calls)
     answers.forEach((text, i) => expect(text).toContain(`survive ${i}`))
+    // the dead replica had calls in flight: nginx sent them again to the other one
+    expect(upstream.requests.length - before).toBeGreaterThan(40)
   }, 120_000)
 })
