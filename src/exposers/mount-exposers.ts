@@ -77,7 +77,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       mounted.servers.push({ expose, server: http.server, path: '/mcp', listen, close: async () => { await http.close(); await closeHttpServer(http.server) } })
     } else if (expose.type === 'skill') {
       const { buildSkillExposer } = await import('./skill/skill-exposer.js')
-      const server = await buildSkillExposer(expose, model, { logger, capabilityPath: options.capabilityPath, scope: context.scope })
+      const server = await buildSkillExposer(expose, model, { logger, redactor: context.redactor, capabilityPath: options.capabilityPath, scope: context.scope })
       const listen = async (host: string, port: number): Promise<void> => {
         server.listen({ host, port })
         await once(server, 'listening')

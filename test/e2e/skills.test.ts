@@ -243,3 +243,55 @@ describe.skipIf(!existsSync(OFFICIAL))('the engine\'s skill feature file', () =>
     }
   })
 })
+
+describe('a skill file that holds a credential of the gateway', () => {
+  it('is scrubbed when it is text and withheld when it is not, in the contents and the zip', async () => {
+    const secret = 'sk-skill-secret-0123456789abcdef'
+    const root = await mkdtemp(join(tmpdir(), 'naftiko-skill-secret-'))
+    await mkdir(join(root, 'ops'))
+    await writeFile(join(root, 'ops', 'notes.md'), `the key is ${secret}\n`)
+    await writeFile(join(root, 'ops', 'image.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), Buffer.from(secret)]))
+    await writeFile(join(root, 'ops', 'plain.txt'), 'nothing to hide\n')
+    const file = join(root, 'capability.yaml')
+    await writeFile(file, `
+naftiko: "1.0.0-alpha2"
+binds:
+  - namespace: env
+    keys:
+      OPS_KEY: OPS_KEY
+capability:
+  consumes:
+    - type: http
+      namespace: ops-api
+      baseUri: "http://127.0.0.1:1"
+      authentication: { type: bearer, token: "{{OPS_KEY}}" }
+      resources:
+        - name: status
+          path: /status
+          operations:
+            - { name: status, method: GET }
+  exposes:
+    - type: skill
+      namespace: ops-skills
+      port: 0
+      skills:
+        - name: ops
+          description: Operations
+          location: "file:///./ops"
+`)
+    const gateway = await startGateway(file, { flags: { port: ['ops-skills=0'] }, env: { OPS_KEY: secret } })
+    try {
+      const base = gateway.url('skill')
+      const notes = await request(`${base}/ops/contents/notes.md`)
+      expect(await notes.body.text()).toBe('the key is [redacted]\n')
+      const image = await request(`${base}/ops/contents/image.png`)
+      expect(image.statusCode).toBe(404)
+      expect(await image.body.text()).not.toContain(secret)
+      const zip = unzipSync(new Uint8Array(await (await request(`${base}/ops/download`)).body.arrayBuffer()))
+      expect(Object.keys(zip).sort()).toEqual(['ops/SKILL.md', 'ops/notes.md', 'ops/plain.txt'])
+      expect(Buffer.from(zip['ops/notes.md'] as Uint8Array).toString()).toBe('the key is [redacted]\n')
+    } finally {
+      await gateway.close()
+    }
+  })
+})

@@ -1,5 +1,6 @@
 import type { Server, ServerResponse } from 'node:http'
 import { zip } from 'fflate'
+import type { Redactor } from '../../bindings/redact.js'
 import type { CapabilityModel, Skill, SkillExpose } from '../../capability/model.js'
 import { filePathOf } from '../../capability/file-location.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
@@ -12,6 +13,8 @@ import { contentTypeOf, SkillFiles } from './skill-files.js'
 
 export interface SkillExposerOptions {
   logger: Logger
+  /** a file that holds a bound secret never leaves as it is */
+  redactor: Redactor
   /** the capability file: relative `location`s resolve against its folder */
   capabilityPath: string
   scope: ExpressionScope
@@ -44,6 +47,7 @@ export async function buildSkillExposer (expose: SkillExpose, model: CapabilityM
   const list = { count: expose.skills.length, skills: expose.skills.map(summarizeSkill) }
   const details = new Map(expose.skills.map((s) => [s.name, describeSkill(s, model)]))
   const auth = buildInboundAuth(expose.authentication, options.scope)
+  const scrub = scrubber(options.redactor)
 
   return readOnlyServer(auth?.check, async (path, _req, res) => {
     const parts = path.split('/').filter((p) => p !== '')
@@ -53,12 +57,13 @@ export async function buildSkillExposer (expose: SkillExpose, model: CapabilityM
     const skill = served.get(name)
     if (skill === undefined) throw new NaftikoError('not_found', `No skill named "${name}".`)
     if (parts.length === 2) return sendJson(res, 200, details.get(name))
-    if (parts[2] === 'download' && parts.length === 3) return sendZip(res, skill)
+    if (parts[2] === 'download' && parts.length === 3) return sendZip(res, skill, scrub)
     if (parts[2] !== 'contents') throw new NaftikoError('unknown_route', `No route for ${path}.`)
     if (parts.length === 3) return sendJson(res, 200, { skill: name, files: await filesOf(skill) })
     const file = parts.slice(3).map(decode).join('/')
-    const bytes = file === 'SKILL.md' && skill.files === undefined ? Buffer.from(skill.markdown) : await skill.files?.read(file)
-    if (bytes === undefined) throw new NaftikoError('not_found', `Skill "${name}" has no file ${file}.`)
+    const read = file === 'SKILL.md' && skill.files === undefined ? Buffer.from(skill.markdown) : await skill.files?.read(file)
+    const bytes = read === undefined ? undefined : scrub(file, read)
+    if (bytes === undefined) throw new NaftikoError('not_found', `Skill "${name}" has no file ${file}${read === undefined ? '' : ' it can serve (it holds a credential of the gateway)'}.`)
     res.writeHead(200, { 'content-type': contentTypeOf(file), 'content-length': bytes.length, ...FILE_HEADERS })
     res.end(bytes)
   }, (err) => log.error({ err }, 'skill request failed'))
@@ -78,11 +83,27 @@ async function filesOf (skill: ServedSkill): Promise<Array<{ path: string, size:
   return [{ path: 'SKILL.md', size: Buffer.byteLength(skill.markdown) }, ...files]
 }
 
-/** The skill as a folder named after it: SKILL.md and every file of its location. */
-async function sendZip (res: ServerResponse, skill: ServedSkill): Promise<void> {
-  const entries: Record<string, Uint8Array> = { [`${skill.skill.name}/SKILL.md`]: Buffer.from(skill.markdown) }
+/**
+ * A file as it may leave: a text with a bound secret in it has it replaced, any other file that holds
+ * one is withheld (undefined).
+ */
+function scrubber (redactor: Redactor): (path: string, bytes: Buffer) => Buffer | undefined {
+  return (path, bytes) => {
+    if (!redactor.active) return bytes
+    const text = bytes.toString('utf8')
+    if (!redactor.holds(text) && !redactor.holds(bytes.toString('latin1'))) return bytes
+    return /^(text\/|application\/(json|yaml))/.test(contentTypeOf(path)) ? Buffer.from(redactor.redact(text)) : undefined
+  }
+}
+
+/** The skill as a folder named after it: SKILL.md and every file of its location (as they may leave). */
+async function sendZip (res: ServerResponse, skill: ServedSkill, scrub: (path: string, bytes: Buffer) => Buffer | undefined): Promise<void> {
+  const entries: Record<string, Uint8Array> = {}
+  const markdown = scrub('SKILL.md', Buffer.from(skill.markdown))
+  if (markdown !== undefined) entries[`${skill.skill.name}/SKILL.md`] = markdown
   for (const { path } of (await skill.files?.list()) ?? []) {
-    const bytes = await skill.files?.read(path)
+    const read = await skill.files?.read(path)
+    const bytes = read === undefined ? undefined : scrub(path, read)
     if (bytes !== undefined && path !== 'SKILL.md') entries[`${skill.skill.name}/${path}`] = bytes
   }
   const archive = await new Promise<Uint8Array>((resolve, reject) => zip(entries, { level: 6 }, (err, data) => err === null ? resolve(data) : reject(err)))
