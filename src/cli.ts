@@ -35,6 +35,7 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --request-timeout MS         longest time to receive a whole request (default ${DEFAULTS.requestTimeout})   NAFTIKO_REQUEST_TIMEOUT
   --max-connections N          open connections per listener (default ${DEFAULTS.maxConnections})   NAFTIKO_MAX_CONNECTIONS
   --control-port PORT          health, readiness, Prometheus metrics and status on loopback (0: a free port)   NAFTIKO_CONTROL_PORT
+  --listen-backlog N           connections the kernel queues per listener (default ${DEFAULTS.listenBacklog}; capped by net.core.somaxconn)   NAFTIKO_LISTEN_BACKLOG
   --allow-origin ORIGIN        a browser origin allowed on a non-loopback expose (repeatable)   NAFTIKO_ALLOW_ORIGINS (comma-separated)
   --allow-unauthenticated      serve an expose without inbound authentication on a non-loopback address   NAFTIKO_ALLOW_UNAUTHENTICATED=1
   --log-format json|pretty     log lines as JSON, or readable (default: pretty on a terminal, else json)   NAFTIKO_LOG_FORMAT
@@ -73,6 +74,7 @@ async function main (argv: string[]): Promise<number> {
       'request-timeout': { type: 'string' },
       'max-connections': { type: 'string' },
       'control-port': { type: 'string' },
+      'listen-backlog': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
       'allow-unauthenticated': { type: 'boolean' },
       'log-format': { type: 'string' },

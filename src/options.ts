@@ -29,6 +29,8 @@ export interface RuntimeOptions {
   readonly requestTimeout: number
   /** open connections per listener */
   readonly maxConnections: number
+  /** the listen queue of every listener (the kernel caps it at net.core.somaxconn) */
+  readonly listenBacklog: number
   /** a control port (health, readiness, metrics, status) for a capability that declares none, or the port of the one it declares */
   readonly controlPort: number | undefined
   /** browser origins allowed to call an expose that is not on loopback (`Origin` checked on every request) */
@@ -66,6 +68,7 @@ export interface RuntimeFlags {
   'request-timeout'?: string
   'max-connections'?: string
   'control-port'?: string
+  'listen-backlog'?: string
   'allow-origin'?: string[]
   'allow-unauthenticated'?: boolean
   'log-format'?: string
@@ -89,6 +92,7 @@ export const DEFAULTS = {
   // node's own default; fastify would otherwise switch it off
   requestTimeout: 300_000,
   maxConnections: 10_000,
+  listenBacklog: 4096,
   logLevel: 'info' as LevelWithSilent,
 }
 
@@ -121,6 +125,7 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     requestTimeout: integer(pick(flags['request-timeout'], 'NAFTIKO_REQUEST_TIMEOUT'), '--request-timeout', 1) ?? DEFAULTS.requestTimeout,
     maxConnections: integer(pick(flags['max-connections'], 'NAFTIKO_MAX_CONNECTIONS'), '--max-connections', 1) ?? DEFAULTS.maxConnections,
     controlPort: integer(pick(flags['control-port'], 'NAFTIKO_CONTROL_PORT'), '--control-port', 0),
+    listenBacklog: integer(pick(flags['listen-backlog'], 'NAFTIKO_LISTEN_BACKLOG'), '--listen-backlog', 1) ?? DEFAULTS.listenBacklog,
     allowUnauthenticated: flags['allow-unauthenticated'] === true || /^(1|true|yes)$/i.test(env.NAFTIKO_ALLOW_UNAUTHENTICATED ?? ''),
     logFormat: logFormat(pick(flags['log-format'], 'NAFTIKO_LOG_FORMAT')),
     allowOrigins: [...(flags['allow-origin'] ?? nonEmpty(env.NAFTIKO_ALLOW_ORIGINS)?.split(',') ?? [])].map((o) => checkOrigin(o.trim())),

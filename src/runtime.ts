@@ -156,7 +156,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     listeners = await startListeners(mounted, ({ expose }) => ({
       host: hostOf(expose, options.host),
       port: (expose.type === 'control' ? options.controlPort : undefined) ?? options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
-    }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections })
+    }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections, backlog: options.listenBacklog })
     const addresses = listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((mounted.servers[i] as { expose: Expose }).expose) }))
     if (control !== undefined) {
       control.state.addresses = addresses.map(({ type, namespace, url }) => ({ type, namespace, url }))

@@ -13,7 +13,7 @@ export interface MountedServer {
   server: HttpServer
   /** the path clients call, for the printed address (`/mcp`) */
   path: string
-  listen: (host: string, port: number) => Promise<unknown>
+  listen: (host: string, port: number, backlog: number) => Promise<unknown>
   close: () => Promise<unknown>
 }
 
@@ -52,7 +52,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       // without inbound authentication, a loopback REST expose answers only to loopback names
       const origins = expose.authentication === undefined && isLoopback(hostOf(expose, options.host)) ? { loopback: true, allowOrigins: options.allowOrigins } : undefined
       const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, metrics: options.metrics, origins, bodies: options.bodies })
-      mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port) => app.listen({ host, port }), close: () => app.close() })
+      mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port, backlog) => app.listen({ host, port, backlog }), close: () => app.close() })
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
       const tools = prepareTools(expose, context)
@@ -70,30 +70,26 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       const { buildMcpHttpExposer } = await import('./mcp/mcp-exposer.js')
       const origins = { loopback: isLoopback(hostOf(expose, options.host)), allowOrigins: options.allowOrigins }
       const http = buildMcpHttpExposer(expose, tools, mcpOptions, origins, buildInboundAuth(expose.authentication, context.scope))
-      const listen = async (host: string, port: number): Promise<void> => {
-        http.server.listen({ host, port })
-        await once(http.server, 'listening')
-      }
-      mounted.servers.push({ expose, server: http.server, path: '/mcp', listen, close: async () => { await http.close(); await closeHttpServer(http.server) } })
+      mounted.servers.push({ expose, server: http.server, path: '/mcp', listen: listenOn(http.server), close: async () => { await http.close(); await closeHttpServer(http.server) } })
     } else if (expose.type === 'skill') {
       const { buildSkillExposer } = await import('./skill/skill-exposer.js')
       const server = await buildSkillExposer(expose, model, { logger, redactor: context.redactor, capabilityPath: options.capabilityPath, scope: context.scope })
-      const listen = async (host: string, port: number): Promise<void> => {
-        server.listen({ host, port })
-        await once(server, 'listening')
-      }
-      mounted.servers.push({ expose, server, path: '/skills', listen, close: () => closeHttpServer(server) })
+      mounted.servers.push({ expose, server, path: '/skills', listen: listenOn(server), close: () => closeHttpServer(server) })
     } else if (expose.type === 'control' && options.control !== undefined) {
       const { buildControlExposer } = await import('./control/control-exposer.js')
       const server = buildControlExposer(expose, options.control.state, options.control.metrics, context.scope)
-      const listen = async (host: string, port: number): Promise<void> => {
-        server.listen({ host, port })
-        await once(server, 'listening')
-      }
-      mounted.servers.push({ expose, server, path: '', listen, close: () => closeHttpServer(server) })
+      mounted.servers.push({ expose, server, path: '', listen: listenOn(server), close: () => closeHttpServer(server) })
     }
   }
   return mounted
+}
+
+/** How a plain node:http server of an expose listens. */
+function listenOn (server: HttpServer): MountedServer['listen'] {
+  return async (host, port, backlog) => {
+    server.listen({ host, port, backlog })
+    await once(server, 'listening')
+  }
 }
 
 /** `--host`, else the expose's `address`, else loopback. */

@@ -28,6 +28,8 @@ export interface ListenerLimits {
   /** longest time to receive a whole request: node answers 408 (server/client-error.ts) */
   requestTimeout: number
   maxConnections: number
+  /** the listen queue: connections the kernel holds until the gateway accepts them */
+  backlog: number
 }
 
 export async function startListeners (mounted: Mounted, addressOf: (server: MountedServer) => { host: string, port: number }, limits: ListenerLimits): Promise<Listeners> {
@@ -45,7 +47,7 @@ export async function startListeners (mounted: Mounted, addressOf: (server: Moun
     const { expose, server, path, listen } = mountedServer
     const { host, port } = addressOf(mountedServer)
     try {
-      await listen(host, port)
+      await listen(host, port, limits.backlog)
     } catch (err) {
       await closeAll()
       const code = (err as NodeJS.ErrnoException).code
