@@ -12,7 +12,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
-import { ROOT, cleanEnv, killAll, machineTicks, ownTicks, rssOf, startNode } from './lib/processes.mjs'
+import { ROOT, cleanEnv, killAll, machineTicks, ownTicks, rssOf, startNode, ticksOf } from './lib/processes.mjs'
 import { median, percentile, sequential, streams, throughput } from './lib/measure.mjs'
 import { renderQuickReport, renderReport } from './lib/report.mjs'
 import { measureOrchestration } from './lib/orchestration.mjs'
@@ -152,9 +152,13 @@ async function main () {
   const tp = Object.fromEntries(tpKeys.map((k) => [k, []]))
   progress(`throughput: warm-up ${CFG.warmSeconds} s per target`)
   for (const key of tpKeys) await throughput(targets[key], { seconds: CFG.warmSeconds })
+  // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
+  const pidOf = (key) => key.startsWith('direct') ? upstream.pid : key.startsWith('proxy') ? proxy.pid : key === 'peer' ? peer?.pid : gateway.pid
   for (let round = 0; round < CFG.rounds; round++) {
     for (const key of rotate(tpKeys, round)) {
+      const before = ticksOf(pidOf(key))
       const r = await throughput(targets[key], { seconds: CFG.seconds })
+      r.cpuUs = r.total > 0 ? (ticksOf(pidOf(key)) - before) * 10_000 / r.total : NaN
       tp[key].push(r)
     }
     progress(`throughput round ${round + 1}/${CFG.rounds}: ${tpKeys.map((k) => `${k} ${Math.round(tp[k].at(-1).rps)}`).join(', ')}`)

@@ -10,6 +10,8 @@ export function renderReport (d) {
   const lines = []
   const rounds = (key) => tp[key] ?? []
   const rpsMedian = (key) => median(rounds(key).map((r) => r.rps))
+  /** CPU time of the serving process per request (its own counters), µs */
+  const cpuMedian = (key) => median(rounds(key).map((r) => r.cpuUs))
   /** median over rounds of a per-round ratio (targets of one round ran side by side) */
   const ratio = (a, b) => median(rounds(a).map((r, i) => r.rps / rounds(b)[i]?.rps))
   const latP50 = (key) => median((lat[key] ?? []).map((r) => r.p50))
@@ -66,6 +68,8 @@ export function renderReport (d) {
     row(`Orchestration: two independent steps of ${o.delayMs} ms each, vs one step`, `${int(o.both.ms)} ms (one step ${int(o.one.ms)} ms; the same two steps as a dependent chain ${int(o.chain.ms)} ms); answers ${o.same ? 'equal' : '**differ**'}`, '< 1.5x one step, same answer', held)
   }
   row('MCP tools/call throughput, 2026-07-28, vs REST', `${x(mcpModernRatio)} (${int(rpsMedian('mcpModern'))} req/s)`, '>= 0.60x', mcpModernRatio >= 0.6)
+  const mcpCpu = cpuMedian('mcpModern') / cpuMedian('rest')
+  if (Number.isFinite(mcpCpu)) row('MCP tools/call CPU per call, 2026-07-28, vs REST\'s', `${x(mcpCpu)} (${int(cpuMedian('mcpModern'))} vs ${int(cpuMedian('rest'))} µs)`, '<= 1.20x', mcpCpu <= 1.2)
   row('MCP tools/call throughput, 2025 era, vs REST', `${x(mcpLegacyRatio)} (${int(rpsMedian('mcpLegacy'))} req/s)`, '>= 0.60x', mcpLegacyRatio >= 0.6)
   row('RSS idle', mb(memory.idle), '< 90 MB', memory.idle < 90 * MB)
   row(`RSS flat over ${int(memory.requests)} requests`, `${mb(memory.warm)} after ${int(memory.warmRequests)} warm-up, ${mb(memory.after)} after ${int(memory.requests)} more (${signedPct(flat - 1)})`, 'within 10%', flat <= 1.1)
@@ -73,13 +77,13 @@ export function renderReport (d) {
   lines.push('')
 
   lines.push(`## Throughput at 32 connections (${env.cfg.seconds} s per target and round)`, '')
-  lines.push('| Target | req/s | rounds min-max | p50 ms | p99 ms | vs minimal proxy | failed requests |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+  lines.push('| Target | req/s | rounds min-max | p50 ms | p99 ms | vs minimal proxy | CPU µs per request | CPU vs minimal proxy\'s | failed requests |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const key of Object.keys(tp)) {
     const rs = rounds(key)
     const base = key.endsWith('Stream') ? 'proxyStream' : key.endsWith('Large') ? 'proxyLarge' : 'proxy'
-    lines.push(`| ${labels[key]} | ${int(rpsMedian(key))} | ${int(Math.min(...rs.map((r) => r.rps)))}-${int(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${x(ratio(key, base))} | ${sum(rs.map((r) => r.failed))} |`)
+    lines.push(`| ${labels[key]} | ${int(rpsMedian(key))} | ${int(Math.min(...rs.map((r) => r.rps)))}-${int(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${x(ratio(key, base))} | ${int(cpuMedian(key))} | ${key.startsWith('direct') ? '-' : x(cpuMedian(key) / cpuMedian(base))} | ${sum(rs.map((r) => r.failed))} |`)
   }
-  if (d.peerNote !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} | ${d.peerNote} | | | | | |`)
+  if (d.peerNote !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} | ${d.peerNote} | | | | | | | |`)
   lines.push('')
   lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. 1 MiB rows: a 257-message conversation, its ratio to the minimal proxy relaying the same body.')
   lines.push('')
