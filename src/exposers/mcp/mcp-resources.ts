@@ -1,6 +1,6 @@
 import type { Dirent } from 'node:fs'
 import { readdir, readFile, realpath, stat } from 'node:fs/promises'
-import { extname, join, sep } from 'node:path'
+import { join } from 'node:path'
 import type * as ServerSdk from '@modelcontextprotocol/server'
 import type { Redactor } from '../../bindings/redact.js'
 import { filePathOf } from '../../capability/file-location.js'
@@ -13,6 +13,7 @@ import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import type { McpInstance } from './mcp-exposer.js'
 import { McpInputs } from './mcp-tools.js'
+import { isInside, isText, mimeTypeOf, scrubFile } from '../served-files.js'
 
 /** The wire forms `resources/list` and `resources/templates/list` return. */
 export interface ResourceDefinition { uri: string, name: string, title?: string, description?: string, mimeType?: string }
@@ -152,10 +153,6 @@ async function insideFile (path: string, root: string): Promise<boolean> {
   }
 }
 
-function isInside (path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep)
-}
-
 /**
  * Reads one listed file. Its real path is checked again, so that a file replaced by a symlink
  * leading outside the root after startup is refused; text goes through the redactor like every
@@ -172,51 +169,11 @@ async function readStaticFile (uri: string, file: StaticFile, redactor: Redactor
   } catch {
     return { ok: false, notFound: true, message: `Resource ${uri} not found.` }
   }
-  if (isText(file.mimeType)) return { ok: true, contents: [{ uri, mimeType: file.mimeType, text: redactor.redact(bytes.toString('utf8')) }] }
-  if (redactor.active && redactor.holds(bytes.toString('latin1'))) return { ok: false, notFound: false, message: `Resource ${uri} holds a credential of the gateway and was withheld.` }
-  return { ok: true, contents: [{ uri, mimeType: file.mimeType, blob: bytes.toString('base64') }] }
+  const leaving = scrubFile(bytes, file.mimeType, redactor)
+  if (leaving === undefined) return { ok: false, notFound: false, message: `Resource ${uri} holds a credential of the gateway and was withheld.` }
+  if ('text' in leaving) return { ok: true, contents: [{ uri, mimeType: file.mimeType, text: leaving.text }] }
+  return { ok: true, contents: [{ uri, mimeType: file.mimeType, blob: leaving.bytes.toString('base64') }] }
 }
-
-const MIME_TYPES: Readonly<Record<string, string>> = {
-  '.md': 'text/markdown',
-  '.markdown': 'text/markdown',
-  '.txt': 'text/plain',
-  '.text': 'text/plain',
-  '.csv': 'text/csv',
-  '.tsv': 'text/tab-separated-values',
-  '.html': 'text/html',
-  '.htm': 'text/html',
-  '.css': 'text/css',
-  '.js': 'text/javascript',
-  '.mjs': 'text/javascript',
-  '.ts': 'text/plain',
-  '.json': 'application/json',
-  '.jsonl': 'application/jsonl',
-  '.yaml': 'application/yaml',
-  '.yml': 'application/yaml',
-  '.xml': 'application/xml',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.pdf': 'application/pdf',
-  '.zip': 'application/zip',
-}
-
-/** From the file's extension; an unknown one is `application/octet-stream` (served as a blob). */
-function mimeTypeOf (path: string): string {
-  return MIME_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream'
-}
-
-/** Whether content of this type goes out as `text` (else as a base64 `blob`). */
-function isText (mimeType: string): boolean {
-  const type = mimeType.split(';')[0]?.trim().toLowerCase() ?? ''
-  return type.startsWith('text/') || type.endsWith('+json') || type.endsWith('+xml') || TEXT_TYPES.has(type)
-}
-
-const TEXT_TYPES = new Set(['application/json', 'application/jsonl', 'application/x-ndjson', 'application/xml', 'application/yaml', 'application/x-yaml', 'application/javascript', 'application/toml', 'application/graphql', 'application/sql'])
 
 // ---------------------------------------------------------------------------------------------
 // dynamic resources

@@ -10,6 +10,7 @@ import { buildInboundAuth } from '../auth/inbound-auth.js'
 import { readOnlyServer, sendJson } from '../auth/read-only-server.js'
 import { describeSkill, skillMarkdown, summarizeSkill } from './skill-catalog.js'
 import { contentTypeOf, SkillFiles } from './skill-files.js'
+import { scrubFile } from '../served-files.js'
 
 export interface SkillExposerOptions {
   logger: Logger
@@ -89,10 +90,10 @@ async function filesOf (skill: ServedSkill): Promise<Array<{ path: string, size:
  */
 function scrubber (redactor: Redactor): (path: string, bytes: Buffer) => Buffer | undefined {
   return (path, bytes) => {
-    if (!redactor.active) return bytes
-    const text = bytes.toString('utf8')
-    if (!redactor.holds(text) && !redactor.holds(bytes.toString('latin1'))) return bytes
-    return /^(text\/|application\/(json|yaml))/.test(contentTypeOf(path)) ? Buffer.from(redactor.redact(text)) : undefined
+    // a file without a secret leaves byte for byte
+    if (!redactor.active || (!redactor.holds(bytes.toString('utf8')) && !redactor.holds(bytes.toString('latin1')))) return bytes
+    const leaving = scrubFile(bytes, contentTypeOf(path), redactor)
+    return leaving === undefined ? undefined : 'text' in leaving ? Buffer.from(leaving.text) : leaving.bytes
   }
 }
 

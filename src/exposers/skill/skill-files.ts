@@ -1,5 +1,6 @@
 import { lstat, readdir, readFile, realpath } from 'node:fs/promises'
-import { extname, isAbsolute, join, relative, sep } from 'node:path'
+import { isAbsolute, join, relative, sep } from 'node:path'
+import { isInside, mimeTypeOf } from '../served-files.js'
 
 /**
  * The files of a skill's `location` directory, never anything outside it: a requested path with a
@@ -51,35 +52,15 @@ export class SkillFiles {
   private async resolveInside (path: string): Promise<string | undefined> {
     try {
       const real = await realpath(path)
-      return real === this.root || real.startsWith(this.root + sep) ? real : undefined
+      return isInside(real, this.root) ? real : undefined
     } catch {
       return undefined
     }
   }
 }
 
-const TYPES: Record<string, string> = {
-  '.md': 'text/markdown; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-  '.json': 'application/json',
-  '.yaml': 'application/yaml',
-  '.yml': 'application/yaml',
-  '.html': 'text/html; charset=utf-8',
-  '.csv': 'text/csv; charset=utf-8',
-  '.py': 'text/x-python; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.ts': 'text/plain; charset=utf-8',
-  '.sh': 'text/x-shellscript; charset=utf-8',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.svg': 'image/svg+xml',
-  '.pdf': 'application/pdf',
-  '.zip': 'application/zip',
-}
-
-/** The content type of a file by its extension; unknown ones are bytes. */
+/** The content type of a file by its extension: text with its charset; unknown ones are bytes. */
 export function contentTypeOf (path: string): string {
-  return TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream'
+  const type = mimeTypeOf(path)
+  return type.startsWith('text/') ? `${type}; charset=utf-8` : type
 }
