@@ -1,5 +1,5 @@
 import { readCapability, type ReadCapability } from './capability/read-capability.js'
-import { BASE_URI_WARNING, referenceScopeOf } from './capability/check-capability.js'
+import { referenceScopeOf } from './capability/check-capability.js'
 import type { Diagnostic, SourceMap } from './capability/diagnostics.js'
 import { buildRedactor } from './bindings/redact.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
@@ -116,7 +116,7 @@ export async function readRunnable (file: string): Promise<{ read: ReadCapabilit
 /** Starts a capability already read (and its overrides checked against every capability of the process). */
 export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime> {
   // where each consumed namespace points is the startup summary's to say, flags and environment known
-  const warnings = read.diagnostics.filter((d) => d.severity === 'warning' && !BASE_URI_WARNING.test(d.message))
+  const warnings = read.diagnostics.filter((d) => d.severity === 'warning' && d.about !== 'base-uri')
   const openExposes = refuseOpenExposes(model, options, read.source, warnings)
 
   const bindings = await resolveBindings(model, read.document, read.path, read.source, options.env)

@@ -142,10 +142,6 @@ function checkPromptTemplate (prompt: McpPrompt, out: DiagnosticList): void {
   })
 }
 
-/** The load-time warnings about a consumed namespace's base URI: `run` replaces them by its startup
- * summary, which knows the flags and environment (a base URI given there leaves nothing to warn of). */
-export const BASE_URI_WARNING = /^(consumes "[^"]+" has no baseUri|baseUri .+ has server variables)/
-
 /** The methods a `forward` resource serves (exposers/rest mounts the same list). */
 export const FORWARDED_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 
@@ -213,10 +209,10 @@ function reportUnsupported (model: CapabilityModel, out: DiagnosticList): void {
   for (const c of model.consumes) {
     const base = c.baseUri
     if (base === undefined) {
-      out.warning(c.at, `consumes "${c.namespace}" has no baseUri: its operations answer 502 until one is given with --base-uri ${c.namespace}=URL (or NAFTIKO_BASE_URI_<NAMESPACE>)`)
+      out.warning(c.at, `consumes "${c.namespace}" has no baseUri: its operations answer 502 until one is given with --base-uri ${c.namespace}=URL (or NAFTIKO_BASE_URI_<NAMESPACE>)`, 'base-uri')
     } else if (/\{[^{}]+\}/.test(base.replace(/\{\{[^{}]+\}\}/g, ''))) {
       const names = [...base.replace(/\{\{[^{}]+\}\}/g, '').matchAll(/\{([^{}]+)\}/g)].map((m) => m[1] as string)
-      out.warning([...c.at, 'baseUri'], `baseUri ${base} has server variables (${names.join(', ')}): its operations answer 502 until they are given with ${names.map((n) => `--server-var ${n}=VALUE`).join(' ')} (or NAFTIKO_SERVER_VAR_<NAME>), or a base URI with --base-uri ${c.namespace}=URL`)
+      out.warning([...c.at, 'baseUri'], `baseUri ${base} has server variables (${names.join(', ')}): its operations answer 502 until they are given with ${names.map((n) => `--server-var ${n}=VALUE`).join(' ')} (or NAFTIKO_SERVER_VAR_<NAME>), or a base URI with --base-uri ${c.namespace}=URL`, 'base-uri')
     } else if (!/^https?:\/\//.test(base) && !base.startsWith('{{')) {
       out.error([...c.at, 'baseUri'], `baseUri "${base}" must be an http:// or https:// URL`)
     }

@@ -10,6 +10,8 @@ export interface Diagnostic {
   line: number
   col: number
   message: string
+  /** what `run` says another way: a consumed namespace's base URI (its startup summary line) */
+  about?: 'base-uri'
 }
 
 /** Locates paths of the parsed document in its source, so every report says `file:line:col`. */
@@ -45,7 +47,7 @@ export class DiagnosticList {
   constructor (private readonly source: SourceMap) {}
 
   error (path: Path, message: string): void { this.add('error', path, message) }
-  warning (path: Path, message: string): void { this.add('warning', path, message) }
+  warning (path: Path, message: string, about?: Diagnostic['about']): void { this.add('warning', path, message, about) }
 
   /** `line:col` of a path, to name a second place in one message */
   position (path: Path): string {
@@ -55,9 +57,9 @@ export class DiagnosticList {
 
   get hasErrors (): boolean { return this.items.some((d) => d.severity === 'error') }
 
-  private add (severity: Severity, path: Path, message: string): void {
+  private add (severity: Severity, path: Path, message: string, about?: Diagnostic['about']): void {
     const { line, col } = this.source.locate(path)
-    this.items.push({ severity, file: this.source.file, line, col, message })
+    this.items.push({ severity, file: this.source.file, line, col, message, ...(about === undefined ? {} : { about }) })
   }
 }
 
