@@ -77,7 +77,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       mounted.servers.push({ expose, server, path: '/skills', listen: listenOn(server), close: () => closeHttpServer(server) })
     } else if (expose.type === 'control' && options.control !== undefined) {
       const { buildControlExposer } = await import('./control/control-exposer.js')
-      const server = buildControlExposer(expose, options.control.state, options.control.metrics, context.scope)
+      const server = buildControlExposer(expose, options.control.state, options.control.metrics, context.scope, logger)
       mounted.servers.push({ expose, server, path: '', listen: listenOn(server), close: () => closeHttpServer(server) })
     }
   }

@@ -4,7 +4,8 @@ import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { ExpressionScope } from '../../expressions/compile-value.js'
 import type { PrometheusMetrics } from '../../server/metrics.js'
 import { buildInboundAuth } from '../auth/inbound-auth.js'
-import { readOnlyServer, sendJson } from '../auth/read-only-server.js'
+import { readOnlyServer, sendJson } from '../read-only-server.js'
+import type { Logger } from '../../server/logger.js'
 
 /** What the control port reports; the runtime keeps it current. */
 export interface ControlState {
@@ -23,9 +24,9 @@ export interface ControlState {
  * every expose listens and again while draining), `GET /metrics` (Prometheus text) and, with
  * `management.info`, `GET /status`. Binds to loopback unless told otherwise.
  */
-export function buildControlExposer (expose: ControlExpose, state: ControlState, metrics: PrometheusMetrics, scope: ExpressionScope): Server {
+export function buildControlExposer (expose: ControlExpose, state: ControlState, metrics: PrometheusMetrics, scope: ExpressionScope, logger: Logger): Server {
   const paths = [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status'] : [])]
-  return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, async (path, _req, res) => {
+  return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, logger.child({ expose: expose.namespace }), async (path, _req, res) => {
     if (!paths.includes(path)) throw new NaftikoError('unknown_route', `No route for ${path}; the control port serves ${paths.join(', ')}.`)
     switch (path) {
       case '/health/live':

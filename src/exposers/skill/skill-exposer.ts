@@ -7,7 +7,7 @@ import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { ExpressionScope } from '../../expressions/compile-value.js'
 import type { Logger } from '../../server/logger.js'
 import { buildInboundAuth } from '../auth/inbound-auth.js'
-import { readOnlyServer, sendJson } from '../auth/read-only-server.js'
+import { readOnlyServer, sendJson } from '../read-only-server.js'
 import { describeSkill, skillMarkdown, summarizeSkill } from './skill-catalog.js'
 import { contentTypeOf, SkillFiles } from './skill-files.js'
 import { scrubFile } from '../served-files.js'
@@ -50,7 +50,7 @@ export async function buildSkillExposer (expose: SkillExpose, model: CapabilityM
   const auth = buildInboundAuth(expose.authentication, options.scope)
   const scrub = scrubber(options.redactor)
 
-  return readOnlyServer(auth?.check, async (path, _req, res) => {
+  return readOnlyServer(auth?.check, log, async (path, _req, res) => {
     const parts = path.split('/').filter((p) => p !== '')
     if (parts[0] !== 'skills' && parts.length > 0) throw new NaftikoError('unknown_route', `No route for ${path}; the skill catalog is /skills.`)
     if (parts.length <= 1) return sendJson(res, 200, list)
@@ -67,7 +67,7 @@ export async function buildSkillExposer (expose: SkillExpose, model: CapabilityM
     if (bytes === undefined) throw new NaftikoError('not_found', `Skill "${name}" has no file ${file}${read === undefined ? '' : ' it can serve (it holds a credential of the gateway)'}.`)
     res.writeHead(200, { 'content-type': contentTypeOf(file), 'content-length': bytes.length, ...FILE_HEADERS })
     res.end(bytes)
-  }, (err) => log.error({ err }, 'skill request failed'))
+  })
 }
 
 function decode (part: string): string {

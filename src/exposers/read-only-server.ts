@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { toErrorResponse } from '../../errors/envelope.js'
-import { NaftikoError } from '../../errors/naftiko-error.js'
-import { answerClientError } from '../../server/client-error.js'
-import type { InboundCheck } from './inbound-auth.js'
+import { toErrorResponse } from '../errors/envelope.js'
+import { NaftikoError } from '../errors/naftiko-error.js'
+import { answerClientError } from '../server/client-error.js'
+import type { Logger } from '../server/logger.js'
+import type { InboundCheck } from './auth/inbound-auth.js'
 
 /** A refusal of the inbound check, with the challenge the 401 carries. */
 class Refused extends NaftikoError {
@@ -14,9 +15,9 @@ class Refused extends NaftikoError {
 /**
  * An HTTP server for a read-only expose (skill catalog, control port): the inbound check first,
  * GET and HEAD only (405 otherwise), `route` answers by path; every failure is the gateway's error
- * envelope, with its challenge or `allow` header.
+ * envelope, with its challenge or `allow` header. One log line per request, like the other exposes.
  */
-export function readOnlyServer (check: InboundCheck | undefined, route: (path: string, req: IncomingMessage, res: ServerResponse) => Promise<void>, onError?: (err: unknown) => void): Server {
+export function readOnlyServer (check: InboundCheck | undefined, log: Logger, route: (path: string, req: IncomingMessage, res: ServerResponse) => Promise<void>): Server {
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/'
     if (check !== undefined) {
@@ -27,13 +28,15 @@ export function readOnlyServer (check: InboundCheck | undefined, route: (path: s
     await route(url.split('?')[0] ?? '/', req, res)
   }
   const server = createServer((req, res) => {
+    const started = performance.now()
+    res.once('finish', () => log.info({ method: req.method, route: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request'))
     serve(req, res).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy()
         return
       }
       const { status, body } = toErrorResponse(err)
-      if (status >= 500) onError?.(err)
+      if (status >= 500) log.error({ err }, 'request failed')
       res.writeHead(status, {
         'content-type': 'application/json',
         ...(err instanceof Refused ? { 'www-authenticate': err.challenge } : {}),
