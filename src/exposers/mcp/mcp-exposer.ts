@@ -7,7 +7,7 @@ import { NaftikoError } from '../../errors/naftiko-error.js'
 import { traceContextOf, type TraceContext } from '../../expressions/trace-context.js'
 import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
-import type { Metrics } from '../../server/metrics.js'
+import { NO_METRICS, type Metrics } from '../../server/metrics.js'
 import { answerClientError } from '../../server/client-error.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { repeatsCredential } from '../auth/inbound-auth.js'
@@ -181,7 +181,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     readJsonBody(req, options.bodyLimit, options.bodies).then((message) => {
       const rpc = rpcMethodOf(message)
       if (rpc !== undefined) rpcMethods.set(req, rpc)
-      metricRoutes.set(req, metricRouteOf(message, tools))
+      if (options.metrics !== NO_METRICS) metricRoutes.set(req, metricRouteOf(message, tools))
       // batching was removed in 2025-06-18: one HTTP request must not fan out to many upstream calls
       const version = req.headers['mcp-protocol-version']
       if (Array.isArray(message) && typeof version === 'string' && version >= '2025-06-18') {
