@@ -5,14 +5,14 @@ import { buildRedactor } from './bindings/redact.js'
 import { resolveBindings } from './bindings/resolve-bindings.js'
 import { buildConsumers } from './consumers/build-consumers.js'
 import { StartupError } from './errors/startup-error.js'
-import { hostOf, isLoopback, mountExposers } from './exposers/mount-exposers.js'
+import { hostOf, isLoopback, mountExposers, type Mounted, type MountedServer } from './exposers/mount-exposers.js'
 import { JsonBodyReader } from './server/json-body.js'
 import { startListeners, type BoundAddress, type Listeners } from './server/listeners.js'
 import { createLogger, type Logger } from './server/logger.js'
 import { UsageError, type RuntimeOptions } from './options.js'
 import type { CapabilityModel, ControlExpose, Expose } from './capability/model.js'
 import type { ControlState } from './exposers/control/control-exposer.js'
-import { createMetrics, NO_METRICS } from './server/metrics.js'
+import { createMetrics, NO_METRICS, type PrometheusMetrics } from './server/metrics.js'
 import { VERSION } from './version.js'
 
 export interface ExposeAddress extends BoundAddress {
@@ -29,6 +29,15 @@ export interface Runtime {
   readonly logger: Logger
   /** true when an MCP expose serves stdin/stdout */
   readonly stdio: boolean
+  /** the capability file it serves */
+  readonly file: string
+  /**
+   * Serves the capability file as it is now (or `next`, read and checked by the caller): new
+   * requests use it, requests in flight finish on the previous build, listeners whose address did
+   * not change stay open. Any failure (an invalid file, an address that cannot listen) changes
+   * nothing and is thrown. Resolves to the addresses served afterwards.
+   */
+  reload (next?: { read: ReadCapability, model: CapabilityModel }): Promise<readonly ExposeAddress[]>
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes pools and the log. */
   close (): Promise<void>
 }
@@ -113,83 +122,164 @@ export async function readRunnable (file: string): Promise<{ read: ReadCapabilit
   return { read, model }
 }
 
+/** One build of a capability: its values, pools, log and exposers; a reload makes the next one. */
+interface Build {
+  readonly model: CapabilityModel
+  readonly warnings: Diagnostic[]
+  readonly upstreams: string[]
+  readonly log: ReturnType<typeof createLogger>
+  readonly consumers: ReturnType<typeof buildConsumers>
+  readonly mounted: Mounted
+}
+
 /** Starts a capability already read (and its overrides checked against every capability of the process). */
 export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime> {
-  // where each consumed namespace points is the startup summary's to say, flags and environment known
-  const warnings = read.diagnostics.filter((d) => d.severity === 'warning' && d.about !== 'base-uri')
-  const openExposes = refuseOpenExposes(model, options, read.source, warnings)
-
-  const bindings = await resolveBindings(model, read.document, read.path, read.source, options.env)
-  const redactor = buildRedactor(bindings.secrets)
-  const log = createLogger(options.logLevel, redactor, logDestination, options.logFormat)
-  const scope = { references: referenceScopeOf(model), values: bindings.values }
-  for (const open of openExposes) log.logger.warn({ expose: open.namespace, host: open.host }, open.message)
-  const consumers = buildConsumers(model, scope, {
-    timeouts: { connectTimeout: options.connectTimeout, headersTimeout: options.upstreamTimeout, bodyTimeout: options.bodyTimeout },
-    baseUris: options.baseUris,
-    envBaseUris: options.envBaseUris,
-    serverVars: options.serverVars,
-    proxy: options.proxy,
-  })
-
-  let listeners: Listeners | undefined
+  const file = read.path
   const bodies = new JsonBodyReader()
-  // the control port: the capability's own, or one --control-port adds (health, metrics, status)
-  const served = withControlPort(model, options.controlPort)
-  const metrics = served.exposes.some((e) => e.type === 'control') ? await createMetrics() : undefined
-  const control = metrics === undefined
-    ? undefined
-    : { metrics, state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: { file: read.path, label: model.info.label, version: model.info.version }, addresses: [] } as ControlState }
+  // the control port's figures and state outlive builds: a reload keeps counting
+  let control: { state: ControlState, metrics: PrometheusMetrics } | undefined
+
+  const build = async (read: ReadCapability, model: CapabilityModel): Promise<Build> => {
+    // where each consumed namespace points is the startup summary's to say, flags and environment known
+    const warnings = read.diagnostics.filter((d) => d.severity === 'warning' && d.about !== 'base-uri')
+    const openExposes = refuseOpenExposes(model, options, read.source, warnings)
+    const bindings = await resolveBindings(model, read.document, read.path, read.source, options.env)
+    const redactor = buildRedactor(bindings.secrets)
+    const log = createLogger(options.logLevel, redactor, logDestination, options.logFormat)
+    const scope = { references: referenceScopeOf(model), values: bindings.values }
+    for (const open of openExposes) log.logger.warn({ expose: open.namespace, host: open.host }, open.message)
+    const consumers = buildConsumers(model, scope, {
+      timeouts: { connectTimeout: options.connectTimeout, headersTimeout: options.upstreamTimeout, bodyTimeout: options.bodyTimeout },
+      baseUris: options.baseUris,
+      envBaseUris: options.envBaseUris,
+      serverVars: options.serverVars,
+      proxy: options.proxy,
+    })
+    // the control port: the capability's own, or one --control-port adds (health, metrics, status)
+    const served = withControlPort(model, options.controlPort)
+    if (control === undefined && served.exposes.some((e) => e.type === 'control')) {
+      control = { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: capabilityInfo(read, model), addresses: [] } }
+    }
+    try {
+      const mounted = await mountExposers(served, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map(), formats: read.formats }, {
+        host: options.host,
+        bodyLimit: options.bodyLimit,
+        heartbeatMs: options.progressInterval,
+        coalesceMs: options.progressCoalesce,
+        allowOrigins: options.allowOrigins,
+        bodies,
+        version: VERSION,
+        capabilityPath: read.path,
+        metrics: control?.metrics ?? NO_METRICS,
+        control,
+      })
+      // one line per consumed namespace: where it points, or what is missing and how to give it
+      const upstreams = model.consumes.map((c) => {
+        const resolved = consumers.baseUri(c.namespace)
+        return redactor.redact(`consumes ${c.namespace} -> ${resolved.missing === undefined ? resolved.uri ?? '' : `not configured: ${resolved.missing} (its operations answer 502 until then)`}`)
+      })
+      return { model, warnings, upstreams, log, consumers, mounted }
+    } catch (err) {
+      await consumers.close()
+      log.close()
+      throw err
+    }
+  }
+  /** Closes what a build holds once no request uses it (the listeners closed its sockets, or a later build took them). */
+  const discard = async (old: Build, listeners: Listeners | undefined): Promise<void> => {
+    if (listeners === undefined) await Promise.allSettled(old.mounted.servers.map((s) => s.close()))
+    else await listeners.release(old.mounted)
+    await old.consumers.close()
+    old.log.close()
+  }
+
+  let current: Build
+  let listeners: Listeners
   try {
-    const mounted = await mountExposers(served, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map(), formats: read.formats }, {
-      host: options.host,
-      bodyLimit: options.bodyLimit,
-      heartbeatMs: options.progressInterval,
-      coalesceMs: options.progressCoalesce,
-      allowOrigins: options.allowOrigins,
-      bodies,
-      version: VERSION,
-      capabilityPath: read.path,
-      metrics: metrics ?? NO_METRICS,
-      control,
-    })
-    listeners = await startListeners(mounted, ({ expose }) => ({
-      host: hostOf(expose, options.host),
-      port: (expose.type === 'control' ? options.controlPort : undefined) ?? options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
-    }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections, backlog: options.listenBacklog })
-    const addresses = listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((mounted.servers[i] as { expose: Expose }).expose) }))
-    if (control !== undefined) {
-      control.state.addresses = addresses.map(({ type, namespace, url }) => ({ type, namespace, url }))
-      control.state.ready = true
-    }
-    // one line per consumed namespace: where it points, or what is missing and how to give it
-    const upstreams = model.consumes.map((c) => {
-      const resolved = consumers.baseUri(c.namespace)
-      return redactor.redact(`consumes ${c.namespace} -> ${resolved.missing === undefined ? resolved.uri ?? '' : `not configured: ${resolved.missing} (its operations answer 502 until then)`}`)
-    })
-    let closing: Promise<void> | undefined
-    return {
-      addresses,
-      upstreams,
-      warnings,
-      logger: log.logger,
-      stdio: mounted.stdio.length > 0,
-      close () {
-        closing ??= (async () => {
-          if (control !== undefined) control.state.draining = true
-          try {
-            await listeners?.close()
-          } finally {
-            await Promise.all([consumers.close(), bodies.close()])
-            log.close()
-          }
-        })()
-        return closing
-      },
-    }
+    current = await build(read, model)
   } catch (err) {
-    await Promise.all([consumers.close(), bodies.close()])
-    log.close()
+    await bodies.close()
     throw err
   }
+  const addressOf = ({ expose }: MountedServer): { host: string, port: number } => ({
+    host: hostOf(expose, options.host),
+    port: (expose.type === 'control' ? options.controlPort : undefined) ?? options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
+  })
+  try {
+    listeners = await startListeners(current.mounted, addressOf, { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections, backlog: options.listenBacklog })
+  } catch (err) {
+    await Promise.all([current.consumers.close(), bodies.close()])
+    current.log.close()
+    throw err
+  }
+  const addresses = (): ExposeAddress[] => listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((current.mounted.servers[i] as MountedServer).expose) }))
+  const publish = (read: ReadCapability, model: CapabilityModel): void => {
+    if (control === undefined) return
+    control.state.capability = capabilityInfo(read, model)
+    control.state.addresses = listeners.addresses.map(({ type, namespace, url }) => ({ type, namespace, url }))
+    control.state.ready = true
+  }
+  publish(read, model)
+
+  /** Earlier builds still answering requests: each is discarded when its last request ends. */
+  const retiring = new Set<Promise<void>>()
+  const retire = (old: Build): void => {
+    const done = (async () => {
+      while (listeners.inFlight(old.mounted) > 0) await new Promise((resolve) => setTimeout(resolve, 100))
+      await discard(old, listeners)
+    })()
+    retiring.add(done)
+    void done.finally(() => retiring.delete(done))
+  }
+  let reloading: Promise<unknown> = Promise.resolve()
+  let closing: Promise<void> | undefined
+  return {
+    get addresses () { return addresses() },
+    get upstreams () { return current.upstreams },
+    get warnings () { return current.warnings },
+    get logger () { return current.log.logger },
+    stdio: current.mounted.stdio.length > 0,
+    file,
+    reload (next) {
+      const result = reloading.then(async () => {
+        if (closing !== undefined) throw new StartupError('reload_refused', 'the gateway is shutting down')
+        const { read, model } = next ?? await readRunnable(file)
+        if (next === undefined) checkOverrides([model], options)
+        const fresh = await build(read, model)
+        try {
+          await listeners.switchTo(fresh.mounted)
+        } catch (err) {
+          await discard(fresh, undefined)
+          throw err
+        }
+        const old = current
+        current = fresh
+        publish(read, model)
+        for (const warning of fresh.warnings) fresh.log.logger.warn({ file: warning.file, line: warning.line }, warning.message)
+        fresh.log.logger.info({ file: read.path, exposes: addresses().map((a) => a.url) }, 'capability reloaded: new requests use it, requests in flight finish on the previous one')
+        retire(old)
+        return addresses()
+      })
+      reloading = result.catch(() => {})
+      return result
+    },
+    close () {
+      closing ??= (async () => {
+        if (control !== undefined) control.state.draining = true
+        try {
+          await reloading
+          await listeners.close()
+          await Promise.allSettled(retiring)
+        } finally {
+          await Promise.all([current.consumers.close(), bodies.close()])
+          current.log.close()
+        }
+      })()
+      return closing
+    },
+  }
+}
+
+function capabilityInfo (read: ReadCapability, model: CapabilityModel): ControlState['capability'] {
+  return { file: read.path, label: model.info.label, version: model.info.version }
 }

@@ -14,6 +14,9 @@ export interface MountedServer {
   /** the path clients call, for the printed address (`/mcp`) */
   path: string
   listen: (host: string, port: number, backlog: number) => Promise<unknown>
+  /** readies the handlers of a server that will not listen: another build's socket sends it requests */
+  ready: () => Promise<unknown>
+  /** closes the server (when it listens) and what its handlers hold */
   close: () => Promise<unknown>
 }
 
@@ -52,7 +55,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       // without inbound authentication, a loopback REST expose answers only to loopback names
       const origins = expose.authentication === undefined && isLoopback(hostOf(expose, options.host)) ? { loopback: true, allowOrigins: options.allowOrigins } : undefined
       const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, metrics: options.metrics, origins, bodies: options.bodies })
-      mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port, backlog) => app.listen({ host, port, backlog }), close: () => app.close() })
+      mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port, backlog) => app.listen({ host, port, backlog }), ready: async () => { await app.ready() }, close: () => app.close() })
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
       const tools = prepareTools(expose, context)
@@ -70,19 +73,21 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       const { buildMcpHttpExposer } = await import('./mcp/mcp-exposer.js')
       const origins = { loopback: isLoopback(hostOf(expose, options.host)), allowOrigins: options.allowOrigins }
       const http = buildMcpHttpExposer(expose, tools, mcpOptions, origins, buildInboundAuth(expose.authentication, context.scope))
-      mounted.servers.push({ expose, server: http.server, path: '/mcp', listen: listenOn(http.server), close: async () => { await http.close(); await closeHttpServer(http.server) } })
+      mounted.servers.push({ expose, server: http.server, path: '/mcp', listen: listenOn(http.server), ready: noop, close: async () => { await http.close(); await closeHttpServer(http.server) } })
     } else if (expose.type === 'skill') {
       const { buildSkillExposer } = await import('./skill/skill-exposer.js')
       const server = await buildSkillExposer(expose, model, { logger, redactor: context.redactor, capabilityPath: options.capabilityPath, scope: context.scope })
-      mounted.servers.push({ expose, server, path: '/skills', listen: listenOn(server), close: () => closeHttpServer(server) })
+      mounted.servers.push({ expose, server, path: '/skills', listen: listenOn(server), ready: noop, close: () => closeHttpServer(server) })
     } else if (expose.type === 'control' && options.control !== undefined) {
       const { buildControlExposer } = await import('./control/control-exposer.js')
       const server = buildControlExposer(expose, options.control.state, options.control.metrics, context.scope, logger)
-      mounted.servers.push({ expose, server, path: '', listen: listenOn(server), close: () => closeHttpServer(server) })
+      mounted.servers.push({ expose, server, path: '', listen: listenOn(server), ready: noop, close: () => closeHttpServer(server) })
     }
   }
   return mounted
 }
+
+const noop = async (): Promise<void> => {}
 
 /** How a plain node:http server of an expose listens. */
 function listenOn (server: HttpServer): MountedServer['listen'] {

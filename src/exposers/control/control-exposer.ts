@@ -15,7 +15,7 @@ export interface ControlState {
   draining: boolean
   readonly startedAt: number
   readonly version: string
-  readonly capability: { readonly file: string, readonly label: string | undefined, readonly version: string | undefined }
+  capability: { readonly file: string, readonly label: string | undefined, readonly version: string | undefined }
   addresses: ReadonlyArray<{ type: string, namespace: string, url: string }>
 }
 
