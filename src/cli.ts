@@ -8,6 +8,7 @@ import { StartupError } from './errors/startup-error.js'
 import { capabilitiesIn, expandFileArguments } from './capability/find-capabilities.js'
 import { resolveOptions, UsageError, DEFAULTS } from './options.js'
 import type { Runtime } from './runtime.js'
+import { watchFiles } from './server/watch-files.js'
 import { VERSION } from './version.js'
 
 const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
@@ -38,6 +39,7 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --listen-backlog N           connections the kernel queues per listener (default ${DEFAULTS.listenBacklog}; capped by net.core.somaxconn)   NAFTIKO_LISTEN_BACKLOG
   --allow-origin ORIGIN        a browser origin allowed on a non-loopback expose (repeatable)   NAFTIKO_ALLOW_ORIGINS (comma-separated)
   --allow-unauthenticated      serve an expose without inbound authentication on a non-loopback address   NAFTIKO_ALLOW_UNAUTHENTICATED=1
+  --watch                      reload a capability when its file changes (SIGHUP reloads them all)   NAFTIKO_WATCH=1
   --log-format json|pretty     log lines as JSON, or readable (default: pretty on a terminal, else json)   NAFTIKO_LOG_FORMAT
   -q, --quiet                  print only the listening addresses, no startup summary
 
@@ -77,6 +79,7 @@ async function main (argv: string[]): Promise<number> {
       'listen-backlog': { type: 'string' },
       'allow-origin': { type: 'string', multiple: true },
       'allow-unauthenticated': { type: 'boolean' },
+      watch: { type: 'boolean' },
       'log-format': { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
     },
@@ -148,7 +151,7 @@ async function capabilitiesToRun (args: readonly string[]): Promise<string[]> {
 async function run (files: readonly string[], flags: Record<string, unknown>): Promise<number> {
   const options = resolveOptions(flags)
   // loaded here, not at the top: --help, --version and validate need none of the servers
-  const { startRuntimes } = await import('./run-capabilities.js')
+  const { startRuntimes, reloadRuntimes } = await import('./run-capabilities.js')
   let runtimes: Runtime[]
   try {
     runtimes = await startRuntimes(files, options)
@@ -160,6 +163,34 @@ async function run (files: readonly string[], flags: Record<string, unknown>): P
   }
   // with an MCP stdio expose, stdout belongs to the protocol
   const out = runtimes.some((r) => r.stdio) ? process.stderr : process.stdout
+  const runtime = { get logger () { return (runtimes[0] as Runtime).logger }, stdio: runtimes.some((r) => r.stdio), close: async () => { await Promise.all(runtimes.map((r) => r.close())) } }
+
+  // SIGHUP reloads every capability, --watch the one whose file changed: a refused change is
+  // reported and the running configuration stays
+  let reloads = Promise.resolve()
+  const reload = (reason: string, only?: string): void => {
+    reloads = reloads.then(async () => {
+      try {
+        await reloadRuntimes(runtimes, options, only)
+        for (const r of runtimes) {
+          if (only !== undefined && r.file !== only) continue
+          out.write(`naftiko: reloaded ${r.file} (${reason})\n`)
+          for (const a of r.addresses) out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
+        }
+      } catch (err) {
+        const diagnostics = err instanceof StartupError ? err.diagnostics : []
+        const message = diagnostics.length > 0 ? 'the capability has errors' : (err as Error).message
+        printDiagnostics(diagnostics)
+        process.stderr.write(`naftiko: reload refused (${reason}): ${message}; the running configuration stays\n`)
+        runtime.logger.error({ reason, code: (err as { code?: string }).code }, `reload refused: ${message.split('\n')[0] ?? ''}; the running configuration stays`)
+      }
+    })
+  }
+  const unwatch = options.watch ? watchFiles(runtimes.map((r) => r.file), (file) => reload('file changed', file)) : undefined
+  const onHangup = (): void => reload('SIGHUP')
+  process.on('SIGHUP', onHangup)
+
+  // the summary last: a file written once it is printed is a change the watch sees
   for (const runtime of runtimes) {
     printDiagnostics(runtime.warnings)
     for (const a of runtime.addresses) {
@@ -168,8 +199,6 @@ async function run (files: readonly string[], flags: Record<string, unknown>): P
     }
     if (flags.quiet !== true) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)
   }
-  const runtime = { logger: (runtimes[0] as Runtime).logger, stdio: runtimes.some((r) => r.stdio), close: async () => { await Promise.all(runtimes.map((r) => r.close())) } }
-
   return new Promise((resolve) => {
     let stopping = false
     const stop = (signal: string): void => {
@@ -179,6 +208,8 @@ async function run (files: readonly string[], flags: Record<string, unknown>): P
         process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
       }
       stopping = true
+      unwatch?.()
+      process.off('SIGHUP', onHangup)
       runtime.logger.info({ signal }, 'shutting down: no new connections, waiting for in-flight requests')
       runtime.close().then(() => resolve(0), (err: unknown) => {
         runtime.logger.error({ err }, 'shutdown failed')

@@ -37,6 +37,8 @@ export interface RuntimeOptions {
   readonly allowOrigins: readonly string[]
   /** serve an expose without inbound authentication on a non-loopback address (closed by default) */
   readonly allowUnauthenticated: boolean
+  /** reload a capability when its file changes (as SIGHUP does) */
+  readonly watch: boolean
   /** `pretty` for people (the default on a terminal), `json` lines for machines */
   readonly logFormat: 'json' | 'pretty'
   readonly proxy: { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined
@@ -71,6 +73,7 @@ export interface RuntimeFlags {
   'listen-backlog'?: string
   'allow-origin'?: string[]
   'allow-unauthenticated'?: boolean
+  watch?: boolean
   'log-format'?: string
 }
 
@@ -127,6 +130,7 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     controlPort: integer(pick(flags['control-port'], 'NAFTIKO_CONTROL_PORT'), '--control-port', 0),
     listenBacklog: integer(pick(flags['listen-backlog'], 'NAFTIKO_LISTEN_BACKLOG'), '--listen-backlog', 1) ?? DEFAULTS.listenBacklog,
     allowUnauthenticated: flags['allow-unauthenticated'] === true || /^(1|true|yes)$/i.test(env.NAFTIKO_ALLOW_UNAUTHENTICATED ?? ''),
+    watch: flags.watch === true || /^(1|true|yes)$/i.test(env.NAFTIKO_WATCH ?? ''),
     logFormat: logFormat(pick(flags['log-format'], 'NAFTIKO_LOG_FORMAT')),
     allowOrigins: [...(flags['allow-origin'] ?? nonEmpty(env.NAFTIKO_ALLOW_ORIGINS)?.split(',') ?? [])].map((o) => checkOrigin(o.trim())),
     proxy: httpProxy === undefined && httpsProxy === undefined ? undefined : { httpProxy, httpsProxy, noProxy },

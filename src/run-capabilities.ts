@@ -49,3 +49,22 @@ function checkClashes (loaded: ReadonlyArray<{ file: string, model: CapabilityMo
   }
   if (problems.length > 0) throw new StartupError('capabilities_clash', problems.join('\n'))
 }
+
+/**
+ * Reloads the capabilities of the process from their files (`only`: the one that changed). They are
+ * read and checked together first, as at startup: an invalid file, a clash or an unknown override
+ * changes nothing anywhere, and is thrown. Then each runtime switches to its new build in turn.
+ */
+export async function reloadRuntimes (runtimes: readonly Runtime[], options: RuntimeOptions, only?: string): Promise<void> {
+  const loaded = []
+  for (const runtime of runtimes) loaded.push({ file: runtime.file, ...await readRunnable(runtime.file) })
+  checkClashes(loaded, options)
+  try {
+    checkOverrides(loaded.map((l) => l.model), options)
+  } catch (err) {
+    throw new StartupError('reload_refused', (err as Error).message)
+  }
+  for (const [i, runtime] of runtimes.entries()) {
+    if (only === undefined || runtime.file === only) await runtime.reload(loaded[i])
+  }
+}
