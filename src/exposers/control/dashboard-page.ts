@@ -44,7 +44,7 @@ const byId = (id) => document.getElementById(id)
 function el (tag, attrs, ...children) {
   const node = document.createElement(tag)
   for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v)
-  for (const child of children) node.append(child === null || child === undefined ? '' : String(child))
+  for (const child of children) node.append(child instanceof Node ? child : String(child ?? ''))
   return node
 }
 function svg (tag, attrs, text) {
@@ -64,10 +64,18 @@ function niceCeiling (v) {
   return 10 * step
 }
 
+// the x axis spans the time sampled so far: at least a minute, at most the feed's window
+function spanOf (series, now, windowMs) {
+  const first = Math.min(now, ...series.flatMap((s) => s.rates.map((r) => r[0])))
+  return Math.min(windowMs, Math.max(60000, now - first))
+}
+const ago = (span) => span < 120000 ? '-' + Math.round(span / 1000) + ' s' : '-' + (span / 60000).toFixed(1).replace(/\\.0$/, '') + ' min'
+
 function drawPlot (node, series, column, now, windowMs) {
   const values = series.flatMap((s) => s.rates.map((r) => r[column]))
   const top = niceCeiling(Math.max(0, ...values))
-  const x = (t) => PLOT.left + (t - (now - windowMs)) / windowMs * (PLOT.right - PLOT.left)
+  const span = spanOf(series, now, windowMs)
+  const x = (t) => PLOT.left + (t - (now - span)) / span * (PLOT.right - PLOT.left)
   const y = (v) => PLOT.bottom - v / top * (PLOT.bottom - PLOT.top)
   node.replaceChildren(
     svg('line', { class: 'axis', x1: PLOT.left, y1: PLOT.bottom, x2: PLOT.right, y2: PLOT.bottom }),
@@ -75,10 +83,10 @@ function drawPlot (node, series, column, now, windowMs) {
     svg('line', { class: 'axis', x1: PLOT.left, y1: PLOT.top, x2: PLOT.right, y2: PLOT.top, 'stroke-dasharray': '2 3' }),
     svg('text', { x: PLOT.left - 4, y: PLOT.top + 4, 'text-anchor': 'end', 'data-role': 'max' }, String(top)),
     svg('text', { x: PLOT.left - 4, y: PLOT.bottom, 'text-anchor': 'end' }, '0'),
-    svg('text', { x: PLOT.left, y: PLOT.bottom + 14 }, '-' + Math.round(windowMs / 60000) + ' min'),
+    svg('text', { x: PLOT.left, y: PLOT.bottom + 14 }, ago(span)),
     svg('text', { x: PLOT.right, y: PLOT.bottom + 14, 'text-anchor': 'end' }, 'now'))
   for (const s of series) {
-    const points = s.rates.filter((r) => r[0] >= now - windowMs)
+    const points = s.rates.filter((r) => r[0] >= now - span)
     if (points.length === 0) continue
     const d = points.map((r, i) => (i === 0 ? 'M' : 'L') + x(r[0]).toFixed(1) + ',' + y(r[column]).toFixed(1)).join('')
     node.append(svg('path', { d, fill: 'none', stroke: s.color, 'stroke-width': s.key === 'all' ? 2 : 1.5, 'stroke-linejoin': 'round', 'data-series': s.key }))
