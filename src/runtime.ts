@@ -11,7 +11,7 @@ import { startListeners, type BoundAddress, type Listeners } from './server/list
 import { createLogger, type Logger } from './server/logger.js'
 import { UsageError, type RuntimeOptions } from './options.js'
 import type { CapabilityModel, ControlExpose, Expose } from './capability/model.js'
-import type { ControlState } from './exposers/control/control-exposer.js'
+import { controlEndpoints, type ControlState } from './exposers/control/control-exposer.js'
 import { createMetrics, NO_METRICS, type PrometheusMetrics } from './server/metrics.js'
 import { VERSION } from './version.js'
 
@@ -62,17 +62,22 @@ export function checkOverrides (models: readonly CapabilityModel[], options: Run
 /** `auth: bearer`, then the routes or tools: a count and the first few. */
 function describeExpose (expose: Expose): string[] {
   const auth = `auth: ${'authentication' in expose && expose.authentication !== undefined ? expose.authentication.type : 'none'}`
-  const [what, names] = expose.type === 'rest'
+  const [what, names] = servedBy(expose)
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '')
+  return [auth, `${names.length} ${what}${names.length === 1 ? '' : 's'}${names.length > 0 ? `: ${shown}` : ''}`]
+}
+
+/** What an expose serves and what to call one: its routes (`GET /ships`), tools, skills or endpoints. */
+function servedBy (expose: Expose): [string, string[]] {
+  return expose.type === 'rest'
     ? ['route', expose.resources.flatMap((r) => r.operations.map((op) => `${op.method} ${op.path}`))]
     : expose.type === 'mcp'
       ? ['tool', expose.tools.map((t) => t.name)]
       : expose.type === 'skill'
         ? ['skill', expose.skills.map((k) => k.name)]
         : expose.type === 'control'
-          ? ['endpoint', [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status'] : [])]]
+          ? ['endpoint', controlEndpoints(expose)]
           : ['tool', []]
-  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '')
-  return [auth, `${names.length} ${what}${names.length === 1 ? '' : 's'}${names.length > 0 ? `: ${shown}` : ''}`]
 }
 
 /** The capability as served: with a control expose on loopback when --control-port asks for one and it has none. */
@@ -216,7 +221,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
   const publish = (read: ReadCapability, model: CapabilityModel): void => {
     if (control === undefined) return
     control.state.capability = capabilityInfo(read, model)
-    control.state.addresses = listeners.addresses.map(({ type, namespace, url }) => ({ type, namespace, url }))
+    control.state.addresses = listeners.addresses.map(({ type, namespace, url }, i) => ({ type, namespace, url, routes: servedBy((current.mounted.servers[i] as MountedServer).expose)[1] }))
     control.state.ready = true
   }
   publish(read, model)

@@ -1,4 +1,5 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { RecentErrors } from './recent-errors.js'
 
 /**
  * What the exposers report about each request, for the control port's Prometheus `/metrics`. Without
@@ -9,8 +10,9 @@ export interface Metrics {
   request (expose: string, route: string, status: number, ms: number): void
   /** the time until the upstream's response headers, for calls that reached it */
   upstream (expose: string, route: string, ms: number): void
-  /** a call that failed on the upstream's side: `upstream_timeout`, `upstream_unreachable`, `status_503`, ... */
-  upstreamError (expose: string, kind: string): void
+  /** a call that failed on the upstream's side: `upstream_timeout`, `upstream_unreachable`, `status_503`, ...
+   * (`route` as in `request`; the Prometheus counter keeps expose and kind, the recent errors all three) */
+  upstreamError (expose: string, kind: string, route: string): void
   /** an event stream relayed to a client: opened, then closed */
   streamOpened (expose: string): void
   streamClosed (expose: string): void
@@ -26,6 +28,8 @@ export const NO_METRICS: Metrics = {
 
 export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry
+  /** the last failed requests and the failures per expose and route, for the dashboard */
+  readonly recentErrors: RecentErrors
 }
 
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
@@ -40,14 +44,20 @@ export async function createMetrics (): Promise<PrometheusMetrics> {
   const upstream: Histogram = new client.Histogram({ name: 'naftiko_upstream_duration_seconds', help: 'Time until the upstream\'s response headers, by expose and route or tool', labelNames: ['expose', 'route'], buckets: SECONDS, registers: [registry] })
   const upstreamErrors: Counter = new client.Counter({ name: 'naftiko_upstream_errors_total', help: 'Calls that failed on the upstream\'s side, by kind', labelNames: ['expose', 'kind'], registers: [registry] })
   const streams: Gauge = new client.Gauge({ name: 'naftiko_streams_in_flight', help: 'Event streams being relayed to clients', labelNames: ['expose'], registers: [registry] })
+  const recentErrors = new RecentErrors()
   return {
     registry,
+    recentErrors,
     request (expose, route, status, ms) {
       requests.inc({ expose, route, status })
       duration.observe({ expose, route }, ms / 1000)
+      if (status >= 400) recentErrors.answered(expose, route, status, ms)
     },
     upstream (expose, route, ms) { upstream.observe({ expose, route }, ms / 1000) },
-    upstreamError (expose, kind) { upstreamErrors.inc({ expose, kind }) },
+    upstreamError (expose, kind, route) {
+      upstreamErrors.inc({ expose, kind })
+      recentErrors.upstreamError(expose, route, kind)
+    },
     streamOpened (expose) { streams.inc({ expose }) },
     streamClosed (expose) { streams.dec({ expose }) },
   }

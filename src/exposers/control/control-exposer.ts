@@ -6,6 +6,8 @@ import type { PrometheusMetrics } from '../../server/metrics.js'
 import { buildInboundAuth } from '../auth/inbound-auth.js'
 import { readOnlyServer, sendJson } from '../read-only-server.js'
 import type { Logger } from '../../server/logger.js'
+import { DashboardFeed } from './dashboard-data.js'
+import { DASHBOARD_HEADERS, DASHBOARD_PAGE } from './dashboard-page.js'
 
 /** What the control port reports; the runtime keeps it current. */
 export interface ControlState {
@@ -16,17 +18,30 @@ export interface ControlState {
   readonly startedAt: number
   readonly version: string
   capability: { readonly file: string, readonly label: string | undefined, readonly version: string | undefined }
-  addresses: ReadonlyArray<{ type: string, namespace: string, url: string }>
+  /** each listening expose, with what it serves (`GET /ships`, tool names, endpoints) */
+  addresses: ReadonlyArray<{ type: string, namespace: string, url: string, routes: readonly string[] }>
 }
 
 /**
  * A `type: control` expose (or `--control-port`): `GET /health/live`, `GET /health/ready` (503 until
  * every expose listens and again while draining), `GET /metrics` (Prometheus text) and, with
- * `management.info`, `GET /status`. Binds to loopback unless told otherwise.
+ * `management.info`, `GET /status` and the dashboard (`GET /dashboard`, its feed `GET /dashboard/data`,
+ * `GET /` leads there). Binds to loopback unless told otherwise; its authentication covers every path.
  */
 export function buildControlExposer (expose: ControlExpose, state: ControlState, metrics: PrometheusMetrics, scope: ExpressionScope, logger: Logger): Server {
-  const paths = [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status'] : [])]
-  return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, logger.child({ expose: expose.namespace }), async (path, _req, res) => {
+  const paths = controlEndpoints(expose)
+  const feed = expose.info ? new DashboardFeed(state, metrics) : undefined
+  return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, logger.child({ expose: expose.namespace }), async (path, req, res) => {
+    if (feed !== undefined) {
+      if (path === '/') {
+        // relative, so a prefix a proxy adds is kept; the query too (an API key in the query)
+        const query = (req.url ?? '').indexOf('?')
+        res.writeHead(302, { location: `dashboard${query < 0 ? '' : (req.url ?? '').slice(query)}`, 'cache-control': 'no-store' })
+        res.end()
+        return
+      }
+      if (path === '/dashboard/data') return sendJson(res, 200, await feed.read())
+    }
     if (!paths.includes(path)) throw new NaftikoError('unknown_route', `No route for ${path}; the control port serves ${paths.join(', ')}.`)
     switch (path) {
       case '/health/live':
@@ -35,6 +50,10 @@ export function buildControlExposer (expose: ControlExpose, state: ControlState,
         const ready = state.ready && !state.draining
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'UP' : 'DOWN', ...(ready ? {} : { reason: state.draining ? 'draining' : 'starting' }) })
       }
+      case '/dashboard':
+        res.writeHead(200, DASHBOARD_HEADERS)
+        res.end(DASHBOARD_PAGE)
+        return
       case '/metrics': {
         const text = await metrics.registry.metrics()
         res.writeHead(200, { 'content-type': metrics.registry.contentType })
@@ -47,8 +66,13 @@ export function buildControlExposer (expose: ControlExpose, state: ControlState,
           capability: state.capability,
           uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
           ready: state.ready && !state.draining,
-          exposes: state.addresses,
+          exposes: state.addresses.map(({ type, namespace, url }) => ({ type, namespace, url })),
         })
     }
   })
+}
+
+/** The paths a control expose answers, as its startup line lists them. */
+export function controlEndpoints (expose: ControlExpose): string[] {
+  return [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status', '/dashboard'] : [])]
 }

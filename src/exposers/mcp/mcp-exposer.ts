@@ -81,7 +81,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         heartbeatMs: options.heartbeatMs,
         coalesceMs: options.coalesceMs,
         logger,
-        upstreamError: (kind) => options.metrics.upstreamError(options.serverInfo.name, kind),
+        upstreamError: (kind, tool) => options.metrics.upstreamError(options.serverInfo.name, kind, `tools/call ${tool}`),
         trace: http?.trace,
       }
       if (progressToken !== undefined) {
@@ -159,7 +159,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   })
 
   const serverInfo = options.serverInfo
-  const upstreamErrorMetric = (kind: string): void => options.metrics.upstreamError(expose.namespace, kind)
+  const upstreamErrorMetric = (kind: string, tool: string): void => options.metrics.upstreamError(expose.namespace, kind, `tools/call ${tool}`)
   // who may cancel a call: with inbound authentication, the principal (the credential it presented,
   // wherever it connects from); without, the address and user agent (the only cue there is)
   const credentialHeader = expose.authentication?.type === 'apikey' && expose.authentication.placement === 'header' ? expose.authentication.key.toLowerCase() : 'authorization'

@@ -107,7 +107,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     const { status, body } = toErrorResponse(err)
     if (status >= 500) log.logger.error({ reqId: request.id, err }, 'request failed')
     else log.logger.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
-    if (body.error.code.startsWith('upstream_')) log.metrics.upstreamError(log.expose, body.error.code)
+    if (body.error.code.startsWith('upstream_')) log.metrics.upstreamError(log.expose, body.error.code, request.routeOptions.url ?? 'unknown')
     void reply.code(status).header('content-type', 'application/json').header(REQUEST_ID, request.id).send(body)
   })
   app.setNotFoundHandler((request, reply) => {
@@ -186,7 +186,7 @@ function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: 
 
 /** `/ships/{imo}` and `/ships/{{imo}}` -> `/ships/:p0`; parameter names with `-` or `.` are not
  * valid fastify names, so every parameter gets a positional one and a lookup by normalized name. */
-function toFastifyPath (path: string): { url: string, pathParams: Map<string, string> } {
+export function toFastifyPath (path: string): { url: string, pathParams: Map<string, string> } {
   const pathParams = new Map<string, string>()
   const url = splitPath(path).map((part) => {
     if (typeof part === 'string') return part
@@ -222,7 +222,7 @@ async function answer (request: FastifyRequest, reply: FastifyReply, log: Reques
       return
     case 'upstream_error':
       request.upstreamStatus = outcome.status
-      log.metrics.upstreamError(log.expose, `status_${outcome.status}`)
+      log.metrics.upstreamError(log.expose, `status_${outcome.status}`, request.routeOptions.url ?? 'unknown')
       await reply.code(outcome.status).headers(outcome.headers).send(outcome.body)
       return
   }
