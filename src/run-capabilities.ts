@@ -1,25 +1,29 @@
 import { hostOf } from './exposers/mount-exposers.js'
 import { StartupError } from './errors/startup-error.js'
 import type { RuntimeOptions } from './options.js'
-import { checkOverrides, readRunnable, startReadRuntime, type Runtime } from './runtime.js'
+import { checkOverrides, createSharedControl, readRunnable, startReadRuntime, type Runtime } from './runtime.js'
 import type { CapabilityModel } from './capability/model.js'
 
 /**
  * `naftiko run a.yaml b.yaml` (or a directory of capabilities): every capability in one process,
  * each with its own exposes, pools and log context. They are read and checked together first: a
  * namespace two of them declare, or a port two of their exposes would listen on, is an error naming
- * both files, and nothing starts. With `--control-port`, the control port serves the first capability.
+ * both files, and nothing starts. `--control-port` serves one control port for all of them (health,
+ * metrics of every expose, status and dashboard listing every capability).
  */
 export async function startRuntimes (files: readonly string[], options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime[]> {
   const loaded = []
   for (const file of files) loaded.push({ file, ...await readRunnable(file) })
   checkClashes(loaded, options)
   checkOverrides(loaded.map((l) => l.model), options)
+  // --control-port with several capabilities: the first serves it, every one records into it
+  const shared = options.controlPort !== undefined && loaded.length > 1 ? await createSharedControl() : undefined
   const runtimes: Runtime[] = []
   try {
     for (const [i, { read, model }] of loaded.entries()) {
-      runtimes.push(await startReadRuntime(read, model, i === 0 ? options : { ...options, controlPort: undefined }, logDestination))
+      runtimes.push(await startReadRuntime(read, model, i === 0 ? options : { ...options, controlPort: undefined }, logDestination, shared))
     }
+    if (shared !== undefined) shared.state.ready = true
   } catch (err) {
     await Promise.allSettled(runtimes.map((r) => r.close()))
     throw err

@@ -11,7 +11,7 @@ import { startListeners, type BoundAddress, type Listeners } from './server/list
 import { createLogger, type Logger } from './server/logger.js'
 import { UsageError, type RuntimeOptions } from './options.js'
 import type { CapabilityModel, ControlExpose, Expose } from './capability/model.js'
-import { controlEndpoints, type ControlState } from './exposers/control/control-exposer.js'
+import { controlEndpoints, type CapabilityInfo, type ControlState } from './exposers/control/control-exposer.js'
 import { createMetrics, NO_METRICS, type PrometheusMetrics } from './server/metrics.js'
 import { VERSION } from './version.js'
 
@@ -137,12 +137,24 @@ interface Build {
   readonly mounted: Mounted
 }
 
-/** Starts a capability already read (and its overrides checked against every capability of the process). */
-export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime> {
+/** A control port the capabilities of one process share: each records into it and lists its exposes. */
+export type SharedControl = { state: ControlState, metrics: PrometheusMetrics }
+
+/** A control port for every capability of the process (`--control-port` with several files); ready once the caller says so. */
+export async function createSharedControl (): Promise<SharedControl> {
+  return { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: { file: '', label: undefined, version: undefined }, capabilities: [], addresses: [] } }
+}
+
+/**
+ * Starts a capability already read (and its overrides checked against every capability of the
+ * process). With `shared`, it records into that control port and lists itself there; the caller
+ * serves it and says when it is ready.
+ */
+export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream, shared?: SharedControl): Promise<Runtime> {
   const file = read.path
   const bodies = new JsonBodyReader()
   // the control port's figures and state outlive builds: a reload keeps counting
-  let control: { state: ControlState, metrics: PrometheusMetrics } | undefined
+  let control: SharedControl | undefined = shared
 
   const build = async (read: ReadCapability, model: CapabilityModel): Promise<Build> => {
     // where each consumed namespace points is the startup summary's to say, flags and environment known
@@ -163,7 +175,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     // the control port: the capability's own, or one --control-port adds (health, metrics, status)
     const served = withControlPort(model, options.controlPort)
     if (control === undefined && served.exposes.some((e) => e.type === 'control')) {
-      control = { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: capabilityInfo(read, model), addresses: [] } }
+      control = { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: capabilityInfo(read, model), capabilities: [], addresses: [] } }
     }
     try {
       const mounted = await mountExposers(served, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map(), formats: read.formats }, {
@@ -220,9 +232,14 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
   const addresses = (): ExposeAddress[] => listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((current.mounted.servers[i] as MountedServer).expose) }))
   const publish = (read: ReadCapability, model: CapabilityModel): void => {
     if (control === undefined) return
-    control.state.capability = capabilityInfo(read, model)
-    control.state.addresses = listeners.addresses.map(({ type, namespace, url }, i) => ({ type, namespace, url, routes: servedBy((current.mounted.servers[i] as MountedServer).expose)[1] }))
-    control.state.ready = true
+    const { state } = control
+    const mine = capabilityInfo(read, model)
+    const listed = state.capabilities.some((c) => c.file === file)
+    state.capabilities = listed ? state.capabilities.map((c) => c.file === file ? mine : c) : [...state.capabilities, mine]
+    state.capability = state.capabilities[0] as CapabilityInfo
+    const served = listeners.addresses.map(({ type, namespace, url }, i) => ({ type, namespace, url, routes: servedBy((current.mounted.servers[i] as MountedServer).expose)[1], file }))
+    state.addresses = state.capabilities.flatMap((c) => c.file === file ? served : state.addresses.filter((a) => a.file === c.file))
+    if (shared === undefined) state.ready = true
   }
   publish(read, model)
 
@@ -285,6 +302,6 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
   }
 }
 
-function capabilityInfo (read: ReadCapability, model: CapabilityModel): ControlState['capability'] {
+function capabilityInfo (read: ReadCapability, model: CapabilityModel): CapabilityInfo {
   return { file: read.path, label: model.info.label, version: model.info.version }
 }

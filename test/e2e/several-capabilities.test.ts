@@ -63,4 +63,25 @@ describe('several capabilities in one process', () => {
     expect(refused.code).toBe(2)
     expect(refused.stderr).toMatch(/--port names "fleet-x", which this capability does not have/)
   })
+
+  it('--control-port covers every capability: metrics of each one\'s exposes, status and dashboard feed list them all', async () => {
+    const a = await writeCapability(ships('fleet-a', 0), 'a.yaml')
+    const b = await writeCapability(ships('fleet-b', 0), 'b.yaml')
+    const cli = await startCliServing(['run', a, b, '--control-port', '0'], {}, { exposes: 3, upstreams: 0 })
+    try {
+      const url = (namespace: string): string => cli.addresses.find((x) => x.namespace === namespace)?.url ?? ''
+      for (const ns of ['fleet-a', 'fleet-a', 'fleet-b']) await (await request(`${url(ns)}/ships`)).body.dump()
+      const metrics = await (await request(`${url('control')}/metrics`)).body.text()
+      expect(metrics).toContain('naftiko_requests_total{expose="fleet-a",route="/ships",status="200"} 2')
+      expect(metrics).toContain('naftiko_requests_total{expose="fleet-b",route="/ships",status="200"} 1')
+      const status = await (await request(`${url('control')}/status`)).body.json() as { capabilities: Array<{ file: string }>, exposes: Array<{ namespace: string }>, ready: boolean }
+      expect(status.ready).toBe(true)
+      expect(status.capabilities.map((c) => c.file)).toEqual([a, b])
+      expect(status.exposes.map((e) => e.namespace)).toEqual(['fleet-a', 'control', 'fleet-b'])
+      const feed = await (await request(`${url('control')}/dashboard/data`)).body.json() as { exposes: Array<{ namespace: string }> }
+      expect(feed.exposes.map((e) => e.namespace)).toContain('fleet-b')
+    } finally {
+      expect(await cli.stop()).toBe(0)
+    }
+  })
 })

@@ -17,9 +17,18 @@ export interface ControlState {
   draining: boolean
   readonly startedAt: number
   readonly version: string
-  capability: { readonly file: string, readonly label: string | undefined, readonly version: string | undefined }
-  /** each listening expose, with what it serves (`GET /ships`, tool names, endpoints) */
-  addresses: ReadonlyArray<{ type: string, namespace: string, url: string, routes: readonly string[] }>
+  /** the first capability the control port covers */
+  capability: CapabilityInfo
+  /** every capability it covers (one, or every capability of the process with --control-port) */
+  capabilities: readonly CapabilityInfo[]
+  /** each listening expose, with its capability's file and what it serves (`GET /ships`, tool names, endpoints) */
+  addresses: ReadonlyArray<{ type: string, namespace: string, url: string, routes: readonly string[], file: string }>
+}
+
+export interface CapabilityInfo {
+  readonly file: string
+  readonly label: string | undefined
+  readonly version: string | undefined
 }
 
 /**
@@ -64,6 +73,7 @@ export function buildControlExposer (expose: ControlExpose, state: ControlState,
         return sendJson(res, 200, {
           naftiko: state.version,
           capability: state.capability,
+          capabilities: state.capabilities,
           uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
           ready: state.ready && !state.draining,
           exposes: state.addresses.map(({ type, namespace, url }) => ({ type, namespace, url })),
