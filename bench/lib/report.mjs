@@ -1,7 +1,6 @@
 // Turns the measurements into bench/results.md: the targets of issue 5 first, then the detail.
 import { median } from './measure.mjs'
-
-const MB = 2 ** 20
+import { MB, int, mb, ms1, pct, signedPct, sum, x } from './format.mjs'
 /** a stream silent for this long while the upstream sends every 20 ms has stalled */
 export const STALL_MS = 1000
 
@@ -175,11 +174,3 @@ export function renderQuickReport (d) {
 function sumRounds (rounds = []) {
   return { coalesced: sum(rounds.map((r) => r.coalesced)), reads: sum(rounds.map((r) => r.reads)), events: sum(rounds.map((r) => r.events)) }
 }
-
-const sum = (values) => values.reduce((a, b) => a + b, 0)
-const int = (v) => Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a'
-const x = (v) => Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a'
-const mb = (v) => v === undefined ? 'n/a' : `${(v / MB).toFixed(1)} MB`
-const ms1 = (v) => Number.isFinite(v) ? v.toFixed(1) : 'n/a'
-const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : 'n/a'
-const signedPct = (v) => Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%` : 'n/a'
