@@ -98,7 +98,7 @@ export function manyStreamsPart (m, { key = 'rest' } = {}) {
   const keys = Object.keys(m.results)
   const cells = (f) => keys.map((k) => m.results[k].failed === undefined ? f(m.results[k]) : '-').join(' | ')
   const lines = []
-  lines.push(`${int(m.count)} streams requested at once (${m.chunks + 3} events each, one every ${m.gapMs} ms from the upstream), from a load generator in its own process (one undici Pool, a connection per stream), through a fresh serving process each; a separate upstream process. ` +
+  lines.push(`${int(m.count)} streams requested at once (${m.chunks + 3} events each, one every ${m.gapMs} ms from the upstream), from a load generator in its own process (an undici Client per stream), through a fresh serving process each; a separate upstream process. ` +
     `Open-file limit of these processes: ${int(m.limit)}${m.raised ? ' (raised with prlimit)' : ''}.`)
   if (m.count < m.want) lines.push('', `> The row asks for ${int(m.want)} streams: ${m.note}, and a serving process needs two descriptors per stream, so it ran ${int(m.count)}.`)
   lines.push('')

@@ -1,4 +1,8 @@
-// Turns the measurements into bench/results.md: the targets of issue 5 first, then the detail.
+// Turns the measurements into bench/results.md: the targets first, then the detail.
+// Measurements that live in a module of their own hand in a report part (`d.parts`), made by that
+// module: { targets: [{ figure, measured, target, holds }], section: { title, lines } }. Its target
+// rows join the table of targets and its section follows the sections here, in the order of
+// `d.parts`; a new row of the bench is a module, one call in run.mjs and one part, nothing here.
 import { median } from './measure.mjs'
 import { MB, int, mb, ms1, pct, signedPct, sum, x } from './format.mjs'
 /** a stream silent for this long while the upstream sends every 20 ms has stalled */
@@ -36,6 +40,8 @@ export function renderReport (d) {
   const mcpModernRatio = ratio('mcpModern', 'rest')
   const mcpLegacyRatio = ratio('mcpLegacy', 'rest')
   const startup = median(d.startups)
+  const proxyStartup = median(d.proxyStartups)
+  const idleRatio = median(memory.idleRounds ?? []) / median(memory.proxyIdleRounds ?? [])
   const flat = memory.after / memory.warm
 
   const { machine: m } = env
@@ -73,18 +79,22 @@ export function renderReport (d) {
   row('RSS idle', mb(memory.idle), '< 90 MB', memory.idle < 90 * MB)
   row(`RSS flat over ${int(memory.requests)} requests`, `${mb(memory.warm)} after ${int(memory.warmRequests)} warm-up, ${mb(memory.after)} after ${int(memory.requests)} more (${signedPct(flat - 1)})`, 'within 10%', flat <= 1.1)
   row('`naftiko run` to first answer', `${int(startup)} ms`, '< 600 ms', startup < 600)
+  row('... vs the minimal proxy process to first answer', `${x(startup / proxyStartup)} (${int(startup)} vs ${int(proxyStartup)} ms)`, '<= 1.30x', startup / proxyStartup <= 1.3)
+  row('RSS idle vs the minimal proxy\'s (fresh processes, 1 s after the first answer)', `${x(idleRatio)} (${mb(median(memory.idleRounds ?? []))} vs ${mb(median(memory.proxyIdleRounds ?? []))})`, '<= 1.15x', idleRatio <= 1.15)
+  for (const part of d.parts ?? []) for (const t of part.targets) row(t.figure, t.measured, t.target, t.holds)
   lines.push('')
 
   lines.push(`## Throughput at 32 connections (${env.cfg.seconds} s per target and round)`, '')
   lines.push('| Target | req/s | rounds min-max | p50 ms | p99 ms | vs minimal proxy | CPU µs per request | CPU vs minimal proxy\'s | failed requests |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const key of Object.keys(tp)) {
     const rs = rounds(key)
-    const base = key.endsWith('Stream') ? 'proxyStream' : key.endsWith('Large') ? 'proxyLarge' : 'proxy'
+    const base = key.endsWith('Stream') ? 'proxyStream' : 'proxy'
     lines.push(`| ${labels[key]} | ${int(rpsMedian(key))} | ${int(Math.min(...rs.map((r) => r.rps)))}-${int(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${x(ratio(key, base))} | ${int(cpuMedian(key))} | ${key.startsWith('direct') ? '-' : x(cpuMedian(key) / cpuMedian(base))} | ${sum(rs.map((r) => r.failed))} |`)
   }
   if (d.peerNote !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} | ${d.peerNote} | | | | | | | |`)
+  if (d.nginxNote !== undefined) lines.push(`| nginx (C reference) | ${d.nginxNote} | | | | | | | |`)
   lines.push('')
-  lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. 1 MiB rows: a 257-message conversation, its ratio to the minimal proxy relaying the same body.')
+  lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. nginx: one worker, upstream keep-alive, no access log; its CPU is the master\'s and the worker\'s together. The large-body rows have their own section.')
   lines.push('')
 
   lines.push(`## Latency at 1 connection (${env.cfg.latencyCount} sequential requests per target and round)`, '')
@@ -115,13 +125,16 @@ export function renderReport (d) {
   lines.push('## Memory and startup', '')
   lines.push('| Figure | Value |', '| --- | ---: |')
   lines.push(`| naftiko RSS idle (fresh process, 1 s after its first answer) | ${mb(memory.idle)} |`)
+  if (memory.idleRounds !== undefined) lines.push(`| ... median of ${memory.idleRounds.length} fresh processes; minimal proxy the same way | ${mb(median(memory.idleRounds))}; ${mb(median(memory.proxyIdleRounds))} |`)
   lines.push(`| ... after ${int(memory.warmRequests)} warm-up requests | ${mb(memory.warm)} |`)
   lines.push(`| ... after ${int(memory.requests)} more requests at 32 connections | ${mb(memory.after)}${memory.failed > 0 ? ` (${memory.failed} failed)` : ''} |`)
   lines.push(`| naftiko RSS after the whole run above (throughput, latency, streams) | ${mb(d.rssAfterRun)} |`)
   if (d.peerRss !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} RSS after its runs | ${mb(d.peerRss)} |`)
   lines.push(`| \`naftiko run\` to first answer, median (min-max of ${d.startups.length}) | ${int(startup)} ms (${int(Math.min(...d.startups))}-${int(Math.max(...d.startups))}) |`)
-  lines.push(`| minimal proxy process to first answer, for reference | ${int(median(d.proxyStartups))} ms |`)
+  lines.push(`| minimal proxy process to first answer, median (min-max of ${d.proxyStartups.length}) | ${int(proxyStartup)} ms (${int(Math.min(...d.proxyStartups))}-${int(Math.max(...d.proxyStartups))}) |`)
   lines.push('')
+
+  for (const part of d.parts ?? []) lines.push(`## ${part.section.title}`, '', ...part.section.lines, '')
 
   lines.push('## Notes', '')
   if (d.peerNote === undefined && d.peerStream !== undefined) lines.push(`- @portkey-ai/gateway ${env.peerVersion} streaming through the same upstream: ${d.peerStream.replace(/\|/g, '/').replace(/\s+/g, ' ')} (not measured).`)
@@ -130,6 +143,7 @@ export function renderReport (d) {
   lines.push('- "Added latency" is the median over rounds of (p50 through the target - p50 direct, same round). The MCP requests are stateless POSTs on /mcp: 2026-07-28 with the `mcp-method`/`mcp-name` headers and the `_meta` envelope of @modelcontextprotocol/client 2.x, the 2025 era as the 1.x SDK sends them after initialize (`mcp-protocol-version: 2025-11-25`, SSE answer).')
   lines.push('- Time to first byte: on this VM a process that slept (20 ms between stream events) needs several hundred µs to wake up, and every process hop pays it: the idle figure measures that as much as the gateway, which is why the minimal proxy shows it too. The warm figure (streams requested back to back) is the gateway\'s own cost.')
   lines.push('- RSS "flat": the last reading against the one after warm-up (JIT, pools and heap sized); idle is a fresh process.')
+  lines.push('- Start and idle RSS against the minimal proxy: the two are started one after the other in each of the startup rounds, each timed from spawn to its first 200 answer, and their RSS read together 1 s later.')
   return { markdown: lines.join('\n'), restRatio }
 }
 

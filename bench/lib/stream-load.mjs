@@ -1,22 +1,16 @@
 // The load generator of the many-streams row, run as its own process (it holds one socket per
-// stream): opens `count` SSE streams at once through one undici Pool with a connection per stream,
-// reads each to its end and checks it event by event. Prints one JSON line with the result.
+// stream): opens `count` SSE streams at once, each on an undici Client of its own (a Pool of that
+// many connections would scan its clients for a free one on every request), reads each to its end
+// and checks it event by event. Prints one JSON line with the result.
 //   node bench/lib/stream-load.mjs '{"url":...,"headers":{},"body":"...","count":N,"chunks":C,"timeoutMs":T}'
 // A stream is intact when it carries, in order, the role event, the C content events " word0" ..,
 // the finish event and `data: [DONE]`, and nothing else. Inter-chunk gap: the time between two
 // events' arrival (events that arrive in one read have a gap of 0).
-import { Pool } from 'undici'
+import { Client } from 'undici'
 
 const { url, headers, body, count, chunks, timeoutMs } = JSON.parse(process.argv[2])
 const target = new URL(url)
-const pool = new Pool(target.origin, {
-  connections: count,
-  pipelining: 1,
-  connect: { timeout: timeoutMs },
-  headersTimeout: timeoutMs,
-  bodyTimeout: timeoutMs,
-  keepAliveTimeout: 60_000,
-})
+const clientOptions = { pipelining: 1, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }
 const expected = chunks + 3
 const gaps = new Float64Array(count * (expected - 1))
 let gapCount = 0
@@ -37,8 +31,9 @@ function inOrder (event, i) {
 }
 
 async function one (t0) {
+  const client = new Client(target.origin, clientOptions)
   try {
-    const res = await pool.request({ path: target.pathname, method: 'POST', headers, body })
+    const res = await client.request({ path: target.pathname, method: 'POST', headers, body })
     headersMs.push(performance.now() - t0)
     if (res.statusCode !== 200) {
       await res.body.dump()
@@ -76,6 +71,8 @@ async function one (t0) {
     if (code === 'ECONNRESET' || cause === 'ECONNRESET' || code === 'UND_ERR_SOCKET') resets++
     const key = cause === undefined ? code : `${code}/${cause}`
     errors[key] = (errors[key] ?? 0) + 1
+  } finally {
+    client.close().catch(() => {})
   }
 }
 
@@ -84,7 +81,6 @@ const cpu0 = process.cpuUsage()
 await Promise.all(Array.from({ length: count }, () => one(t0)))
 const wallMs = performance.now() - t0
 const cpu = process.cpuUsage(cpu0)
-await pool.destroy()
 const sorted = gaps.subarray(0, gapCount).sort()
 const headersSorted = Float64Array.from(headersMs).sort()
 process.stdout.write(JSON.stringify({
