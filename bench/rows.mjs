@@ -17,7 +17,7 @@ import { startNginx } from './lib/nginx.mjs'
 import { largeBodiesPart, measureLargeBodies } from './lib/large-bodies.mjs'
 import { manyStreamsPart, measureManyStreams } from './lib/many-streams.mjs'
 import { measureStartAndIdle } from './lib/startup.mjs'
-import { MB, int, mb, x } from './lib/format.mjs'
+import { MB, int, mb, verdict, x } from './lib/format.mjs'
 
 const { values: flags } = parseArgs({
   options: {
@@ -47,7 +47,7 @@ async function main () {
   const out = []
   const part = (p) => {
     out.push('| Figure | Measured | Target | Holds |', '| --- | --- | --- | --- |')
-    for (const t of p.targets) out.push(`| ${t.figure} | ${t.measured} | ${t.target} | ${t.holds ? 'yes' : '**no**'} |`)
+    for (const t of p.targets) out.push(`| ${t.figure} | ${t.measured} | ${t.target} | ${verdict(t.holds)} |`)
     out.push('', `## ${p.section.title}`, '', ...p.section.lines, '')
   }
   if (rows.has('many')) {
@@ -91,8 +91,8 @@ async function main () {
       const start = median(s.startups) / median(s.proxyStartups)
       const idle = median(s.idleRounds) / median(s.proxyIdleRounds)
       out.push('| Figure | Measured | Target | Holds |', '| --- | --- | --- | --- |')
-      out.push(`| \`naftiko run\` to first answer vs the minimal proxy's | ${x(start)} (${int(median(s.startups))} vs ${int(median(s.proxyStartups))} ms) | <= 1.30x | ${start <= 1.3 ? 'yes' : '**no**'} |`)
-      out.push(`| RSS idle vs the minimal proxy's | ${x(idle)} (${mb(median(s.idleRounds))} vs ${mb(median(s.proxyIdleRounds))}) | <= 1.15x | ${idle <= 1.15 ? 'yes' : '**no**'} |`, '')
+      out.push(`| \`naftiko run\` to first answer vs the minimal proxy's | ${x(start)} (${int(median(s.startups))} vs ${int(median(s.proxyStartups))} ms) | <= 1.30x | ${verdict(start <= 1.3)} |`)
+      out.push(`| RSS idle vs the minimal proxy's | ${x(idle)} (${mb(median(s.idleRounds))} vs ${mb(median(s.proxyIdleRounds))}) | <= 1.15x | ${verdict(idle <= 1.15)} |`, '')
     }
     await upstream.stop()
   }

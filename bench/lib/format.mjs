@@ -10,3 +10,5 @@ export const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : 'n/a
 export const signedPct = (v) => Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%` : 'n/a'
 /** a value for a markdown table cell: one line, no column separators */
 export const cell = (s) => String(s).replace(/\|/g, '/').replace(/\s+/g, ' ')
+/** the "Holds" cell of a target row: true, false, or a sentence when it could only be tested in part */
+export const verdict = (holds) => typeof holds === 'string' ? holds : holds ? 'yes' : '**no**'

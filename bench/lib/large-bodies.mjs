@@ -64,7 +64,7 @@ export function largeBodiesPart (l, { key = 'rest', reference = 'proxy', maxRati
     }
   })
   const lines = []
-  lines.push(`Chat requests whose body is a long conversation (4 KiB turns) at ${l.connections} connections, ${l.rounds} rounds per target, the order alternating, each round as many requests as the target answered in ${l.seconds} s of warm-up pace (at least ${4 * l.connections}); the medians over rounds. CPU per request from each serving process's own counters (clock ticks of 10 ms) over whole requests.`, '')
+  lines.push(`Chat requests whose body is a long conversation (4 KiB turns) at ${l.connections} connections, ${l.rounds} round${l.rounds === 1 ? '' : 's'} per target, the order alternating; a round is a fixed number of requests, about ${l.seconds} s at the pace the target kept in its warm-up (at least ${4 * l.connections}); the medians over rounds. CPU per request from each serving process's own counters (clock ticks of 10 ms) over whole requests.`, '')
   lines.push('| Body | Target | req/s | request MB/s | CPU µs per request | CPU vs minimal proxy\'s | p99 ms | failed |', '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const s of l.bySize) {
     for (const k of Object.keys(s.runs)) {

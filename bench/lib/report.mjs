@@ -1,10 +1,11 @@
 // Turns the measurements into bench/results.md: the targets first, then the detail.
 // Measurements that live in a module of their own hand in a report part (`d.parts`), made by that
-// module: { targets: [{ figure, measured, target, holds }], section: { title, lines } }. Its target
+// module: { targets: [{ figure, measured, target, holds }], section: { title, lines } } (holds:
+// true, false, or a sentence when the target could only be tested in part). Its target
 // rows join the table of targets and its section follows the sections here, in the order of
 // `d.parts`; a new row of the bench is a module, one call in run.mjs and one part, nothing here.
 import { median } from './measure.mjs'
-import { MB, int, mb, ms1, pct, signedPct, sum, x } from './format.mjs'
+import { MB, int, mb, ms1, pct, signedPct, sum, verdict, x } from './format.mjs'
 /** a stream silent for this long while the upstream sends every 20 ms has stalled */
 export const STALL_MS = 1000
 
@@ -60,7 +61,7 @@ export function renderReport (d) {
   }
   lines.push('## Targets', '')
   lines.push('| Figure | Measured | Target | Holds |', '| --- | --- | --- | --- |')
-  const row = (figure, measured, target, ok) => lines.push(`| ${figure} | ${measured} | ${target} | ${ok ? 'yes' : '**no**'} |`)
+  const row = (figure, measured, target, ok) => lines.push(`| ${figure} | ${measured} | ${target} | ${verdict(ok)} |`)
   row('REST throughput at 32 connections, vs minimal proxy', `${x(restRatio)} (${int(rpsMedian('rest'))} vs ${int(rpsMedian('proxy'))} req/s)`, '>= 0.80x', restRatio >= 0.8)
   row('Added latency at 1 connection, vs minimal proxy\'s', `${x(latRatio)} (${int(added('rest'))} vs ${int(added('proxy'))} µs)`, '<= 1.5x', latRatio <= 1.5)
   row('Streaming: time to first byte added (warm: streams back to back)', `${int(warmAdd)} µs (minimal proxy ${int(warmAdded('proxy'))} µs)`, '< 1000 µs', warmAdd < 1000)
@@ -139,7 +140,7 @@ export function renderReport (d) {
   lines.push('## Notes', '')
   if (d.peerNote === undefined && d.peerStream !== undefined) lines.push(`- @portkey-ai/gateway ${env.peerVersion} streaming through the same upstream: ${d.peerStream.replace(/\|/g, '/').replace(/\s+/g, ' ')} (not measured).`)
   for (const [key, problem] of Object.entries(d.broken)) lines.push(`- ${key}: failed its check and was not measured: ${problem.replace(/\|/g, '/').replace(/\s+/g, ' ')}`)
-  lines.push('- Processes: upstream, minimal proxy, gateway and peer each run as their own `node` process; the load generator runs in the bench process. All share the same cores, so absolute numbers swing between runs: compare ratios from one run.')
+  lines.push('- Processes: upstream, minimal proxy, gateway and peer each run as their own `node` process, nginx as a master and one worker; the load generator runs in the bench process, except for the many-streams row, whose load generator has a process of its own. All share the same cores, so absolute numbers swing between runs: compare ratios from one run.')
   lines.push('- "Added latency" is the median over rounds of (p50 through the target - p50 direct, same round). The MCP requests are stateless POSTs on /mcp: 2026-07-28 with the `mcp-method`/`mcp-name` headers and the `_meta` envelope of @modelcontextprotocol/client 2.x, the 2025 era as the 1.x SDK sends them after initialize (`mcp-protocol-version: 2025-11-25`, SSE answer).')
   lines.push('- Time to first byte: on this VM a process that slept (20 ms between stream events) needs several hundred µs to wake up, and every process hop pays it: the idle figure measures that as much as the gateway, which is why the minimal proxy shows it too. The warm figure (streams requested back to back) is the gateway\'s own cost.')
   lines.push('- RSS "flat": the last reading against the one after warm-up (JIT, pools and heap sized); idle is a fresh process.')
