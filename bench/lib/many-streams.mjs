@@ -6,7 +6,7 @@
 import path from 'node:path'
 import { request } from 'undici'
 import { openFileLimit, streamsWithin } from './fd-limit.mjs'
-import { openFilesOf, peakRssOf, startNode, ticksOf } from './processes.mjs'
+import { countOwnTicks, peakRssOf, startNode, ticksOf } from './processes.mjs'
 import { cell, int, mb, ms1, x } from './format.mjs'
 
 /**
@@ -32,7 +32,6 @@ export async function measureManyStreams ({ targets, headers, body, want, gapMs,
           log(`many streams via ${target.key}: ${check}`)
           continue
         }
-        const openFilesIdle = openFilesOf(server.pid)
         const ticks0 = ticksOf(server.pid)
         const spec = { url: server.url, headers, body: body(gapMs, chunks), count, chunks, timeoutMs }
         const load = await startNode(['bench/lib/stream-load.mjs', JSON.stringify(spec)], {
@@ -43,13 +42,14 @@ export async function measureManyStreams ({ targets, headers, body, want, gapMs,
           ready: (out) => out.endsWith('\n') ? JSON.parse(out) : undefined,
         })
         await load.stop()
+        // it exits once it has printed its result, before stop() can read its counters
+        countOwnTicks(load.value.cpuMs / 10)
         results[target.key] = {
           label: target.label,
           ...load.value,
           loadCpuMs: load.value.cpuMs,
           peakRss: peakRssOf(server.pid),
           cpuMs: (ticksOf(server.pid) - ticks0) * 10,
-          openFilesIdle,
         }
         const r = results[target.key]
         log(`${count} streams at once via ${target.key}: ${r.intact}/${count} intact, ${r.resets} resets, p99 gap ${Math.round(r.gapP99Ms)} ms, peak RSS ${Math.round(r.peakRss / 2 ** 20)} MB`)

@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { cleanEnv, childPidsOf, startProcess, ticksOf } from './processes.mjs'
+import { cleanEnv, childPidsOf, countOwnTicks, startProcess, ticksOf } from './processes.mjs'
 
 export const NGINX = '/usr/sbin/nginx'
 
@@ -83,6 +83,8 @@ export async function startNginx (upstreamOrigin, { name = 'nginx' } = {}) {
   return {
     ...proc,
     stop: async (graceMs) => {
+      // the worker's CPU time is the bench's own, like the master's (which stop() counts)
+      countOwnTicks(childPidsOf(proc.pid).reduce((total, pid) => total + ticksOf(pid), 0))
       await proc.stop(graceMs)
       rmSync(dir, { recursive: true, force: true })
     },

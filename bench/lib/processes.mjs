@@ -126,15 +126,6 @@ export function peakRssOf (pid) {
   }
 }
 
-/** Open file descriptors of a process, or undefined. */
-export function openFilesOf (pid) {
-  try {
-    return readdirSync(`/proc/${pid}/fd`).length
-  } catch {
-    return undefined
-  }
-}
-
 /** The processes whose parent is `pid` (Linux /proc). */
 export function childPidsOf (pid) {
   const found = []
@@ -169,6 +160,14 @@ export function machineTicks () {
   } catch {
     return { busy: NaN, total: NaN }
   }
+}
+
+/**
+ * Counts CPU time of a process the bench ran but stop() did not see (a child that exits on its own,
+ * a grandchild such as an nginx worker) as the bench's own.
+ */
+export function countOwnTicks (ticks) {
+  childTicks += ticks
 }
 
 /** Ticks used by the bench and its stopped children so far (USER_HZ is 100 on Linux). */
