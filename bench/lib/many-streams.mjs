@@ -22,40 +22,44 @@ export async function measureManyStreams ({ targets, headers, body, want, gapMs,
   const upstream = await startNode(['bench/upstream.mjs'], { name: 'upstream (many streams)', ready: portLine, wrap: fd.wrap, logFile: path.join(workDir, 'many-upstream.log') })
   const origin = `http://127.0.0.1:${upstream.value}`
   const results = {}
+  // a target that fails (it does not start, answers wrongly, the load generator dies) is reported
+  // as such; the rest of the bench goes on
+  const one = async (target) => {
+    let server
+    try {
+      server = await target.start(origin, fd.wrap)
+      const check = await oneStream(server.url, headers, body(0, chunks))
+      if (check !== undefined) return { label: target.label, failed: check }
+      const ticks0 = ticksOf(server.pid)
+      const spec = { url: server.url, headers, body: body(gapMs, chunks), count, chunks, timeoutMs }
+      const load = await startNode(['bench/lib/stream-load.mjs', JSON.stringify(spec)], {
+        name: `stream load (${target.key})`,
+        wrap: fd.wrap,
+        timeoutMs: timeoutMs + chunks * gapMs + 60_000,
+        logFile: path.join(workDir, 'many-load.log'),
+        ready: (out) => out.endsWith('\n') ? JSON.parse(out) : undefined,
+      })
+      await load.stop()
+      // it exits once it has printed its result, before stop() can read its counters
+      countOwnTicks(load.value.cpuMs / 10)
+      return {
+        label: target.label,
+        ...load.value,
+        loadCpuMs: load.value.cpuMs,
+        peakRss: peakRssOf(server.pid),
+        cpuMs: (ticksOf(server.pid) - ticks0) * 10,
+      }
+    } catch (err) {
+      return { label: target.label, failed: err.message.split('\n')[0] }
+    } finally {
+      await server?.stop()
+    }
+  }
   try {
     for (const target of targets) {
-      const server = await target.start(origin, fd.wrap)
-      try {
-        const check = await oneStream(server.url, headers, body(0, chunks))
-        if (check !== undefined) {
-          results[target.key] = { label: target.label, failed: check }
-          log(`many streams via ${target.key}: ${check}`)
-          continue
-        }
-        const ticks0 = ticksOf(server.pid)
-        const spec = { url: server.url, headers, body: body(gapMs, chunks), count, chunks, timeoutMs }
-        const load = await startNode(['bench/lib/stream-load.mjs', JSON.stringify(spec)], {
-          name: `stream load (${target.key})`,
-          wrap: fd.wrap,
-          timeoutMs: timeoutMs + chunks * gapMs + 60_000,
-          logFile: path.join(workDir, 'many-load.log'),
-          ready: (out) => out.endsWith('\n') ? JSON.parse(out) : undefined,
-        })
-        await load.stop()
-        // it exits once it has printed its result, before stop() can read its counters
-        countOwnTicks(load.value.cpuMs / 10)
-        results[target.key] = {
-          label: target.label,
-          ...load.value,
-          loadCpuMs: load.value.cpuMs,
-          peakRss: peakRssOf(server.pid),
-          cpuMs: (ticksOf(server.pid) - ticks0) * 10,
-        }
-        const r = results[target.key]
-        log(`${count} streams at once via ${target.key}: ${r.intact}/${count} intact, ${r.resets} resets, p99 gap ${Math.round(r.gapP99Ms)} ms, peak RSS ${Math.round(r.peakRss / 2 ** 20)} MB`)
-      } finally {
-        await server.stop()
-      }
+      const r = results[target.key] = await one(target)
+      if (r.failed !== undefined) log(`many streams via ${target.key}: ${r.failed}`)
+      else log(`${count} streams at once via ${target.key}: ${r.intact}/${count} intact, ${r.resets} resets, p99 gap ${Math.round(r.gapP99Ms)} ms, peak RSS ${Math.round(r.peakRss / 2 ** 20)} MB`)
     }
   } finally {
     await upstream.stop()
