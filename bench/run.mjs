@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The benchmark of issue 5 (DESIGN.md section 5): one run, one load generator, the same upstream.
-//   npm run bench                full run (about 6-8 minutes), writes bench/results.md
+//   npm run bench                full run (about 9-10 minutes), writes bench/results.md
 //   npm run bench -- --quick     the guard in npm test (about 35 s): REST throughput against the
 //                                minimal proxy only, best 3 of 8 short rounds each; prints one line,
 //                                writes bench/quick-report.md, exit 1 when the ratio is under 0.6
