@@ -17,5 +17,6 @@ http.createServer((req, res) => {
       pipeline(body, res, () => {})
     }, () => res.writeHead(502).end())
   })
-}).listen(0, '127.0.0.1', function () { process.stdout.write(`listening ${this.address().port}\n`) })
+  // the gateway's default listen backlog, so that both queue as many connections opened at once
+}).listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, function () { process.stdout.write(`listening ${this.address().port}\n`) })
 process.on('SIGTERM', () => process.exit(0))

@@ -1,21 +1,28 @@
 #!/usr/bin/env node
 // The benchmark of issue 5 (DESIGN.md section 5): one run, one load generator, the same upstream.
-//   npm run bench                full run (about 6-8 minutes), writes bench/results.md
+//   npm run bench                full run (about 9-10 minutes), writes bench/results.md
 //   npm run bench -- --quick     the guard in npm test (about 35 s): REST throughput against the
 //                                minimal proxy only, best 3 of 8 short rounds each; prints one line,
 //                                writes bench/quick-report.md, exit 1 when the ratio is under 0.6
 // Options: --rounds N  --seconds S  --no-peer  --log-level LEVEL (gateway; default: its own, info)
 //          --out FILE  --profile DIR (run the measured gateway under --cpu-prof, profiles in DIR)
+//          --many-streams N (streams opened at once in the many-streams row; default 10000)
+// The rows with a module of their own run alone, in a short configuration, with bench/rows.mjs.
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
-import { ROOT, cleanEnv, killAll, machineTicks, ownTicks, rssOf, startNode, ticksOf } from './lib/processes.mjs'
+import { ROOT, killAll, machineTicks, ownTicks, rssOf, startNode, ticksOf } from './lib/processes.mjs'
 import { median, percentile, sequential, streams, throughput } from './lib/measure.mjs'
 import { renderQuickReport, renderReport } from './lib/report.mjs'
 import { measureOrchestration } from './lib/orchestration.mjs'
+import { API_KEY, startGateway as startGatewayProcess } from './lib/gateway.mjs'
+import { startNginx } from './lib/nginx.mjs'
+import { largeBodiesPart, measureLargeBodies } from './lib/large-bodies.mjs'
+import { manyStreamsPart, measureManyStreams } from './lib/many-streams.mjs'
+import { measureStartAndIdle } from './lib/startup.mjs'
 
 const { values: flags } = parseArgs({
   options: {
@@ -26,29 +33,26 @@ const { values: flags } = parseArgs({
     'log-level': { type: 'string' },
     out: { type: 'string' },
     profile: { type: 'string' },
+    'many-streams': { type: 'string' },
   },
 })
 const QUICK = flags.quick
 const CFG = QUICK
   ? { rounds: 8, seconds: 1.5, warmSeconds: 2, peer: false, limitMs: 90_000, quietWaitS: 10 }
-  : { rounds: 5, seconds: 5, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, memWarm: 10_000, memRequests: 100_000, startups: 5, peer: true, limitMs: 840_000, quietWaitS: 60 }
+  : { rounds: 5, seconds: 5, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, memWarm: 10_000, memRequests: 100_000, startups: 5, peer: true, limitMs: 840_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 3, largeSeconds: 3 }
 if (flags.rounds !== undefined) CFG.rounds = CFG.latencyRounds = CFG.ttfbRounds = Math.max(1, Number(flags.rounds))
 if (flags.seconds !== undefined) CFG.seconds = Math.max(1, Number(flags.seconds))
 if (flags['no-peer']) CFG.peer = false
+if (flags['many-streams'] !== undefined) CFG.manyStreams = Math.max(1, Number(flags['many-streams']))
 
-const CAPABILITY = 'capabilities/chat-completions.yaml'
-const NAMESPACE = 'chat-completions-chat-completions'
 const TOOL = 'chatgpt-create-chat-completion'
 const PEER_VERSION = '1.15.2'
-const API_KEY = 'sk-bench-0000000000000000'
 const STREAM_GAP_MS = 20
 const STREAM_CHUNKS = 16
 const THRESHOLD_QUICK = 0.6
 
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Say hello in one short paragraph.' }], temperature: 0.2 }
 const chatStream = { ...chat, stream: true }
-// a long conversation: the large-body rows (request bodies from 64 KiB are checked on a worker thread)
-const chatLarge = { ...chat, messages: [...chat.messages, ...Array.from({ length: 256 }, (_, i) => ({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.padEnd(4096, 'lorem ipsum ') }))] }
 const chatStreamGapped = (chunks) => ({ ...chat, stream: true, bench_gap_ms: STREAM_GAP_MS, bench_chunks: chunks })
 const jsonHeaders = { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` }
 const mcpModern = (body) => ({
@@ -98,6 +102,15 @@ async function main () {
   } else {
     peerNote = QUICK ? 'not run in --quick' : 'not run (--no-peer)'
   }
+  let nginx
+  let nginxNote
+  if (!QUICK) {
+    nginx = await startNginx(upstreamOrigin).catch((err) => ({ absent: `did not start: ${firstLine(err.message)}` }))
+    if (nginx.absent !== undefined) {
+      nginxNote = nginx.absent
+      nginx = undefined
+    }
+  }
 
   const proxyUrl = `http://127.0.0.1:${proxy.value}/v1/chat/completions`
   const directUrl = `${upstreamOrigin}/v1/chat/completions`
@@ -108,8 +121,6 @@ async function main () {
     directStream: { label: 'upstream direct, stream', url: directUrl, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
     proxyStream: { label: 'minimal proxy, stream', url: proxyUrl, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
     restStream: { label: 'naftiko REST, stream', url: gateway.rest, headers: jsonHeaders, body: JSON.stringify(chatStream), expect: 'data: [DONE]' },
-    proxyLarge: { label: 'minimal proxy, 1 MiB request body', url: proxyUrl, headers: jsonHeaders, body: JSON.stringify(chatLarge), expect: 'chat.completion' },
-    restLarge: { label: 'naftiko REST, 1 MiB request body', url: gateway.rest, headers: jsonHeaders, body: JSON.stringify(chatLarge), expect: 'chat.completion' },
     mcpModern: { label: 'naftiko MCP tools/call 2026-07-28', url: gateway.mcp, ...mcpModern(chat), expect: 'chatcmpl-' },
     mcpLegacy: { label: 'naftiko MCP tools/call 2025 era', url: gateway.mcp, ...mcpLegacy(chat), expect: 'chatcmpl-' },
   }
@@ -118,6 +129,7 @@ async function main () {
   if (QUICK) {
     for (const key of Object.keys(targets)) if (key !== 'proxy' && key !== 'rest') delete targets[key]
   }
+  if (nginx !== undefined) targets.nginx = { label: `nginx ${nginx.version} (C reference)`, url: nginx.url, headers: jsonHeaders, body: JSON.stringify(chat), expect: 'chat.completion' }
   let peerTarget
   if (peer !== undefined) {
     peerTarget = {
@@ -141,6 +153,7 @@ async function main () {
     }
   }
   if (peer !== undefined && broken.peer !== undefined) peerNote = `answered wrongly: ${broken.peer}`
+  if (nginx !== undefined && broken.nginx !== undefined) nginxNote = `answered wrongly: ${broken.nginx}`
   // the peer's streaming fails on Node 20 (FIELD-NOTES); record what it does today
   const peerStream = peerTarget === undefined ? undefined : await preflight({ ...peerTarget, body: JSON.stringify(chatStream), expect: 'data: [DONE]' })
   if (targets.rest === undefined || targets.proxy === undefined || (!QUICK && targets.direct === undefined)) {
@@ -154,11 +167,13 @@ async function main () {
   for (const key of tpKeys) await throughput(targets[key], { seconds: CFG.warmSeconds })
   // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
   const pidOf = (key) => key.startsWith('direct') ? upstream.pid : key.startsWith('proxy') ? proxy.pid : key === 'peer' ? peer?.pid : gateway.pid
+  // nginx: its master's and its worker's counters together
+  const ticksFor = (key) => key === 'nginx' ? nginx.ticks() : ticksOf(pidOf(key))
   for (let round = 0; round < CFG.rounds; round++) {
     for (const key of rotate(tpKeys, round)) {
-      const before = ticksOf(pidOf(key))
+      const before = ticksFor(key)
       const r = await throughput(targets[key], { seconds: CFG.seconds })
-      r.cpuUs = r.total > 0 ? (ticksOf(pidOf(key)) - before) * 10_000 / r.total : NaN
+      r.cpuUs = r.total > 0 ? (ticksFor(key) - before) * 10_000 / r.total : NaN
       tp[key].push(r)
     }
     progress(`throughput round ${round + 1}/${CFG.rounds}: ${tpKeys.map((k) => `${k} ${Math.round(tp[k].at(-1).rps)}`).join(', ')}`)
@@ -224,27 +239,46 @@ async function main () {
     }
     log(`${CFG.streams} streams via ${key}: ${run.complete}/${rs.length} complete, max gap ${Math.round(concurrent[key].maxGapMs)} ms`)
   }
+
+  // 3b. large request bodies, 1 MiB and 10 MiB: REST, the minimal proxy, nginx
+  log('large request bodies')
+  const largeTargets = {
+    proxy: { label: 'minimal Node proxy', url: proxyUrl, headers: jsonHeaders, ticks: () => ticksOf(proxy.pid) },
+    rest: { label: 'naftiko REST', url: gateway.rest, headers: jsonHeaders, ticks: () => ticksOf(gateway.pid) },
+  }
+  if (targets.nginx !== undefined) largeTargets.nginx = { label: targets.nginx.label, url: nginx.url, headers: jsonHeaders, ticks: () => nginx.ticks() }
+  const large = await measureLargeBodies({ targets: largeTargets, rounds: CFG.largeRounds, seconds: CFG.largeSeconds, log })
   const rssAfterRun = rssOf(gateway.pid)
   const peerRss = peer === undefined ? undefined : rssOf(peer.pid)
   await gateway.stop()
   if (peer !== undefined) await peer.stop()
+  if (nginx !== undefined) await nginx.stop()
+
+  // 3c. many SSE streams opened at once, through fresh processes with raised open-file limits
+  log(`${CFG.manyStreams} streams at once`)
+  const many = await measureManyStreams({
+    targets: [
+      { key: 'proxy', label: 'minimal Node proxy', start: (origin, wrap) => startNode(['bench/minimal-proxy.mjs', origin], { name: 'minimal proxy', ready: portLine, wrap }).then((p) => ({ ...p, url: `http://127.0.0.1:${p.value}/v1/chat/completions` })) },
+      { key: 'rest', label: 'naftiko REST', start: (origin, wrap) => startGateway(origin, { wrap }).then((g) => ({ ...g, url: g.rest })) },
+    ],
+    headers: jsonHeaders,
+    body: (gapMs, chunks) => JSON.stringify({ ...chat, stream: true, bench_gap_ms: gapMs, bench_chunks: chunks }),
+    want: CFG.manyStreams,
+    gapMs: CFG.manyGapMs,
+    chunks: CFG.manyChunks,
+    workDir: work,
+    log,
+  })
 
   // 4. `naftiko run` to first answer (fresh processes), then memory on the last one
   log('startup and memory')
-  const startups = []
-  const proxyStartups = []
-  let fresh
-  for (let i = 0; i < CFG.startups; i++) {
-    const p = await startNode(['bench/minimal-proxy.mjs', upstreamOrigin], { name: 'minimal proxy', ready: portLine })
-    proxyStartups.push(await firstAnswer(p, `http://127.0.0.1:${p.value}/v1/chat/completions`))
-    await p.stop()
-    const g = await startGateway(upstreamOrigin, {})
-    startups.push(await firstAnswer(g, g.rest))
-    if (i < CFG.startups - 1) await g.stop()
-    else fresh = g
-  }
-  await sleep(1000)
-  const memory = { idle: rssOf(fresh.pid) }
+  const { startups, proxyStartups, idleRounds, proxyIdleRounds, fresh } = await measureStartAndIdle({
+    startProxy: () => startNode(['bench/minimal-proxy.mjs', upstreamOrigin], { name: 'minimal proxy', ready: portLine }).then((p) => ({ ...p, url: `http://127.0.0.1:${p.value}/v1/chat/completions` })),
+    startGateway: () => startGateway(upstreamOrigin, {}).then((g) => ({ ...g, url: g.rest })),
+    rounds: CFG.startups,
+    first: { headers: jsonHeaders, body: JSON.stringify(chat) },
+  })
+  const memory = { idle: rssOf(fresh.pid), idleRounds, proxyIdleRounds }
   await throughput({ ...targets.rest, url: fresh.rest }, { amount: CFG.memWarm })
   await sleep(500)
   memory.warm = rssOf(fresh.pid)
@@ -263,7 +297,12 @@ async function main () {
   const ticks1 = { machine: machineTicks(), own: ownTicks() }
   const foreignShare = ((ticks1.machine.busy - ticks0.machine.busy) - (ticks1.own - ticks0.own)) / (ticks1.machine.total - ticks0.machine.total)
 
-  const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, memory, orchestration, startups, proxyStartups, seconds: (performance.now() - t0) / 1000 }
+  // the rows with a module of their own: target rows and a section each (report.mjs)
+  const parts = [
+    manyStreamsPart(many),
+    largeBodiesPart(large, { notes: nginx === undefined ? [`nginx: ${nginxNote}.`] : [] }),
+  ]
+  const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, nginxNote, memory, orchestration, startups, proxyStartups, parts, seconds: (performance.now() - t0) / 1000 }
   const report = renderReport(data)
   process.stdout.write(report.markdown + '\n')
   const out = flags.out ?? path.join(ROOT, 'bench', 'results.md')
@@ -292,30 +331,9 @@ async function finishQuick ({ env, tp, background, ticks0, t0, processes }) {
   return report.pass ? 0 : 1
 }
 
-async function startGateway (upstreamOrigin, { profileDir }) {
-  const args = ['dist/cli.js', 'run', CAPABILITY, '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `${NAMESPACE}=${upstreamOrigin}/v1`]
-  if (flags['log-level'] !== undefined) args.push('--log-level', flags['log-level'])
+function startGateway (upstreamOrigin, { profileDir, wrap }) {
   const nodeArgs = profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', path.resolve(profileDir)]
-  const g = await startNode(args, {
-    name: 'naftiko',
-    nodeArgs,
-    env: cleanEnv({ CHATGPT_API_KEY: API_KEY }),
-    logFile: path.join(work, 'gateway.log'),
-    ready: (out) => {
-      const rest = /rest \S+ listening on (\S+)/.exec(out)
-      const mcp = /mcp \S+ listening on (\S+)/.exec(out)
-      return rest !== null && mcp !== null ? { rest: `${rest[1]}/v1/chat/completions`, mcp: mcp[1] } : undefined
-    },
-  })
-  return { ...g, rest: g.value.rest, mcp: g.value.mcp }
-}
-
-/** ms from spawning the process to the first 200 answer of a chat completion through it. */
-async function firstAnswer (proc, url) {
-  const res = await request(url, { method: 'POST', headers: jsonHeaders, body: JSON.stringify(chat) })
-  await res.body.arrayBuffer()
-  if (res.statusCode !== 200) throw new Error(`first answer was ${res.statusCode}`)
-  return performance.now() - proc.startedAt
+  return startGatewayProcess(upstreamOrigin, { logLevel: flags['log-level'], nodeArgs, wrap, logFile: path.join(work, 'gateway.log') })
 }
 
 async function preflight (target) {

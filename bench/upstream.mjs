@@ -94,5 +94,6 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 60_000
 server.headersTimeout = 0
 server.requestTimeout = 0
-server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port}\n`))
+// a deep accept queue: the many-streams row opens thousands of connections to it at once
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => process.stdout.write(`listening ${server.address().port}\n`))
 process.on('SIGTERM', () => process.exit(0))

@@ -1,7 +1,11 @@
-// Turns the measurements into bench/results.md: the targets of issue 5 first, then the detail.
+// Turns the measurements into bench/results.md: the targets first, then the detail.
+// Measurements that live in a module of their own hand in a report part (`d.parts`), made by that
+// module: { targets: [{ figure, measured, target, holds }], section: { title, lines } } (holds:
+// true, false, or a sentence when the target could only be tested in part). Its target
+// rows join the table of targets and its section follows the sections here, in the order of
+// `d.parts`; a new row of the bench is a module, one call in run.mjs and one part, nothing here.
 import { median } from './measure.mjs'
-
-const MB = 2 ** 20
+import { MB, int, mb, ms1, pct, signedPct, sum, verdict, x } from './format.mjs'
 /** a stream silent for this long while the upstream sends every 20 ms has stalled */
 export const STALL_MS = 1000
 
@@ -37,6 +41,8 @@ export function renderReport (d) {
   const mcpModernRatio = ratio('mcpModern', 'rest')
   const mcpLegacyRatio = ratio('mcpLegacy', 'rest')
   const startup = median(d.startups)
+  const proxyStartup = median(d.proxyStartups)
+  const idleRatio = median(memory.idleRounds ?? []) / median(memory.proxyIdleRounds ?? [])
   const flat = memory.after / memory.warm
 
   const { machine: m } = env
@@ -55,7 +61,7 @@ export function renderReport (d) {
   }
   lines.push('## Targets', '')
   lines.push('| Figure | Measured | Target | Holds |', '| --- | --- | --- | --- |')
-  const row = (figure, measured, target, ok) => lines.push(`| ${figure} | ${measured} | ${target} | ${ok ? 'yes' : '**no**'} |`)
+  const row = (figure, measured, target, ok) => lines.push(`| ${figure} | ${measured} | ${target} | ${verdict(ok)} |`)
   row('REST throughput at 32 connections, vs minimal proxy', `${x(restRatio)} (${int(rpsMedian('rest'))} vs ${int(rpsMedian('proxy'))} req/s)`, '>= 0.80x', restRatio >= 0.8)
   row('Added latency at 1 connection, vs minimal proxy\'s', `${x(latRatio)} (${int(added('rest'))} vs ${int(added('proxy'))} µs)`, '<= 1.5x', latRatio <= 1.5)
   row('Streaming: time to first byte added (warm: streams back to back)', `${int(warmAdd)} µs (minimal proxy ${int(warmAdded('proxy'))} µs)`, '< 1000 µs', warmAdd < 1000)
@@ -74,18 +80,22 @@ export function renderReport (d) {
   row('RSS idle', mb(memory.idle), '< 90 MB', memory.idle < 90 * MB)
   row(`RSS flat over ${int(memory.requests)} requests`, `${mb(memory.warm)} after ${int(memory.warmRequests)} warm-up, ${mb(memory.after)} after ${int(memory.requests)} more (${signedPct(flat - 1)})`, 'within 10%', flat <= 1.1)
   row('`naftiko run` to first answer', `${int(startup)} ms`, '< 600 ms', startup < 600)
+  row('... vs the minimal proxy process to first answer', `${x(startup / proxyStartup)} (${int(startup)} vs ${int(proxyStartup)} ms)`, '<= 1.30x', startup / proxyStartup <= 1.3)
+  row('RSS idle vs the minimal proxy\'s (fresh processes, 1 s after the first answer)', `${x(idleRatio)} (${mb(median(memory.idleRounds ?? []))} vs ${mb(median(memory.proxyIdleRounds ?? []))})`, '<= 1.15x', idleRatio <= 1.15)
+  for (const part of d.parts ?? []) for (const t of part.targets) row(t.figure, t.measured, t.target, t.holds)
   lines.push('')
 
   lines.push(`## Throughput at 32 connections (${env.cfg.seconds} s per target and round)`, '')
   lines.push('| Target | req/s | rounds min-max | p50 ms | p99 ms | vs minimal proxy | CPU µs per request | CPU vs minimal proxy\'s | failed requests |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const key of Object.keys(tp)) {
     const rs = rounds(key)
-    const base = key.endsWith('Stream') ? 'proxyStream' : key.endsWith('Large') ? 'proxyLarge' : 'proxy'
+    const base = key.endsWith('Stream') ? 'proxyStream' : 'proxy'
     lines.push(`| ${labels[key]} | ${int(rpsMedian(key))} | ${int(Math.min(...rs.map((r) => r.rps)))}-${int(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${x(ratio(key, base))} | ${int(cpuMedian(key))} | ${key.startsWith('direct') ? '-' : x(cpuMedian(key) / cpuMedian(base))} | ${sum(rs.map((r) => r.failed))} |`)
   }
   if (d.peerNote !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} | ${d.peerNote} | | | | | | | |`)
+  if (d.nginxNote !== undefined) lines.push(`| nginx (C reference) | ${d.nginxNote} | | | | | | | |`)
   lines.push('')
-  lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. 1 MiB rows: a 257-message conversation, its ratio to the minimal proxy relaying the same body.')
+  lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. nginx: one worker, upstream keep-alive, no access log; its CPU is the master\'s and the worker\'s together. The large-body rows have their own section.')
   lines.push('')
 
   lines.push(`## Latency at 1 connection (${env.cfg.latencyCount} sequential requests per target and round)`, '')
@@ -116,21 +126,25 @@ export function renderReport (d) {
   lines.push('## Memory and startup', '')
   lines.push('| Figure | Value |', '| --- | ---: |')
   lines.push(`| naftiko RSS idle (fresh process, 1 s after its first answer) | ${mb(memory.idle)} |`)
+  if (memory.idleRounds !== undefined) lines.push(`| ... median of ${memory.idleRounds.length} fresh processes; minimal proxy the same way | ${mb(median(memory.idleRounds))}; ${mb(median(memory.proxyIdleRounds))} |`)
   lines.push(`| ... after ${int(memory.warmRequests)} warm-up requests | ${mb(memory.warm)} |`)
   lines.push(`| ... after ${int(memory.requests)} more requests at 32 connections | ${mb(memory.after)}${memory.failed > 0 ? ` (${memory.failed} failed)` : ''} |`)
   lines.push(`| naftiko RSS after the whole run above (throughput, latency, streams) | ${mb(d.rssAfterRun)} |`)
   if (d.peerRss !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} RSS after its runs | ${mb(d.peerRss)} |`)
   lines.push(`| \`naftiko run\` to first answer, median (min-max of ${d.startups.length}) | ${int(startup)} ms (${int(Math.min(...d.startups))}-${int(Math.max(...d.startups))}) |`)
-  lines.push(`| minimal proxy process to first answer, for reference | ${int(median(d.proxyStartups))} ms |`)
+  lines.push(`| minimal proxy process to first answer, median (min-max of ${d.proxyStartups.length}) | ${int(proxyStartup)} ms (${int(Math.min(...d.proxyStartups))}-${int(Math.max(...d.proxyStartups))}) |`)
   lines.push('')
+
+  for (const part of d.parts ?? []) lines.push(`## ${part.section.title}`, '', ...part.section.lines, '')
 
   lines.push('## Notes', '')
   if (d.peerNote === undefined && d.peerStream !== undefined) lines.push(`- @portkey-ai/gateway ${env.peerVersion} streaming through the same upstream: ${d.peerStream.replace(/\|/g, '/').replace(/\s+/g, ' ')} (not measured).`)
   for (const [key, problem] of Object.entries(d.broken)) lines.push(`- ${key}: failed its check and was not measured: ${problem.replace(/\|/g, '/').replace(/\s+/g, ' ')}`)
-  lines.push('- Processes: upstream, minimal proxy, gateway and peer each run as their own `node` process; the load generator runs in the bench process. All share the same cores, so absolute numbers swing between runs: compare ratios from one run.')
+  lines.push('- Processes: upstream, minimal proxy, gateway and peer each run as their own `node` process, nginx as a master and one worker; the load generator runs in the bench process, except for the many-streams row, whose load generator has a process of its own. All share the same cores, so absolute numbers swing between runs: compare ratios from one run.')
   lines.push('- "Added latency" is the median over rounds of (p50 through the target - p50 direct, same round). The MCP requests are stateless POSTs on /mcp: 2026-07-28 with the `mcp-method`/`mcp-name` headers and the `_meta` envelope of @modelcontextprotocol/client 2.x, the 2025 era as the 1.x SDK sends them after initialize (`mcp-protocol-version: 2025-11-25`, SSE answer).')
   lines.push('- Time to first byte: on this VM a process that slept (20 ms between stream events) needs several hundred µs to wake up, and every process hop pays it: the idle figure measures that as much as the gateway, which is why the minimal proxy shows it too. The warm figure (streams requested back to back) is the gateway\'s own cost.')
   lines.push('- RSS "flat": the last reading against the one after warm-up (JIT, pools and heap sized); idle is a fresh process.')
+  lines.push('- Start and idle RSS against the minimal proxy: the two are started one after the other in each of the startup rounds, each timed from spawn to its first 200 answer, and their RSS read together 1 s later.')
   return { markdown: lines.join('\n'), restRatio }
 }
 
@@ -175,11 +189,3 @@ export function renderQuickReport (d) {
 function sumRounds (rounds = []) {
   return { coalesced: sum(rounds.map((r) => r.coalesced)), reads: sum(rounds.map((r) => r.reads)), events: sum(rounds.map((r) => r.events)) }
 }
-
-const sum = (values) => values.reduce((a, b) => a + b, 0)
-const int = (v) => Number.isFinite(v) ? Math.round(v).toLocaleString('en-US') : 'n/a'
-const x = (v) => Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a'
-const mb = (v) => v === undefined ? 'n/a' : `${(v / MB).toFixed(1)} MB`
-const ms1 = (v) => Number.isFinite(v) ? v.toFixed(1) : 'n/a'
-const pct = (v) => Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : 'n/a'
-const signedPct = (v) => Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%` : 'n/a'
