@@ -6,8 +6,9 @@ import { readCapability } from './capability/read-capability.js'
 import { formatDiagnostic, type Diagnostic } from './capability/diagnostics.js'
 import { StartupError } from './errors/startup-error.js'
 import { capabilitiesIn, expandFileArguments } from './capability/find-capabilities.js'
-import { resolveOptions, UsageError, DEFAULTS } from './options.js'
+import { resolveOptions, UsageError, DEFAULTS, type RuntimeOptions } from './options.js'
 import type { Runtime } from './runtime.js'
+import type { Logger } from './server/logger.js'
 import { VERSION } from './version.js'
 
 const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
@@ -39,6 +40,7 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --allow-origin ORIGIN        a browser origin allowed on a non-loopback expose (repeatable)   NAFTIKO_ALLOW_ORIGINS (comma-separated)
   --allow-unauthenticated      serve an expose without inbound authentication on a non-loopback address   NAFTIKO_ALLOW_UNAUTHENTICATED=1
   --log-format json|pretty     log lines as JSON, or readable (default: pretty on a terminal, else json)   NAFTIKO_LOG_FORMAT
+  --workers N|auto             processes serving the same ports; auto = one per available core (default 1)   NAFTIKO_WORKERS
   -q, --quiet                  print only the listening addresses, no startup summary
 
 Options for validate:
@@ -78,6 +80,7 @@ async function main (argv: string[]): Promise<number> {
       'allow-origin': { type: 'string', multiple: true },
       'allow-unauthenticated': { type: 'boolean' },
       'log-format': { type: 'string' },
+      workers: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
     },
   })
@@ -147,48 +150,105 @@ async function capabilitiesToRun (args: readonly string[]): Promise<string[]> {
 
 async function run (files: readonly string[], flags: Record<string, unknown>): Promise<number> {
   const options = resolveOptions(flags)
+  const quiet = flags.quiet === true
+  // --workers N: this process forks the workers (the primary), or is one of them
+  const worker = options.workers > 1 ? await import('./workers/worker.js') : undefined
+  if (worker?.inWorker() === false) return runPrimary(files, options, quiet)
   // loaded here, not at the top: --help, --version and validate need none of the servers
   const { startRuntimes } = await import('./run-capabilities.js')
   let runtimes: Runtime[]
   try {
-    runtimes = await startRuntimes(files, options)
+    runtimes = await startRuntimes(files, options, undefined, worker === undefined ? 'alone' : 'worker')
   } catch (err) {
-    if (!(err instanceof StartupError)) throw err
-    if (err.diagnostics.length > 0) printDiagnostics(err.diagnostics)
-    else process.stderr.write(`naftiko: ${err.message.split('\n').join('\nnaftiko: ')}\n`)
-    return 1
+    worker?.leavePrimary()
+    return reportStartupError(err)
   }
+  // a worker's addresses are the primary's to print, once for all workers
+  if (worker === undefined) printStartup(runtimes, quiet)
+  const runtime = { logger: (runtimes[0] as Runtime).logger, stdio: runtimes.some((r) => r.stdio), close: async () => { await Promise.all(runtimes.map((r) => r.close())) } }
+  const code = await serveUntilStopped(runtime, worker === undefined ? undefined : (drain) => worker.joinPrimary(runtimes, drain))
+  worker?.leavePrimary()
+  return code
+}
+
+async function runPrimary (files: readonly string[], options: RuntimeOptions, quiet: boolean): Promise<number> {
+  const { startPrimary } = await import('./workers/primary.js')
+  let primary
+  try {
+    primary = await startPrimary(files, options, process.argv.slice(2), (runtimes) => {
+      printStartup(runtimes, quiet)
+      if (!quiet) process.stdout.write(`naftiko: ${options.workers} worker processes share these ports (--workers)\n`)
+    })
+  } catch (err) {
+    return reportStartupError(err)
+  }
+  return serveUntilStopped(primary)
+}
+
+function reportStartupError (err: unknown): number {
+  if (!(err instanceof StartupError)) throw err
+  if (err.diagnostics.length > 0) printDiagnostics(err.diagnostics)
+  else process.stderr.write(`naftiko: ${err.message.split('\n').join('\nnaftiko: ')}\n`)
+  return 1
+}
+
+function printStartup (runtimes: ReadonlyArray<Pick<Runtime, 'warnings' | 'addresses' | 'upstreams'> & { stdio?: boolean }>, quiet: boolean): void {
   // with an MCP stdio expose, stdout belongs to the protocol
-  const out = runtimes.some((r) => r.stdio) ? process.stderr : process.stdout
+  const out = runtimes.some((r) => r.stdio === true) ? process.stderr : process.stdout
   for (const runtime of runtimes) {
     printDiagnostics(runtime.warnings)
     for (const a of runtime.addresses) {
       out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
-      if (flags.quiet !== true) for (const line of a.summary) out.write(`  ${line}\n`)
+      if (!quiet) for (const line of a.summary) out.write(`  ${line}\n`)
     }
-    if (flags.quiet !== true) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)
+    if (!quiet) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)
   }
-  const runtime = { logger: (runtimes[0] as Runtime).logger, stdio: runtimes.some((r) => r.stdio), close: async () => { await Promise.all(runtimes.map((r) => r.close())) } }
+}
 
+interface Serving {
+  readonly logger: Logger
+  readonly stdio: boolean
+  close (): Promise<void>
+  /** the primary of --workers N ends on its own when its workers keep exiting */
+  readonly gaveUp?: Promise<number>
+  /** the primary of --workers N, at a second signal */
+  killWorkers? (): void
+}
+
+/**
+ * Serves until SIGTERM or SIGINT, then drains; resolves with the exit code. `join` hands a worker of
+ * --workers N the drain its primary may ask for: that request is not a signal, so a signal after it
+ * (Ctrl-C reaches every process of the terminal) still drains instead of exiting at once.
+ */
+function serveUntilStopped (runtime: Serving, join?: (drain: (reason: string) => void) => void): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false
-    const stop = (signal: string): void => {
-      if (stopping) {
-        // a second signal: stop now, with the conventional code of death by that signal
-        process.stderr.write(`naftiko: ${signal} again, exiting now\n`)
-        process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
-      }
+    let signalled = false
+    const drain = (reason: string): void => {
+      if (stopping) return
       stopping = true
-      runtime.logger.info({ signal }, 'shutting down: no new connections, waiting for in-flight requests')
+      runtime.logger.info({ signal: reason }, 'shutting down: no new connections, waiting for in-flight requests')
       runtime.close().then(() => resolve(0), (err: unknown) => {
         runtime.logger.error({ err }, 'shutdown failed')
         resolve(1)
       })
     }
+    const stop = (signal: string): void => {
+      if (signalled) {
+        // a second signal: stop now, with the conventional code of death by that signal
+        process.stderr.write(`naftiko: ${signal} again, exiting now\n`)
+        runtime.killWorkers?.()
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
+      }
+      signalled = true
+      drain(signal)
+    }
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
     // an MCP stdio client that closes its end is done with the gateway
     if (runtime.stdio) process.stdin.once('end', () => { if (!stopping) stop('stdin closed') })
+    void runtime.gaveUp?.then(resolve)
+    join?.(drain)
   })
 }
 

@@ -1,8 +1,15 @@
 import { hostOf } from './exposers/mount-exposers.js'
 import { StartupError } from './errors/startup-error.js'
 import type { RuntimeOptions } from './options.js'
-import { checkOverrides, readRunnable, startReadRuntime, type Runtime } from './runtime.js'
+import { checkOverrides, readRunnable, startReadRuntime, type Runtime, type RuntimePlace } from './runtime.js'
 import type { CapabilityModel } from './capability/model.js'
+import type { ReadCapability } from './capability/read-capability.js'
+
+export interface Runnable {
+  readonly file: string
+  readonly read: ReadCapability
+  readonly model: CapabilityModel
+}
 
 /**
  * `naftiko run a.yaml b.yaml` (or a directory of capabilities): every capability in one process,
@@ -10,21 +17,32 @@ import type { CapabilityModel } from './capability/model.js'
  * namespace two of them declare, or a port two of their exposes would listen on, is an error naming
  * both files, and nothing starts. With `--control-port`, the control port serves the first capability.
  */
-export async function startRuntimes (files: readonly string[], options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime[]> {
-  const loaded = []
-  for (const file of files) loaded.push({ file, ...await readRunnable(file) })
-  checkClashes(loaded, options)
-  checkOverrides(loaded.map((l) => l.model), options)
+export async function startRuntimes (files: readonly string[], options: RuntimeOptions, logDestination?: NodeJS.WritableStream, place: RuntimePlace = 'alone'): Promise<Runtime[]> {
+  const loaded = await loadRunnables(files, options)
   const runtimes: Runtime[] = []
   try {
     for (const [i, { read, model }] of loaded.entries()) {
-      runtimes.push(await startReadRuntime(read, model, i === 0 ? options : { ...options, controlPort: undefined }, logDestination))
+      runtimes.push(await startReadRuntime(read, model, optionsOf(i, options), logDestination, place))
     }
   } catch (err) {
     await Promise.allSettled(runtimes.map((r) => r.close()))
     throw err
   }
   return runtimes
+}
+
+/** Reads every capability of the process and checks them together; nothing is started. */
+export async function loadRunnables (files: readonly string[], options: RuntimeOptions): Promise<Runnable[]> {
+  const loaded: Runnable[] = []
+  for (const file of files) loaded.push({ file, ...await readRunnable(file) })
+  checkClashes(loaded, options)
+  checkOverrides(loaded.map((l) => l.model), options)
+  return loaded
+}
+
+/** The options of the `i`th capability: `--control-port` belongs to the first. */
+export function optionsOf (i: number, options: RuntimeOptions): RuntimeOptions {
+  return i === 0 ? options : { ...options, controlPort: undefined }
 }
 
 function checkClashes (loaded: ReadonlyArray<{ file: string, model: CapabilityModel }>, options: RuntimeOptions): void {

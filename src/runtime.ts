@@ -7,12 +7,12 @@ import { buildConsumers } from './consumers/build-consumers.js'
 import { StartupError } from './errors/startup-error.js'
 import { hostOf, isLoopback, mountExposers } from './exposers/mount-exposers.js'
 import { JsonBodyReader } from './server/json-body.js'
-import { startListeners, type BoundAddress, type Listeners } from './server/listeners.js'
+import { startListeners, type BoundAddress, type ListenerLimits, type Listeners } from './server/listeners.js'
 import { createLogger, type Logger } from './server/logger.js'
 import { UsageError, type RuntimeOptions } from './options.js'
 import type { CapabilityModel, ControlExpose, Expose } from './capability/model.js'
 import type { ControlState } from './exposers/control/control-exposer.js'
-import { createMetrics, NO_METRICS } from './server/metrics.js'
+import { createMetrics, NO_METRICS, type PrometheusMetrics } from './server/metrics.js'
 import { VERSION } from './version.js'
 
 export interface ExposeAddress extends BoundAddress {
@@ -29,6 +29,8 @@ export interface Runtime {
   readonly logger: Logger
   /** true when an MCP expose serves stdin/stdout */
   readonly stdio: boolean
+  /** what the control port reports, when the capability has one (a worker's primary merges them) */
+  readonly metrics: PrometheusMetrics | undefined
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes pools and the log. */
   close (): Promise<void>
 }
@@ -51,7 +53,7 @@ export function checkOverrides (models: readonly CapabilityModel[], options: Run
 }
 
 /** `auth: bearer`, then the routes or tools: a count and the first few. */
-function describeExpose (expose: Expose): string[] {
+export function describeExpose (expose: Expose): string[] {
   const auth = `auth: ${'authentication' in expose && expose.authentication !== undefined ? expose.authentication.type : 'none'}`
   const [what, names] = expose.type === 'rest'
     ? ['route', expose.resources.flatMap((r) => r.operations.map((op) => `${op.method} ${op.path}`))]
@@ -67,7 +69,7 @@ function describeExpose (expose: Expose): string[] {
 }
 
 /** The capability as served: with a control expose on loopback when --control-port asks for one and it has none. */
-function withControlPort (model: CapabilityModel, port: number | undefined): CapabilityModel {
+export function withControlPort (model: CapabilityModel, port: number | undefined): CapabilityModel {
   if (port === undefined || model.exposes.some((e) => e.type === 'control')) return model
   const control: ControlExpose = { type: 'control', namespace: 'control', address: '127.0.0.1', port, description: undefined, at: [], authentication: undefined, health: true, info: true, unsupported: [] }
   return { ...model, exposes: [...model.exposes, control] }
@@ -78,7 +80,7 @@ function withControlPort (model: CapabilityModel, port: number | undefined): Cap
  * non-loopback address without inbound authentication stops startup, unless the operator opted in
  * (then it is a warning). Returns the exposes that are open, for the log.
  */
-function refuseOpenExposes (model: CapabilityModel, options: RuntimeOptions, source: SourceMap, warnings: Diagnostic[]): Array<{ namespace: string, host: string, message: string }> {
+export function refuseOpenExposes (model: CapabilityModel, options: RuntimeOptions, source: SourceMap, warnings: Diagnostic[]): Array<{ namespace: string, host: string, message: string }> {
   const open: Array<{ namespace: string, host: string, message: string }> = []
   for (const expose of model.exposes) {
     if (expose.type !== 'rest' && (expose.type !== 'mcp' || expose.transport === 'stdio')) continue
@@ -93,6 +95,18 @@ function refuseOpenExposes (model: CapabilityModel, options: RuntimeOptions, sou
     open.push({ namespace: expose.namespace, host, message })
   }
   return open
+}
+
+/** Where an expose listens: flags, then the capability, then any free port. */
+export function addressOf (expose: Expose, options: RuntimeOptions): { host: string, port: number } {
+  return {
+    host: hostOf(expose, options.host),
+    port: (expose.type === 'control' ? options.controlPort : undefined) ?? options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
+  }
+}
+
+export function limitsOf (options: RuntimeOptions): ListenerLimits {
+  return { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections, backlog: options.listenBacklog }
 }
 
 /** load -> validate -> resolve bindings -> build consumers -> compile and mount exposers -> listen. */
@@ -113,15 +127,22 @@ export async function readRunnable (file: string): Promise<{ read: ReadCapabilit
   return { read, model }
 }
 
+/**
+ * Where a runtime runs: `alone` in its process, or as a `worker` of `--workers N`, where the primary
+ * serves the control port (the worker records the metrics and hands them over) and every log line
+ * carries the worker's pid.
+ */
+export type RuntimePlace = 'alone' | 'worker'
+
 /** Starts a capability already read (and its overrides checked against every capability of the process). */
-export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime> {
+export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream, place: RuntimePlace = 'alone'): Promise<Runtime> {
   // where each consumed namespace points is the startup summary's to say, flags and environment known
   const warnings = read.diagnostics.filter((d) => d.severity === 'warning' && d.about !== 'base-uri')
   const openExposes = refuseOpenExposes(model, options, read.source, warnings)
 
   const bindings = await resolveBindings(model, read.document, read.path, read.source, options.env)
   const redactor = buildRedactor(bindings.secrets)
-  const log = createLogger(options.logLevel, redactor, logDestination, options.logFormat)
+  const log = createLogger(options.logLevel, redactor, logDestination, options.logFormat, place === 'worker' ? { pid: process.pid } : undefined)
   const scope = { references: referenceScopeOf(model), values: bindings.values }
   for (const open of openExposes) log.logger.warn({ expose: open.namespace, host: open.host }, open.message)
   const consumers = buildConsumers(model, scope, {
@@ -151,12 +172,9 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
       version: VERSION,
       capabilityPath: read.path,
       metrics: metrics ?? NO_METRICS,
-      control,
+      control: place === 'worker' ? undefined : control,
     })
-    listeners = await startListeners(mounted, ({ expose }) => ({
-      host: hostOf(expose, options.host),
-      port: (expose.type === 'control' ? options.controlPort : undefined) ?? options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
-    }), { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections, backlog: options.listenBacklog })
+    listeners = await startListeners(mounted, ({ expose }) => addressOf(expose, options), limitsOf(options))
     const addresses = listeners.addresses.map((a, i) => ({ ...a, summary: describeExpose((mounted.servers[i] as { expose: Expose }).expose) }))
     if (control !== undefined) {
       control.state.addresses = addresses.map(({ type, namespace, url }) => ({ type, namespace, url }))
@@ -174,6 +192,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
       warnings,
       logger: log.logger,
       stdio: mounted.stdio.length > 0,
+      metrics,
       close () {
         closing ??= (async () => {
           if (control !== undefined) control.state.draining = true

@@ -13,6 +13,7 @@ export const STARTUP_CODES = {
   listen_failed: 'an expose cannot listen on its address',
   exposure_refused: 'an expose would serve strangers with the gateway\'s credentials',
   capabilities_clash: 'two capabilities of one process declare the same namespace or port',
+  worker_failed: 'a worker process (--workers) could not start or kept exiting',
 } as const
 
 export type StartupCode = keyof typeof STARTUP_CODES

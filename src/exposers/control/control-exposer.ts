@@ -2,7 +2,7 @@ import type { Server } from 'node:http'
 import type { ControlExpose } from '../../capability/model.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { ExpressionScope } from '../../expressions/compile-value.js'
-import type { PrometheusMetrics } from '../../server/metrics.js'
+import type { MetricsSource } from '../../server/metrics.js'
 import { buildInboundAuth } from '../auth/inbound-auth.js'
 import { readOnlyServer, sendJson } from '../read-only-server.js'
 import type { Logger } from '../../server/logger.js'
@@ -17,6 +17,8 @@ export interface ControlState {
   readonly version: string
   readonly capability: { readonly file: string, readonly label: string | undefined, readonly version: string | undefined }
   addresses: ReadonlyArray<{ type: string, namespace: string, url: string }>
+  /** with `--workers N`: how many worker processes there should be, and how many serve */
+  workers?: { configured: number, ready: number }
 }
 
 /**
@@ -24,7 +26,7 @@ export interface ControlState {
  * every expose listens and again while draining), `GET /metrics` (Prometheus text) and, with
  * `management.info`, `GET /status`. Binds to loopback unless told otherwise.
  */
-export function buildControlExposer (expose: ControlExpose, state: ControlState, metrics: PrometheusMetrics, scope: ExpressionScope, logger: Logger): Server {
+export function buildControlExposer (expose: ControlExpose, state: ControlState, metrics: { readonly registry: MetricsSource }, scope: ExpressionScope, logger: Logger): Server {
   const paths = [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status'] : [])]
   return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, logger.child({ expose: expose.namespace }), async (path, _req, res) => {
     if (!paths.includes(path)) throw new NaftikoError('unknown_route', `No route for ${path}; the control port serves ${paths.join(', ')}.`)
@@ -48,6 +50,7 @@ export function buildControlExposer (expose: ControlExpose, state: ControlState,
           uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
           ready: state.ready && !state.draining,
           exposes: state.addresses,
+          ...(state.workers === undefined ? {} : { workers: state.workers }),
         })
     }
   })
