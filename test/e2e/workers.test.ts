@@ -197,6 +197,17 @@ describe('run --workers 2', () => {
     expect(await cli.stop()).toBe(0)
   })
 
+  it('keeps the printed port when every worker dies at once (port 0 is chosen once)', async () => {
+    const cli = await startWorkers()
+    const workers = await twoReadyWorkers(cli)
+    for (const pid of workers) process.kill(pid, 'SIGKILL')
+    await until('both to be gone', () => !workers.some(alive))
+    const after = await twoReadyWorkers(cli)
+    expect(after.some((p) => workers.includes(p))).toBe(false)
+    expect(await call(`${urlOf(cli, 'rest')}/ships`)).toEqual({ status: 200, body: '{"ships":["nautilus"]}' })
+    expect(await cli.stop()).toBe(0)
+  })
+
   it('forwards SIGHUP to every worker, which stays up', async () => {
     const cli = await startWorkers()
     const workers = await twoReadyWorkers(cli)
