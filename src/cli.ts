@@ -154,21 +154,27 @@ async function run (files: readonly string[], flags: Record<string, unknown>): P
   // --workers N: this process forks the workers (the primary), or is one of them
   const worker = options.workers > 1 ? await import('./workers/worker.js') : undefined
   if (worker?.inWorker() === false) return runPrimary(files, options, quiet)
+  try {
+    return await serveRuntimes(files, options, quiet, worker)
+  } finally {
+    // a worker leaves the cluster however it ends, or its channel to the primary keeps it alive
+    worker?.leavePrimary()
+  }
+}
+
+async function serveRuntimes (files: readonly string[], options: RuntimeOptions, quiet: boolean, worker: typeof import('./workers/worker.js') | undefined): Promise<number> {
   // loaded here, not at the top: --help, --version and validate need none of the servers
   const { startRuntimes } = await import('./run-capabilities.js')
   let runtimes: Runtime[]
   try {
     runtimes = await startRuntimes(files, options, undefined, worker === undefined ? 'alone' : 'worker')
   } catch (err) {
-    worker?.leavePrimary()
     return reportStartupError(err)
   }
   // a worker's addresses are the primary's to print, once for all workers
   if (worker === undefined) printStartup(runtimes, quiet)
   const runtime = { logger: (runtimes[0] as Runtime).logger, stdio: runtimes.some((r) => r.stdio), close: async () => { await Promise.all(runtimes.map((r) => r.close())) } }
-  const code = await serveUntilStopped(runtime, worker === undefined ? undefined : (drain) => worker.joinPrimary(runtimes, drain))
-  worker?.leavePrimary()
-  return code
+  return serveUntilStopped(runtime, worker === undefined ? undefined : (drain) => worker.joinPrimary(runtimes, drain))
 }
 
 async function runPrimary (files: readonly string[], options: RuntimeOptions, quiet: boolean): Promise<number> {

@@ -98,6 +98,8 @@ export async function startPrimary (files: readonly string[], options: RuntimeOp
   const stopped = new Promise<number>((resolve) => { gaveUp = resolve })
   let allExited: (() => void) | undefined
   let drainFailed = false
+  /** workers still starting when the shutdown began: they are stopped with SIGTERM, which is no failure */
+  const cutShort = new Set<Worker>()
 
   const refreshReadiness = (): void => {
     const ready = readyWorkers().length
@@ -146,8 +148,12 @@ export async function startPrimary (files: readonly string[], options: RuntimeOp
     const shutdown: PrimaryMessage = { naftiko: 'shutdown' }
     for (const [worker, slot] of workers) {
       // a worker still starting has nothing in flight, and may not listen to the channel yet
-      if (slot.ready && worker.isConnected()) worker.send(shutdown, (err: Error | null) => { if (err !== null) worker.process.kill('SIGTERM') })
-      else worker.process.kill('SIGTERM')
+      if (slot.ready && worker.isConnected()) {
+        worker.send(shutdown, (err: Error | null) => { if (err !== null) worker.process.kill('SIGTERM') })
+      } else {
+        cutShort.add(worker)
+        worker.process.kill('SIGTERM')
+      }
     }
     const deadline = setTimeout(() => {
       drainFailed = true
@@ -186,7 +192,7 @@ export async function startPrimary (files: readonly string[], options: RuntimeOp
     refreshReadiness()
     const about = { worker: worker.id, workerPid: worker.process.pid, code, signal }
     if (phase === 'closing') {
-      if (code !== 0) drainFailed = true
+      if (code !== 0 && !(cutShort.has(worker) && signal === 'SIGTERM')) drainFailed = true
       logger.info(about, 'worker stopped')
       if (workers.size === 0) allExited?.()
       return

@@ -260,7 +260,8 @@ describe('run --workers 2', () => {
       }
     }
     expect(await cli.exited).toBe(1)
-    expect(killed.size).toBe(6)
+    // the sixth exit within the minute stops the gateway (a replacement forked just before may be killed too)
+    expect(killed.size).toBeGreaterThanOrEqual(6)
     expect(logLines(cli).find((l) => l.level === 50)).toMatchObject({ msg: 'workers exited 6 times within 60 s: stopping the gateway' })
     expect([...killed].some(alive)).toBe(false)
   })
