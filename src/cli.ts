@@ -6,9 +6,10 @@ import { readCapability } from './capability/read-capability.js'
 import { formatDiagnostic, type Diagnostic } from './capability/diagnostics.js'
 import { StartupError } from './errors/startup-error.js'
 import { capabilitiesIn, expandFileArguments } from './capability/find-capabilities.js'
-import { resolveOptions, UsageError, DEFAULTS } from './options.js'
+import { resolveOptions, UsageError, DEFAULTS, type RuntimeOptions } from './options.js'
 import type { Runtime } from './runtime.js'
 import { watchFiles } from './server/watch-files.js'
+import type { Logger } from './server/logger.js'
 import { VERSION } from './version.js'
 
 const HELP = `naftiko: run a Naftiko capability file as a REST and MCP gateway
@@ -41,6 +42,7 @@ Options for run (flags win over the NAFTIKO_* environment variables):
   --allow-unauthenticated      serve an expose without inbound authentication on a non-loopback address   NAFTIKO_ALLOW_UNAUTHENTICATED=1
   --watch                      reload a capability when its file changes (SIGHUP reloads them all)   NAFTIKO_WATCH=1
   --log-format json|pretty     log lines as JSON, or readable (default: pretty on a terminal, else json)   NAFTIKO_LOG_FORMAT
+  --workers N|auto             processes serving the same ports; auto = one per available core (default 1)   NAFTIKO_WORKERS
   -q, --quiet                  print only the listening addresses, no startup summary
 
 Options for validate:
@@ -81,6 +83,7 @@ async function main (argv: string[]): Promise<number> {
       'allow-unauthenticated': { type: 'boolean' },
       watch: { type: 'boolean' },
       'log-format': { type: 'string' },
+      workers: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
     },
   })
@@ -150,30 +153,53 @@ async function capabilitiesToRun (args: readonly string[]): Promise<string[]> {
 
 async function run (files: readonly string[], flags: Record<string, unknown>): Promise<number> {
   const options = resolveOptions(flags)
+  const quiet = flags.quiet === true
+  // --workers N: this process forks the workers (the primary), or is one of them
+  const worker = options.workers > 1 ? await import('./workers/worker.js') : undefined
+  if (worker?.inWorker() === false) return runPrimary(files, options, quiet)
+  try {
+    return await serveRuntimes(files, options, quiet, worker)
+  } finally {
+    // a worker leaves the cluster however it ends, or its channel to the primary keeps it alive
+    worker?.leavePrimary()
+  }
+}
+
+async function serveRuntimes (files: readonly string[], options: RuntimeOptions, quiet: boolean, worker: typeof import('./workers/worker.js') | undefined): Promise<number> {
   // loaded here, not at the top: --help, --version and validate need none of the servers
   const { startRuntimes, reloadRuntimes } = await import('./run-capabilities.js')
   let runtimes: Runtime[]
   try {
-    runtimes = await startRuntimes(files, options)
+    runtimes = await startRuntimes(files, options, undefined, worker === undefined ? 'alone' : 'worker')
   } catch (err) {
-    if (!(err instanceof StartupError)) throw err
-    if (err.diagnostics.length > 0) printDiagnostics(err.diagnostics)
-    else process.stderr.write(`naftiko: ${err.message.split('\n').join('\nnaftiko: ')}\n`)
-    return 1
+    return reportStartupError(err)
   }
-  // with an MCP stdio expose, stdout belongs to the protocol
-  const out = runtimes.some((r) => r.stdio) ? process.stderr : process.stdout
   const runtime = { get logger () { return (runtimes[0] as Runtime).logger }, stdio: runtimes.some((r) => r.stdio), close: async () => { await Promise.all(runtimes.map((r) => r.close())) } }
+  // a worker's addresses are the primary's to print, once for all workers (a worker logs its reloads)
+  const out = worker !== undefined ? undefined : runtime.stdio ? process.stderr : process.stdout
+  const stopReloading = reloadOnChange(runtimes, options, out, async (only) => { await reloadRuntimes(runtimes, options, only) })
+  // the summary last: a file written once it is printed is a change the watch sees
+  if (worker === undefined) printStartup(runtimes, quiet)
+  try {
+    return await serveUntilStopped(runtime, worker === undefined ? undefined : (drain) => worker.joinPrimary(runtimes, drain))
+  } finally {
+    stopReloading()
+  }
+}
 
-  // SIGHUP reloads every capability, --watch the one whose file changed: a refused change is
-  // reported and the running configuration stays
+/**
+ * SIGHUP reloads every capability, --watch the one whose file changed (a worker of --workers N gets
+ * SIGHUP from its primary). A refused change is printed and logged, and the running configuration
+ * stays. Returns what stops it.
+ */
+function reloadOnChange (runtimes: readonly Runtime[], options: RuntimeOptions, out: NodeJS.WritableStream | undefined, reloadRuntimes: (only?: string) => Promise<void>): () => void {
   let reloads = Promise.resolve()
   const reload = (reason: string, only?: string): void => {
     reloads = reloads.then(async () => {
       try {
-        await reloadRuntimes(runtimes, options, only)
+        await reloadRuntimes(only)
         for (const r of runtimes) {
-          if (only !== undefined && r.file !== only) continue
+          if (out === undefined || (only !== undefined && r.file !== only)) continue
           out.write(`naftiko: reloaded ${r.file} (${reason})\n`)
           for (const a of r.addresses) out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
         }
@@ -182,44 +208,97 @@ async function run (files: readonly string[], flags: Record<string, unknown>): P
         const message = diagnostics.length > 0 ? 'the capability has errors' : (err as Error).message
         printDiagnostics(diagnostics)
         process.stderr.write(`naftiko: reload refused (${reason}): ${message}; the running configuration stays\n`)
-        runtime.logger.error({ reason, code: (err as { code?: string }).code }, `reload refused: ${message.split('\n')[0] ?? ''}; the running configuration stays`)
+        ;(runtimes[0] as Runtime).logger.error({ reason, code: (err as { code?: string }).code }, `reload refused: ${message.split('\n')[0] ?? ''}; the running configuration stays`)
       }
     })
   }
   const unwatch = options.watch ? watchFiles(runtimes.map((r) => r.file), (file) => reload('file changed', file)) : undefined
   const onHangup = (): void => reload('SIGHUP')
   process.on('SIGHUP', onHangup)
+  return () => {
+    unwatch?.()
+    process.off('SIGHUP', onHangup)
+  }
+}
 
-  // the summary last: a file written once it is printed is a change the watch sees
+async function runPrimary (files: readonly string[], options: RuntimeOptions, quiet: boolean): Promise<number> {
+  const { startPrimary } = await import('./workers/primary.js')
+  let primary
+  try {
+    primary = await startPrimary(files, options, process.argv.slice(2), (runtimes) => {
+      printStartup(runtimes, quiet)
+      if (!quiet) process.stdout.write(`naftiko: ${options.workers} worker processes share these ports (--workers)\n`)
+    })
+  } catch (err) {
+    return reportStartupError(err)
+  }
+  return serveUntilStopped(primary)
+}
+
+function reportStartupError (err: unknown): number {
+  if (!(err instanceof StartupError)) throw err
+  if (err.diagnostics.length > 0) printDiagnostics(err.diagnostics)
+  else process.stderr.write(`naftiko: ${err.message.split('\n').join('\nnaftiko: ')}\n`)
+  return 1
+}
+
+function printStartup (runtimes: ReadonlyArray<Pick<Runtime, 'warnings' | 'addresses' | 'upstreams'> & { stdio?: boolean }>, quiet: boolean): void {
+  // with an MCP stdio expose, stdout belongs to the protocol
+  const out = runtimes.some((r) => r.stdio === true) ? process.stderr : process.stdout
   for (const runtime of runtimes) {
     printDiagnostics(runtime.warnings)
     for (const a of runtime.addresses) {
       out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
-      if (flags.quiet !== true) for (const line of a.summary) out.write(`  ${line}\n`)
+      if (!quiet) for (const line of a.summary) out.write(`  ${line}\n`)
     }
-    if (flags.quiet !== true) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)
+    if (!quiet) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)
   }
+}
+
+interface Serving {
+  readonly logger: Logger
+  readonly stdio: boolean
+  close (): Promise<void>
+  /** the primary of --workers N ends on its own when its workers keep exiting */
+  readonly gaveUp?: Promise<number>
+  /** the primary of --workers N, at a second signal */
+  killWorkers? (): void
+}
+
+/**
+ * Serves until SIGTERM or SIGINT, then drains; resolves with the exit code. `join` hands a worker of
+ * --workers N the drain its primary may ask for: that request is not a signal, so a signal after it
+ * (Ctrl-C reaches every process of the terminal) still drains instead of exiting at once.
+ */
+function serveUntilStopped (runtime: Serving, join?: (drain: (reason: string) => void) => void): Promise<number> {
   return new Promise((resolve) => {
     let stopping = false
-    const stop = (signal: string): void => {
-      if (stopping) {
-        // a second signal: stop now, with the conventional code of death by that signal
-        process.stderr.write(`naftiko: ${signal} again, exiting now\n`)
-        process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
-      }
+    let signalled = false
+    const drain = (reason: string): void => {
+      if (stopping) return
       stopping = true
-      unwatch?.()
-      process.off('SIGHUP', onHangup)
-      runtime.logger.info({ signal }, 'shutting down: no new connections, waiting for in-flight requests')
+      runtime.logger.info({ signal: reason }, 'shutting down: no new connections, waiting for in-flight requests')
       runtime.close().then(() => resolve(0), (err: unknown) => {
         runtime.logger.error({ err }, 'shutdown failed')
         resolve(1)
       })
     }
+    const stop = (signal: string): void => {
+      if (signalled) {
+        // a second signal: stop now, with the conventional code of death by that signal
+        process.stderr.write(`naftiko: ${signal} again, exiting now\n`)
+        runtime.killWorkers?.()
+        process.exit(128 + (signal === 'SIGINT' ? 2 : 15))
+      }
+      signalled = true
+      drain(signal)
+    }
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))
     // an MCP stdio client that closes its end is done with the gateway
     if (runtime.stdio) process.stdin.once('end', () => { if (!stopping) stop('stdin closed') })
+    void runtime.gaveUp?.then(resolve)
+    join?.(drain)
   })
 }
 

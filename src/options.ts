@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import type { LevelWithSilent } from 'pino'
 
 /** Validated, frozen settings of one runtime; the only reader of process.env besides bindings/. */
@@ -41,6 +42,8 @@ export interface RuntimeOptions {
   readonly watch: boolean
   /** `pretty` for people (the default on a terminal), `json` lines for machines */
   readonly logFormat: 'json' | 'pretty'
+  /** processes serving the same ports (node:cluster); 1 = this process alone, no cluster */
+  readonly workers: number
   readonly proxy: { httpProxy?: string, httpsProxy?: string, noProxy?: string } | undefined
   readonly env: NodeJS.ProcessEnv
 }
@@ -75,6 +78,7 @@ export interface RuntimeFlags {
   'allow-unauthenticated'?: boolean
   watch?: boolean
   'log-format'?: string
+  workers?: string
 }
 
 export const DEFAULTS = {
@@ -132,6 +136,7 @@ export function resolveOptions (flags: RuntimeFlags, env: NodeJS.ProcessEnv = pr
     allowUnauthenticated: flags['allow-unauthenticated'] === true || /^(1|true|yes)$/i.test(env.NAFTIKO_ALLOW_UNAUTHENTICATED ?? ''),
     watch: flags.watch === true || /^(1|true|yes)$/i.test(env.NAFTIKO_WATCH ?? ''),
     logFormat: logFormat(pick(flags['log-format'], 'NAFTIKO_LOG_FORMAT')),
+    workers: workers(pick(flags.workers, 'NAFTIKO_WORKERS')),
     allowOrigins: [...(flags['allow-origin'] ?? nonEmpty(env.NAFTIKO_ALLOW_ORIGINS)?.split(',') ?? [])].map((o) => checkOrigin(o.trim())),
     proxy: httpProxy === undefined && httpsProxy === undefined ? undefined : { httpProxy, httpsProxy, noProxy },
     env,
@@ -181,6 +186,14 @@ function logFormat (raw: string | undefined): 'json' | 'pretty' {
   if (raw === undefined) return process.stderr.isTTY === true ? 'pretty' : 'json'
   if (raw !== 'json' && raw !== 'pretty') throw new UsageError(`--log-format must be json or pretty, got "${raw}"`)
   return raw
+}
+
+/** A count, or `auto`: one worker per core the process may use. */
+function workers (raw: string | undefined): number {
+  if (raw === undefined) return 1
+  if (raw.trim() === 'auto') return availableParallelism()
+  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`--workers expects a whole number or auto, got "${raw}"`)
+  return integer(raw, '--workers', 1, 1024) as number
 }
 
 function checkOrigin (raw: string): string {

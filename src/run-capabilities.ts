@@ -1,8 +1,15 @@
 import { hostOf } from './exposers/mount-exposers.js'
 import { StartupError } from './errors/startup-error.js'
-import type { RuntimeOptions } from './options.js'
-import { checkOverrides, createSharedControl, readRunnable, startReadRuntime, type Runtime } from './runtime.js'
+import { UsageError, type RuntimeOptions } from './options.js'
+import { checkOverrides, createSharedControl, readRunnable, startReadRuntime, type Runtime, type RuntimePlace } from './runtime.js'
 import type { CapabilityModel } from './capability/model.js'
+import type { ReadCapability } from './capability/read-capability.js'
+
+export interface Runnable {
+  readonly file: string
+  readonly read: ReadCapability
+  readonly model: CapabilityModel
+}
 
 /**
  * `naftiko run a.yaml b.yaml` (or a directory of capabilities): every capability in one process,
@@ -11,17 +18,14 @@ import type { CapabilityModel } from './capability/model.js'
  * both files, and nothing starts. `--control-port` serves one control port for all of them (health,
  * metrics of every expose, status and dashboard listing every capability).
  */
-export async function startRuntimes (files: readonly string[], options: RuntimeOptions, logDestination?: NodeJS.WritableStream): Promise<Runtime[]> {
-  const loaded = []
-  for (const file of files) loaded.push({ file, ...await readRunnable(file) })
-  checkClashes(loaded, options)
-  checkOverrides(loaded.map((l) => l.model), options)
+export async function startRuntimes (files: readonly string[], options: RuntimeOptions, logDestination?: NodeJS.WritableStream, place: RuntimePlace = 'alone'): Promise<Runtime[]> {
+  const loaded = await loadRunnables(files, options)
   // --control-port with several capabilities: the first serves it, every one records into it
   const shared = options.controlPort !== undefined && loaded.length > 1 ? await createSharedControl() : undefined
   const runtimes: Runtime[] = []
   try {
     for (const [i, { read, model }] of loaded.entries()) {
-      runtimes.push(await startReadRuntime(read, model, i === 0 ? options : { ...options, controlPort: undefined }, logDestination, shared))
+      runtimes.push(await startReadRuntime(read, model, optionsOf(i, options), logDestination, { shared, place }))
     }
     if (shared !== undefined) shared.state.ready = true
   } catch (err) {
@@ -29,6 +33,20 @@ export async function startRuntimes (files: readonly string[], options: RuntimeO
     throw err
   }
   return runtimes
+}
+
+/** Reads every capability of the process and checks them together; nothing is started. */
+export async function loadRunnables (files: readonly string[], options: RuntimeOptions): Promise<Runnable[]> {
+  const loaded: Runnable[] = []
+  for (const file of files) loaded.push({ file, ...await readRunnable(file) })
+  checkClashes(loaded, options)
+  checkOverrides(loaded.map((l) => l.model), options)
+  return loaded
+}
+
+/** The options of the `i`th capability: `--control-port` belongs to the first. */
+export function optionsOf (i: number, options: RuntimeOptions): RuntimeOptions {
+  return i === 0 ? options : { ...options, controlPort: undefined }
 }
 
 function checkClashes (loaded: ReadonlyArray<{ file: string, model: CapabilityModel }>, options: RuntimeOptions): void {
@@ -60,13 +78,13 @@ function checkClashes (loaded: ReadonlyArray<{ file: string, model: CapabilityMo
  * changes nothing anywhere, and is thrown. Then each runtime switches to its new build in turn.
  */
 export async function reloadRuntimes (runtimes: readonly Runtime[], options: RuntimeOptions, only?: string): Promise<void> {
-  const loaded = []
-  for (const runtime of runtimes) loaded.push({ file: runtime.file, ...await readRunnable(runtime.file) })
-  checkClashes(loaded, options)
+  let loaded: Runnable[]
   try {
-    checkOverrides(loaded.map((l) => l.model), options)
+    loaded = await loadRunnables(runtimes.map((r) => r.file), options)
   } catch (err) {
-    throw new StartupError('reload_refused', (err as Error).message)
+    // an override (--port, --base-uri) that names what the files no longer have
+    if (err instanceof UsageError) throw new StartupError('reload_refused', err.message)
+    throw err
   }
   for (const [i, runtime] of runtimes.entries()) {
     if (only === undefined || runtime.file === only) await runtime.reload(loaded[i])

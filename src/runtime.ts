@@ -7,7 +7,7 @@ import { buildConsumers } from './consumers/build-consumers.js'
 import { StartupError } from './errors/startup-error.js'
 import { hostOf, isLoopback, mountExposers, type Mounted, type MountedServer } from './exposers/mount-exposers.js'
 import { JsonBodyReader } from './server/json-body.js'
-import { startListeners, type BoundAddress, type Listeners } from './server/listeners.js'
+import { startListeners, type BoundAddress, type ListenerLimits, type Listeners } from './server/listeners.js'
 import { createLogger, type Logger } from './server/logger.js'
 import { UsageError, type RuntimeOptions } from './options.js'
 import type { CapabilityModel, ControlExpose, Expose } from './capability/model.js'
@@ -38,6 +38,8 @@ export interface Runtime {
    * nothing and is thrown. Resolves to the addresses served afterwards.
    */
   reload (next?: { read: ReadCapability, model: CapabilityModel }): Promise<readonly ExposeAddress[]>
+  /** what the control port reports, when the capability has one (a worker's primary merges them) */
+  readonly metrics: PrometheusMetrics | undefined
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes pools and the log. */
   close (): Promise<void>
 }
@@ -60,7 +62,7 @@ export function checkOverrides (models: readonly CapabilityModel[], options: Run
 }
 
 /** `auth: bearer`, then the routes or tools: a count and the first few. */
-function describeExpose (expose: Expose): string[] {
+export function describeExpose (expose: Expose): string[] {
   const auth = `auth: ${'authentication' in expose && expose.authentication !== undefined ? expose.authentication.type : 'none'}`
   const [what, names] = servedBy(expose)
   const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '')
@@ -81,7 +83,7 @@ function servedBy (expose: Expose): [string, string[]] {
 }
 
 /** The capability as served: with a control expose on loopback when --control-port asks for one and it has none. */
-function withControlPort (model: CapabilityModel, port: number | undefined): CapabilityModel {
+export function withControlPort (model: CapabilityModel, port: number | undefined): CapabilityModel {
   if (port === undefined || model.exposes.some((e) => e.type === 'control')) return model
   const control: ControlExpose = { type: 'control', namespace: 'control', address: '127.0.0.1', port, description: undefined, at: [], authentication: undefined, health: true, info: true, unsupported: [] }
   return { ...model, exposes: [...model.exposes, control] }
@@ -92,7 +94,7 @@ function withControlPort (model: CapabilityModel, port: number | undefined): Cap
  * non-loopback address without inbound authentication stops startup, unless the operator opted in
  * (then it is a warning). Returns the exposes that are open, for the log.
  */
-function refuseOpenExposes (model: CapabilityModel, options: RuntimeOptions, source: SourceMap, warnings: Diagnostic[]): Array<{ namespace: string, host: string, message: string }> {
+export function refuseOpenExposes (model: CapabilityModel, options: RuntimeOptions, source: SourceMap, warnings: Diagnostic[]): Array<{ namespace: string, host: string, message: string }> {
   const open: Array<{ namespace: string, host: string, message: string }> = []
   for (const expose of model.exposes) {
     if (expose.type !== 'rest' && (expose.type !== 'mcp' || expose.transport === 'stdio')) continue
@@ -107,6 +109,18 @@ function refuseOpenExposes (model: CapabilityModel, options: RuntimeOptions, sou
     open.push({ namespace: expose.namespace, host, message })
   }
   return open
+}
+
+/** Where an expose listens: flags, then the capability, then any free port. */
+export function addressOf (expose: Expose, options: RuntimeOptions): { host: string, port: number } {
+  return {
+    host: hostOf(expose, options.host),
+    port: (expose.type === 'control' ? options.controlPort : undefined) ?? options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
+  }
+}
+
+export function limitsOf (options: RuntimeOptions): ListenerLimits {
+  return { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections, backlog: options.listenBacklog }
 }
 
 /** load -> validate -> resolve bindings -> build consumers -> compile and mount exposers -> listen. */
@@ -140,6 +154,13 @@ interface Build {
 /** A control port the capabilities of one process share: each records into it and lists its exposes. */
 export type SharedControl = { state: ControlState, metrics: PrometheusMetrics }
 
+/**
+ * Where a runtime runs: `alone` in its process, or as a `worker` of `--workers N`, where the primary
+ * serves the control port (the worker records the metrics and hands them over) and every log line
+ * carries the worker's pid.
+ */
+export type RuntimePlace = 'alone' | 'worker'
+
 /** A control port for every capability of the process (`--control-port` with several files); ready once the caller says so. */
 export async function createSharedControl (): Promise<SharedControl> {
   return { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: { file: '', label: undefined, version: undefined }, capabilities: [], addresses: [] } }
@@ -148,9 +169,9 @@ export async function createSharedControl (): Promise<SharedControl> {
 /**
  * Starts a capability already read (and its overrides checked against every capability of the
  * process). With `shared`, it records into that control port and lists itself there; the caller
- * serves it and says when it is ready.
+ * serves it and says when it is ready. A `worker` serves no control expose: its primary does.
  */
-export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream, shared?: SharedControl): Promise<Runtime> {
+export async function startReadRuntime (read: ReadCapability, model: CapabilityModel, options: RuntimeOptions, logDestination?: NodeJS.WritableStream, { shared, place = 'alone' }: { shared?: SharedControl, place?: RuntimePlace } = {}): Promise<Runtime> {
   const file = read.path
   const bodies = new JsonBodyReader()
   // the control port's figures and state outlive builds: a reload keeps counting
@@ -162,7 +183,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     const openExposes = refuseOpenExposes(model, options, read.source, warnings)
     const bindings = await resolveBindings(model, read.document, read.path, read.source, options.env)
     const redactor = buildRedactor(bindings.secrets)
-    const log = createLogger(options.logLevel, redactor, logDestination, options.logFormat)
+    const log = createLogger(options.logLevel, redactor, logDestination, options.logFormat, place === 'worker' ? { pid: process.pid } : undefined)
     const scope = { references: referenceScopeOf(model), values: bindings.values }
     for (const open of openExposes) log.logger.warn({ expose: open.namespace, host: open.host }, open.message)
     const consumers = buildConsumers(model, scope, {
@@ -188,7 +209,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
         version: VERSION,
         capabilityPath: read.path,
         metrics: control?.metrics ?? NO_METRICS,
-        control,
+        control: place === 'worker' ? undefined : control,
       })
       // one line per consumed namespace: where it points, or what is missing and how to give it
       const upstreams = model.consumes.map((c) => {
@@ -218,12 +239,8 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     await bodies.close()
     throw err
   }
-  const addressOf = ({ expose }: MountedServer): { host: string, port: number } => ({
-    host: hostOf(expose, options.host),
-    port: (expose.type === 'control' ? options.controlPort : undefined) ?? options.ports.get(expose.namespace) ?? options.ports.get(expose.type) ?? expose.port ?? 0,
-  })
   try {
-    listeners = await startListeners(current.mounted, addressOf, { shutdownTimeout: options.shutdownTimeout, requestBodyTimeout: options.requestBodyTimeout, requestTimeout: options.requestTimeout, maxConnections: options.maxConnections, backlog: options.listenBacklog })
+    listeners = await startListeners(current.mounted, ({ expose }) => addressOf(expose, options), limitsOf(options))
   } catch (err) {
     await Promise.all([current.consumers.close(), bodies.close()])
     current.log.close()
@@ -260,6 +277,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     get upstreams () { return current.upstreams },
     get warnings () { return current.warnings },
     get logger () { return current.log.logger },
+    get metrics () { return control?.metrics },
     stdio: current.mounted.stdio.length > 0,
     file,
     reload (next) {

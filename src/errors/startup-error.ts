@@ -14,6 +14,7 @@ export const STARTUP_CODES = {
   exposure_refused: 'an expose would serve strangers with the gateway\'s credentials',
   capabilities_clash: 'two capabilities of one process declare the same namespace or port',
   reload_refused: 'the running gateway cannot take this change without a restart',
+  worker_failed: 'a worker process (--workers) could not start or kept exiting',
 } as const
 
 export type StartupCode = keyof typeof STARTUP_CODES

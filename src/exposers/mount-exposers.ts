@@ -1,11 +1,13 @@
 import { once } from 'node:events'
 import type { Server as HttpServer } from 'node:http'
-import type { CapabilityModel, Expose } from '../capability/model.js'
+import type { CapabilityModel, ControlExpose, Expose } from '../capability/model.js'
+import type { ExpressionScope } from '../expressions/compile-value.js'
+import type { Logger } from '../server/logger.js'
 import type { InvocationContext } from '../invocations/compile-invocation.js'
 import type { JsonBodyReader } from '../server/json-body.js'
 import { buildInboundAuth } from './auth/inbound-auth.js'
 import type { ControlState } from './control/control-exposer.js'
-import type { Metrics, PrometheusMetrics } from '../server/metrics.js'
+import type { Metrics, MetricsSource, PrometheusMetrics } from '../server/metrics.js'
 
 /** One HTTP server of an expose, ready to listen. */
 export interface MountedServer {
@@ -26,6 +28,11 @@ export interface Mounted {
   stdio: Array<() => { close: () => Promise<void> }>
 }
 
+export interface ControlMount {
+  state: ControlState
+  metrics: PrometheusMetrics | { readonly registry: MetricsSource }
+}
+
 export interface MountOptions {
   host: string | undefined
   bodyLimit: number
@@ -37,8 +44,8 @@ export interface MountOptions {
   /** the capability file: relative `location`s (skills, MCP resources and prompts) resolve against its folder */
   capabilityPath: string
   metrics: Metrics
-  /** present when the capability has a control port */
-  control: { state: ControlState, metrics: PrometheusMetrics } | undefined
+  /** present when the capability has a control port served by this process */
+  control: ControlMount | undefined
 }
 
 /**
@@ -79,12 +86,17 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       const server = await buildSkillExposer(expose, model, { logger, redactor: context.redactor, capabilityPath: options.capabilityPath, scope: context.scope })
       mounted.servers.push({ expose, server, path: '/skills', listen: listenOn(server), ready: noop, close: () => closeHttpServer(server) })
     } else if (expose.type === 'control' && options.control !== undefined) {
-      const { buildControlExposer } = await import('./control/control-exposer.js')
-      const server = buildControlExposer(expose, options.control.state, options.control.metrics, context.scope, logger)
-      mounted.servers.push({ expose, server, path: '', listen: listenOn(server), ready: noop, close: () => closeHttpServer(server) })
+      mounted.servers.push(await mountControlExposer(expose, options.control, context.scope, logger))
     }
   }
   return mounted
+}
+
+/** The control port's server (also what the primary of `--workers N` serves on its own). */
+export async function mountControlExposer (expose: ControlExpose, control: ControlMount, scope: ExpressionScope, logger: Logger): Promise<MountedServer> {
+  const { buildControlExposer } = await import('./control/control-exposer.js')
+  const server = buildControlExposer(expose, control.state, control.metrics, scope, logger)
+  return { expose, server, path: '', listen: listenOn(server), ready: noop, close: () => closeHttpServer(server) }
 }
 
 const noop = async (): Promise<void> => {}

@@ -4,6 +4,9 @@ import type { Redactor } from '../bindings/redact.js'
 
 export type { Logger }
 
+/** Linux's limit of an atomic write to a pipe. */
+const PIPE_BUF = 4096
+
 /** How long a log line may wait in the write buffer at low traffic. */
 const FLUSH_INTERVAL_MS = 1000
 
@@ -22,14 +25,19 @@ export interface RuntimeLogger {
  * Credentials are never logged by design (no request headers are logged); as a second line of
  * defence every line is scrubbed of the bound secret values before it is written: an upstream
  * error message or URL holding a key cannot leak it.
+ *
+ * `fields` go on every line: the processes of `--workers N` add their pid. Those processes share
+ * stderr, so each of them writes whole lines in chunks of at most PIPE_BUF bytes, which the kernel
+ * writes to a pipe without interleaving another process's chunk.
  */
-export function createLogger (level: LevelWithSilent, redactor: Redactor, destination?: NodeJS.WritableStream, format: 'json' | 'pretty' = 'json'): RuntimeLogger {
+export function createLogger (level: LevelWithSilent, redactor: Redactor, destination?: NodeJS.WritableStream, format: 'json' | 'pretty' = 'json', fields?: Record<string, unknown>): RuntimeLogger {
+  const base = { name: 'naftiko', ...fields }
   const hooks = redactor.active ? { hooks: { streamWrite: (line: string) => redactor.redact(line) } } : {}
   if (destination !== undefined || format === 'pretty') {
     const out = destination ?? prettyStderr()
-    return { logger: pino({ level, base: { name: 'naftiko' }, ...hooks }, out as pino.DestinationStream), close: () => {} }
+    return { logger: pino({ level, base, ...hooks }, out as pino.DestinationStream), close: () => {} }
   }
-  const stream = pino.destination({ dest: 2, sync: false, minLength: 4096 })
+  const stream = pino.destination({ dest: 2, sync: false, ...(fields === undefined ? { minLength: 4096 } : { minLength: PIPE_BUF - 1, maxWrite: PIPE_BUF }) })
   const flush = (): void => {
     try { stream.flushSync() } catch {}
   }
@@ -38,7 +46,7 @@ export function createLogger (level: LevelWithSilent, redactor: Redactor, destin
   // whatever is buffered when the process ends still reaches stderr
   process.once('exit', flush)
   return {
-    logger: pino({ level, base: { name: 'naftiko' }, ...hooks }, stream),
+    logger: pino({ level, base, ...hooks }, stream),
     close () {
       clearInterval(timer)
       process.off('exit', flush)

@@ -32,6 +32,12 @@ export interface PrometheusMetrics extends Metrics {
   readonly recentErrors: RecentErrors
 }
 
+/** What `/metrics` answers from: a runtime's registry, or the primary's merge of its workers' registries. */
+export interface MetricsSource {
+  readonly contentType: string
+  metrics (): Promise<string>
+}
+
 const SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]
 
 /** A registry of this runtime's own (several runtimes in one process keep theirs apart), with the process metrics. */

@@ -2,7 +2,7 @@ import type { Server } from 'node:http'
 import type { ControlExpose } from '../../capability/model.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { ExpressionScope } from '../../expressions/compile-value.js'
-import type { PrometheusMetrics } from '../../server/metrics.js'
+import type { MetricsSource, PrometheusMetrics } from '../../server/metrics.js'
 import { buildInboundAuth } from '../auth/inbound-auth.js'
 import { readOnlyServer, sendJson } from '../read-only-server.js'
 import type { Logger } from '../../server/logger.js'
@@ -23,6 +23,8 @@ export interface ControlState {
   capabilities: readonly CapabilityInfo[]
   /** each listening expose, with its capability's file and what it serves (`GET /ships`, tool names, endpoints) */
   addresses: ReadonlyArray<{ type: string, namespace: string, url: string, routes: readonly string[], file: string }>
+  /** with `--workers N`: how many worker processes there should be, and how many serve */
+  workers?: { configured: number, ready: number }
 }
 
 export interface CapabilityInfo {
@@ -37,9 +39,10 @@ export interface CapabilityInfo {
  * `management.info`, `GET /status` and the dashboard (`GET /dashboard`, its feed `GET /dashboard/data`,
  * `GET /` leads there). Binds to loopback unless told otherwise; its authentication covers every path.
  */
-export function buildControlExposer (expose: ControlExpose, state: ControlState, metrics: PrometheusMetrics, scope: ExpressionScope, logger: Logger): Server {
+export function buildControlExposer (expose: ControlExpose, state: ControlState, metrics: PrometheusMetrics | { readonly registry: MetricsSource }, scope: ExpressionScope, logger: Logger): Server {
   const paths = controlEndpoints(expose)
-  const feed = expose.info ? new DashboardFeed(state, metrics) : undefined
+  // with --workers the primary serves merged metrics, without the per-process detail the dashboard reads
+  const feed = expose.info && 'recentErrors' in metrics ? new DashboardFeed(state, metrics) : undefined
   return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, logger.child({ expose: expose.namespace }), async (path, req, res) => {
     if (feed !== undefined) {
       if (path === '/') {
@@ -77,6 +80,7 @@ export function buildControlExposer (expose: ControlExpose, state: ControlState,
           uptimeSeconds: Math.round((Date.now() - state.startedAt) / 1000),
           ready: state.ready && !state.draining,
           exposes: state.addresses.map(({ type, namespace, url }) => ({ type, namespace, url })),
+          ...(state.workers === undefined ? {} : { workers: state.workers }),
         })
     }
   })
