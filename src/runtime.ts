@@ -1,3 +1,4 @@
+import { basename } from 'node:path'
 import { readCapability, type ReadCapability } from './capability/read-capability.js'
 import { referenceScopeOf } from './capability/check-capability.js'
 import type { Diagnostic, SourceMap } from './capability/diagnostics.js'
@@ -13,6 +14,7 @@ import { UsageError, type RuntimeOptions } from './options.js'
 import type { CapabilityModel, ControlExpose, Expose } from './capability/model.js'
 import type { ControlState } from './exposers/control/control-exposer.js'
 import { createMetrics, NO_METRICS } from './server/metrics.js'
+import { resolveTracing, startTracing, type Tracing } from './server/tracing.js'
 import { VERSION } from './version.js'
 
 export interface ExposeAddress extends BoundAddress {
@@ -132,6 +134,9 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     proxy: options.proxy,
   })
 
+  // spans are exported only where an OTLP endpoint is configured; otherwise the SDK is never loaded
+  const tracingConfig = resolveTracing(model, options.env, scope, read.source, model.info.label ?? basename(read.path))
+  let tracing: Tracing | undefined
   let listeners: Listeners | undefined
   const bodies = new JsonBodyReader()
   // the control port: the capability's own, or one --control-port adds (health, metrics, status)
@@ -141,6 +146,10 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     ? undefined
     : { metrics, state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: { file: read.path, label: model.info.label, version: model.info.version }, addresses: [] } as ControlState }
   try {
+    if (tracingConfig !== undefined) {
+      tracing = await startTracing(tracingConfig, redactor, log.logger, VERSION)
+      log.logger.info({ endpoint: new URL(tracingConfig.endpoint).origin, service: tracingConfig.serviceName, sampling: tracingConfig.sampling }, 'spans are exported over OTLP/HTTP')
+    }
     const mounted = await mountExposers(served, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map(), formats: read.formats }, {
       host: options.host,
       bodyLimit: options.bodyLimit,
@@ -151,6 +160,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
       version: VERSION,
       capabilityPath: read.path,
       metrics: metrics ?? NO_METRICS,
+      tracing,
       control,
     })
     listeners = await startListeners(mounted, ({ expose }) => ({
@@ -180,7 +190,8 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
           try {
             await listeners?.close()
           } finally {
-            await Promise.all([consumers.close(), bodies.close()])
+            // the last requests' spans were ended when their answers were: they are exported now
+            await Promise.all([consumers.close(), bodies.close(), tracing?.close()])
             log.close()
           }
         })()
@@ -188,7 +199,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
       },
     }
   } catch (err) {
-    await Promise.all([consumers.close(), bodies.close()])
+    await Promise.all([consumers.close(), bodies.close(), tracing?.close()])
     log.close()
     throw err
   }
