@@ -134,8 +134,6 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     proxy: options.proxy,
   })
 
-  // spans are exported only where an OTLP endpoint is configured; otherwise the SDK is never loaded
-  const tracingConfig = resolveTracing(model, options.env, scope, read.source, model.info.label ?? basename(read.path))
   let tracing: Tracing | undefined
   let listeners: Listeners | undefined
   const bodies = new JsonBodyReader()
@@ -146,6 +144,8 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     ? undefined
     : { metrics, state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: { file: read.path, label: model.info.label, version: model.info.version }, addresses: [] } as ControlState }
   try {
+    // spans are exported only where an OTLP endpoint is configured; otherwise the SDK is never loaded
+    const tracingConfig = resolveTracing(model, options.env, scope, read.source, model.info.label ?? basename(read.path))
     if (tracingConfig !== undefined) {
       tracing = await startTracing(tracingConfig, redactor, log.logger, VERSION)
       log.logger.info({ endpoint: new URL(tracingConfig.endpoint).origin, service: tracingConfig.serviceName, sampling: tracingConfig.sampling }, 'spans are exported over OTLP/HTTP')

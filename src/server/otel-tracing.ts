@@ -14,7 +14,7 @@ import type { CallSpan, RequestSpan, SpanAttributes, Tracing, TracingConfig } fr
  * exporter, which sends JSON. Loaded only through `startTracing`.
  */
 export function startOtelTracing (config: TracingConfig, redactor: Redactor, logger: Logger, version: string): Tracing {
-  const exporter = reportingFailures(new OTLPTraceExporter({ url: config.endpoint, headers: { ...config.headers } }), logger)
+  const exporter = reportingFailures(new OTLPTraceExporter({ url: config.endpoint, headers: { ...config.headers }, timeoutMillis: config.exportTimeout }), logger)
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': config.serviceName, 'service.version': version, 'naftiko.capability': config.capability }),
     // a caller's sampled flag decides for the trace it continues; the ratio, for traces the gateway starts
@@ -28,10 +28,16 @@ export function startOtelTracing (config: TracingConfig, redactor: Redactor, log
       return new OtelRequestSpan(tracer, span, parent?.tracestate, redactor)
     },
     async close () {
+      // the exporter gives up after its timeout (retries included); this bound is the safety net
+      const bound = config.exportTimeout + 1000
+      let timer: NodeJS.Timeout | undefined
+      const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), bound).unref() })
       try {
-        await provider.shutdown()
+        if (await Promise.race([provider.shutdown(), late]) === 'late') logger.warn({ ms: bound }, 'the last spans were not exported in time at shutdown')
       } catch (err) {
         logger.warn({ reason: (err as Error | undefined)?.name }, 'spans could not be exported at shutdown')
+      } finally {
+        clearTimeout(timer)
       }
     },
   }

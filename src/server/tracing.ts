@@ -52,9 +52,13 @@ export interface TracingConfig {
   readonly sampling: number
   /** ms between two exports (`OTEL_BSP_SCHEDULE_DELAY`); the SDK's 5 s when undefined */
   readonly scheduleDelay: number | undefined
+  /** ms an export, retries included, may take (`OTEL_EXPORTER_OTLP_TIMEOUT`): also the longest a stopping gateway waits for the collector */
+  readonly exportTimeout: number
 }
 
 const TRACES_PATH = '/v1/traces'
+/** half the specification's 10 s: a collector that does not answer holds a stopping gateway no longer than this */
+const EXPORT_TIMEOUT_MS = 5000
 
 /**
  * Span export settings, or undefined when spans are not exported. The environment wins over the
@@ -83,6 +87,7 @@ export function resolveTracing (model: CapabilityModel, env: NodeJS.ProcessEnv, 
     capability,
     sampling: samplingOf(env) ?? declared?.sampling ?? 1,
     scheduleDelay: wholeNumber(env.OTEL_BSP_SCHEDULE_DELAY),
+    exportTimeout: wholeNumber(env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT) ?? wholeNumber(env.OTEL_EXPORTER_OTLP_TIMEOUT) ?? EXPORT_TIMEOUT_MS,
   }
 }
 

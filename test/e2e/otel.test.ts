@@ -113,6 +113,8 @@ capability:
         - path: /gone
           operations:
             - { method: GET, call: gone.list }
+        - path: /raw/{{rest}}
+          forward: { targetNamespace: fleet }
     - type: mcp
       namespace: fleet-mcp
       port: 0
@@ -196,6 +198,21 @@ describe('spans exported to the OTLP endpoint of the environment', () => {
     expect(call?.url).toBe(`/v1/ships?api_key=${SECRET}`)
     expect(exports.every((e) => e.contentType === 'application/json')).toBe(true)
     expect(exports[0]?.body).toContain('"fleet-gateway"')
+  })
+
+  it('forward: the relayed request has its client span too; a request no route answers has a server span of its own', async () => {
+    const forward = '66666666666666666666666666666666'
+    await (await request(`${gateway.url('rest')}/raw/ships`, { headers: { traceparent: `00-${forward}-${PARENT}-01` } })).body.dump()
+    const { server, client } = await requestSpans('GET /raw/{{rest}}', forward)
+    expect(server.parentSpanId).toBe(PARENT)
+    expect(seenWith(traceparentOf(client))?.url).toBe(`/v1/ships?api_key=${SECRET}`)
+
+    const nowhere = '77777777777777777777777777777777'
+    expect((await request(`${gateway.url('rest')}/nowhere`, { headers: { traceparent: `00-${nowhere}-${PARENT}-01` } })).statusCode).toBe(404)
+    const [unrouted] = (await spansWhere((all) => all.some((s) => s.traceId === nowhere))).filter((s) => s.traceId === nowhere)
+    expect(unrouted?.name).toBe('GET')
+    expect(attribute(unrouted as OtlpSpan, 'http.response.status_code')).toBe(404)
+    expect(attribute(unrouted as OtlpSpan, 'http.route')).toBeUndefined()
   })
 
   it('MCP: a tools/call (direct path, then the SDK path with progress) has a server span named for the tool, and a client span the upstream sees', async () => {
