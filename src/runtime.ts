@@ -1,3 +1,4 @@
+import { basename } from 'node:path'
 import { readCapability, type ReadCapability } from './capability/read-capability.js'
 import { referenceScopeOf } from './capability/check-capability.js'
 import type { Diagnostic, SourceMap } from './capability/diagnostics.js'
@@ -13,6 +14,7 @@ import { UsageError, type RuntimeOptions } from './options.js'
 import type { CapabilityModel, ControlExpose, Expose } from './capability/model.js'
 import { controlEndpoints, type CapabilityInfo, type ControlState } from './exposers/control/control-exposer.js'
 import { createMetrics, NO_METRICS, type PrometheusMetrics } from './server/metrics.js'
+import { resolveTracing, startTracing, type Tracing } from './server/tracing.js'
 import { VERSION } from './version.js'
 
 export interface ExposeAddress extends BoundAddress {
@@ -149,6 +151,8 @@ interface Build {
   readonly log: ReturnType<typeof createLogger>
   readonly consumers: ReturnType<typeof buildConsumers>
   readonly mounted: Mounted
+  /** present when spans are exported */
+  readonly tracing: Tracing | undefined
 }
 
 /** A control port the capabilities of one process share: each records into it and lists its exposes. */
@@ -193,12 +197,19 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
       serverVars: options.serverVars,
       proxy: options.proxy,
     })
+    let tracing: Tracing | undefined
     // the control port: the capability's own, or one --control-port adds (health, metrics, status)
     const served = withControlPort(model, options.controlPort)
     if (control === undefined && served.exposes.some((e) => e.type === 'control')) {
       control = { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: capabilityInfo(read, model), capabilities: [], addresses: [] } }
     }
     try {
+      // spans are exported only where an OTLP endpoint is configured; otherwise the SDK is never loaded
+      const tracingConfig = resolveTracing(model, options.env, scope, read.source, model.info.label ?? basename(read.path))
+      if (tracingConfig !== undefined) {
+        tracing = await startTracing(tracingConfig, redactor, log.logger, VERSION)
+        log.logger.info({ endpoint: new URL(tracingConfig.endpoint).origin, service: tracingConfig.serviceName, sampling: tracingConfig.sampling }, 'spans are exported over OTLP/HTTP')
+      }
       const mounted = await mountExposers(served, { consumers, scope, redactor, logger: log.logger, responseLimit: options.responseLimit, functions: new Map(), formats: read.formats }, {
         host: options.host,
         bodyLimit: options.bodyLimit,
@@ -209,6 +220,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
         version: VERSION,
         capabilityPath: read.path,
         metrics: control?.metrics ?? NO_METRICS,
+        tracing,
         control: place === 'worker' ? undefined : control,
       })
       // one line per consumed namespace: where it points, or what is missing and how to give it
@@ -216,9 +228,9 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
         const resolved = consumers.baseUri(c.namespace)
         return redactor.redact(`consumes ${c.namespace} -> ${resolved.missing === undefined ? resolved.uri ?? '' : `not configured: ${resolved.missing} (its operations answer 502 until then)`}`)
       })
-      return { model, warnings, upstreams, log, consumers, mounted }
+      return { model, warnings, upstreams, log, consumers, mounted, tracing }
     } catch (err) {
-      await consumers.close()
+      await Promise.all([consumers.close(), tracing?.close()])
       log.close()
       throw err
     }
@@ -227,7 +239,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
   const discard = async (old: Build, listeners: Listeners | undefined): Promise<void> => {
     if (listeners === undefined) await Promise.allSettled(old.mounted.servers.map((s) => s.close()))
     else await listeners.release(old.mounted)
-    await old.consumers.close()
+    await Promise.all([old.consumers.close(), old.tracing?.close()])
     old.log.close()
   }
 
@@ -242,7 +254,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
   try {
     listeners = await startListeners(current.mounted, ({ expose }) => addressOf(expose, options), limitsOf(options))
   } catch (err) {
-    await Promise.all([current.consumers.close(), bodies.close()])
+    await Promise.all([current.consumers.close(), bodies.close(), current.tracing?.close()])
     current.log.close()
     throw err
   }
@@ -311,7 +323,8 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
           await listeners.close()
           await Promise.allSettled(retiring)
         } finally {
-          await Promise.all([current.consumers.close(), bodies.close()])
+          // the last requests' spans were ended when their answers were: they are exported now
+          await Promise.all([current.consumers.close(), bodies.close(), current.tracing?.close()])
           current.log.close()
         }
       })()

@@ -305,8 +305,21 @@ export interface ControlExpose extends ExposeCommon {
   readonly health: boolean
   /** `/status` (default off, as the format says) */
   readonly info: boolean
-  /** what it declares that this runtime does not serve yet (`management.reload`, `observability`, ...) */
+  /** span export (`observability`); undefined when the expose has no such block */
+  readonly observability?: Observability | undefined
+  /** what it declares that this runtime does not serve yet (`management.reload`, `observability.traces.local`, ...) */
   readonly unsupported: readonly string[]
+}
+
+/** What this runtime uses of a control expose's `observability` block (docs/semantics.md, "Span export"). */
+export interface Observability {
+  /** `enabled: false` turns span export off, whatever the environment says */
+  readonly enabled: boolean
+  /** `traces.sampling`: the share of new traces sampled, 0 to 1 */
+  readonly sampling: number | undefined
+  /** `exporters.otlp.endpoint` as written (it may hold `{{bound}}` values) */
+  readonly endpoint: string | undefined
+  readonly at: Path
 }
 
 /** Expose types the format defines and this runtime loads without serving yet. */

@@ -181,15 +181,39 @@ function normalizeExpose (e: Json, at: Path, out: DiagnosticList): M.Expose {
         authentication: auth(),
         health: management.health !== false,
         info: management.info === true,
+        observability: e.observability === undefined ? undefined : normalizeObservability(obj(e.observability), [...at, 'observability'], out),
         unsupported: [
           ...['reload', 'validate', 'logs', 'scripting'].filter((k) => management[k] !== undefined && management[k] !== false).map((k) => `management.${k}`),
-          ...(e.observability === undefined ? [] : ['observability']),
+          ...unsupportedObservability(obj(e.observability)),
         ],
       }
     }
     default:
       return { ...common, type: e.type as M.PendingExpose['type'] }
   }
+}
+
+/** Span export: on unless `enabled: false`; a sampling rate outside 0 to 1 is left out with a warning. */
+function normalizeObservability (o: Json, at: Path, out: DiagnosticList): M.Observability {
+  const traces = obj(o.traces)
+  let sampling: number | undefined
+  if (traces.sampling !== undefined) {
+    if (typeof traces.sampling === 'number' && traces.sampling >= 0 && traces.sampling <= 1) sampling = traces.sampling
+    else out.warning([...at, 'traces', 'sampling'], 'traces.sampling must be a number from 0 to 1; every trace is sampled')
+  }
+  return { enabled: o.enabled !== false, sampling, endpoint: text(obj(obj(o.exporters).otlp).endpoint), at }
+}
+
+/** What an `observability` block asks for that this runtime does not serve: the control port's
+ * `/traces` buffer, B3 propagation, switching `/metrics` off. */
+function unsupportedObservability (o: Json): string[] {
+  const traces = obj(o.traces)
+  const off = (v: unknown): boolean => v === false || obj(v).enabled === false
+  return [
+    ...(traces.local !== undefined && !off(traces.local) ? ['observability.traces.local'] : []),
+    ...(traces.propagation !== undefined && traces.propagation !== 'w3c' ? ['observability.traces.propagation'] : []),
+    ...(off(obj(o.metrics).local) ? ['observability.metrics.local'] : []),
+  ]
 }
 
 /** Front matter fields of the Agent Skills format a skill may declare besides its name and description. */

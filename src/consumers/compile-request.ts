@@ -4,7 +4,6 @@ import { NaftikoError } from '../errors/naftiko-error.js'
 import { type CallContext, JsonBody, plainValue } from '../expressions/call-context.js'
 import { compileJsonTemplate, compileValue, resolveStaticText, type ExpressionScope, type ValueExpression } from '../expressions/compile-value.js'
 import { normalizeName, splitPath } from '../expressions/template.js'
-import { traceHeaders } from '../expressions/trace-context.js'
 import { hasType } from '../invocations/input-types.js'
 
 export interface UpstreamRequest {
@@ -87,9 +86,6 @@ export function compileRequest (consumes: ConsumedNamespace, operation: Consumed
     }
     // the answer is scanned for secrets and read by mappings: ask for it uncompressed
     headers['accept-encoding'] ??= 'identity'
-    // the upstream call joins the caller's trace
-    const trace = ctx.inputs.trace
-    if (trace !== undefined) Object.assign(headers, traceHeaders(trace))
     // the credential is applied last: nothing the caller sends can replace it
     Object.assign(headers, credentialHeaders)
     if (bodyCredential !== undefined) {

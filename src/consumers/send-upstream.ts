@@ -3,8 +3,9 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { NaftikoError } from '../errors/naftiko-error.js'
-import type { CallContext } from '../expressions/call-context.js'
-import type { ConsumedOperationRuntime } from './build-consumers.js'
+import type { CallContext, CallInputs } from '../expressions/call-context.js'
+import { traceHeaders } from '../expressions/trace-context.js'
+import type { ConsumedOperationRuntime, UpstreamTarget } from './build-consumers.js'
 import type { UpstreamRequest } from './compile-request.js'
 import { sendRequest } from './upstream-dispatchers.js'
 
@@ -24,17 +25,38 @@ export type UpstreamSignal = AbortSignal | (EventEmitter & { readonly aborted: b
  */
 export function sendUpstream (operation: ConsumedOperationRuntime, ctx: CallContext, signal: UpstreamSignal): Promise<UpstreamResponse> {
   if (operation.target === undefined) return Promise.reject(notConfigured(operation))
-  return dispatchUpstream(operation, operation.buildRequest(ctx), signal)
+  return dispatchUpstream(operation, operation.buildRequest(ctx), signal, ctx.inputs)
 }
+
+/** What an upstream call joins: the caller's trace context, and what watches the request's calls. */
+export type CallScope = Pick<CallInputs, 'trace' | 'watch'>
 
 /**
  * Sends a built request on the operation's pool. A body that is a stream (a forwarded request's)
  * can be read once: it is never sent again, neither on a fresh connection nor to answer a digest
  * challenge (the challenge's 401 then goes back as it is).
+ *
+ * The call joins the caller's trace (`traceparent` with a span id of the gateway's: its CLIENT
+ * span's when spans are exported) and reports to the request's watch once its response headers
+ * arrive or it fails.
  */
-export async function dispatchUpstream (operation: ConsumedOperationRuntime, request: UpstreamRequest, signal: UpstreamSignal): Promise<UpstreamResponse> {
+export function dispatchUpstream (operation: ConsumedOperationRuntime, request: UpstreamRequest, signal: UpstreamSignal, scope: CallScope): Promise<UpstreamResponse> {
   const target = operation.target
-  if (target === undefined) throw notConfigured(operation)
+  if (target === undefined) return Promise.reject(notConfigured(operation))
+  const watched = scope.watch?.call(request.method, target.origin, request.path)
+  const trace = watched?.headers ?? (scope.trace === undefined ? undefined : traceHeaders(scope.trace))
+  if (trace !== undefined) Object.assign(request.headers, trace)
+  if (watched === undefined) return sendOnPool(operation, target, request, signal)
+  return sendOnPool(operation, target, request, signal).then((response) => {
+    watched.done(response.status)
+    return response
+  }, (err: unknown) => {
+    watched.done(undefined, err)
+    throw err
+  })
+}
+
+async function sendOnPool (operation: ConsumedOperationRuntime, target: UpstreamTarget, request: UpstreamRequest, signal: UpstreamSignal): Promise<UpstreamResponse> {
   const replayable = !(request.body instanceof Readable)
   const digest = operation.digest
   const answer = digest?.authorization(request.method, request.path)

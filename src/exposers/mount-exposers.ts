@@ -8,6 +8,7 @@ import type { JsonBodyReader } from '../server/json-body.js'
 import { buildInboundAuth } from './auth/inbound-auth.js'
 import type { ControlState } from './control/control-exposer.js'
 import type { Metrics, MetricsSource, PrometheusMetrics } from '../server/metrics.js'
+import type { Tracing } from '../server/tracing.js'
 
 /** One HTTP server of an expose, ready to listen. */
 export interface MountedServer {
@@ -44,6 +45,8 @@ export interface MountOptions {
   /** the capability file: relative `location`s (skills, MCP resources and prompts) resolve against its folder */
   capabilityPath: string
   metrics: Metrics
+  /** present when spans are exported */
+  tracing: Tracing | undefined
   /** present when the capability has a control port served by this process */
   control: ControlMount | undefined
 }
@@ -61,7 +64,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       const { buildRestExposer } = await import('./rest/rest-exposer.js')
       // without inbound authentication, a loopback REST expose answers only to loopback names
       const origins = expose.authentication === undefined && isLoopback(hostOf(expose, options.host)) ? { loopback: true, allowOrigins: options.allowOrigins } : undefined
-      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, metrics: options.metrics, origins, bodies: options.bodies })
+      const app = buildRestExposer(expose, context, { bodyLimit: options.bodyLimit, logger, metrics: options.metrics, origins, bodies: options.bodies, tracing: options.tracing })
       mounted.servers.push({ expose, server: app.server, path: '', listen: (host, port, backlog) => app.listen({ host, port, backlog }), ready: async () => { await app.ready() }, close: () => app.close() })
     } else if (expose.type === 'mcp') {
       const { prepareTools } = await import('./mcp/mcp-tools.js')
@@ -71,7 +74,7 @@ export async function mountExposers (model: CapabilityModel, context: Invocation
       const prompts = expose.prompts.length === 0 ? undefined : await (await import('./mcp/mcp-prompts.js')).preparePrompts(expose, options.capabilityPath, context.redactor)
       // the capability's label and version, where it has them: MCP clients show the server by them
       const serverInfo = { name: expose.namespace, ...(model.info.label === undefined ? {} : { title: model.info.label }), version: model.info.version ?? options.version }
-      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, serverInfo, instructions: expose.description, logger, metrics: options.metrics, resources, prompts }
+      const mcpOptions = { bodyLimit: options.bodyLimit, bodies: options.bodies, heartbeatMs: options.heartbeatMs, coalesceMs: options.coalesceMs, serverInfo, instructions: expose.description, logger, metrics: options.metrics, tracing: options.tracing, resources, prompts }
       if (expose.transport === 'stdio') {
         const { startMcpStdioExposer } = await import('./mcp/mcp-stdio.js')
         mounted.stdio.push(() => startMcpStdioExposer(expose, tools, mcpOptions))

@@ -13,6 +13,26 @@ export interface CallInputs {
   readonly steps?: Readonly<Record<string, unknown>>
   /** the caller's W3C trace context, which upstream calls join */
   readonly trace?: TraceContext | undefined
+  /** what the request's upstream calls report to; absent when nothing watches (no metrics, no spans) */
+  readonly watch?: UpstreamWatch | undefined
+}
+
+/**
+ * Watches one request's upstream calls: the upstream duration metric and, when spans are exported,
+ * a CLIENT span per call.
+ */
+export interface UpstreamWatch {
+  /**
+   * An upstream call leaves (`origin` + `path`, the path with its query). Returns the trace headers it
+   * carries (undefined: the caller's context decides) and what to call once the upstream's response
+   * headers arrive (`status`) or the call fails (`error`).
+   */
+  call (method: string, origin: string, path: string): WatchedCall
+}
+
+export interface WatchedCall {
+  readonly headers: Record<string, string> | undefined
+  done (status: number | undefined, error?: unknown): void
 }
 
 export interface CallContext {

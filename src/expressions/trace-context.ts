@@ -4,6 +4,8 @@ import type { IncomingHttpHeaders } from 'node:http'
 /** A caller's W3C trace context (`traceparent`, `tracestate`), checked. */
 export interface TraceContext {
   readonly traceId: string
+  /** the caller's span: the parent of the gateway's span when spans are exported */
+  readonly parentId: string
   readonly flags: string
   readonly tracestate: string | undefined
 }
@@ -23,12 +25,15 @@ export function traceContextOf (headers: IncomingHttpHeaders): TraceContext | un
   const [, version, traceId, parentId, flags] = m as unknown as [string, string, string, string, string]
   if (version === 'ff' || (version === '00' && header.trim().length !== 55) || /^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined
   const state = headers.tracestate
-  return { traceId, flags, tracestate: typeof state === 'string' && state.length <= 512 ? state : undefined }
+  return { traceId, parentId, flags, tracestate: typeof state === 'string' && state.length <= 512 ? state : undefined }
 }
 
-/** The headers of an upstream call in the caller's trace: the same trace, the gateway's own span. */
-export function traceHeaders (trace: TraceContext): Record<string, string> {
-  const headers: Record<string, string> = { traceparent: `00-${trace.traceId}-${randomBytes(8).toString('hex')}-${trace.flags}` }
+/**
+ * The headers of an upstream call in the caller's trace: the same trace, a span id of the gateway's
+ * own (`spanId`: the CLIENT span's, when spans are exported; else a random one).
+ */
+export function traceHeaders (trace: Pick<TraceContext, 'traceId' | 'flags' | 'tracestate'>, spanId = randomBytes(8).toString('hex')): Record<string, string> {
+  const headers: Record<string, string> = { traceparent: `00-${trace.traceId}-${spanId}-${trace.flags}` }
   if (trace.tracestate !== undefined) headers.tracestate = trace.tracestate
   return headers
 }

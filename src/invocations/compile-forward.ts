@@ -3,8 +3,8 @@ import type { Readable } from 'node:stream'
 import type { RestResource } from '../capability/model.js'
 import { dispatchUpstream, type UpstreamSignal } from '../consumers/send-upstream.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
-import type { CallContext } from '../expressions/call-context.js'
-import { traceContextOf, traceHeaders } from '../expressions/trace-context.js'
+import type { CallContext, UpstreamWatch } from '../expressions/call-context.js'
+import { traceContextOf } from '../expressions/trace-context.js'
 import { compileOutputMapping } from './compile-mapping.js'
 import { answerOutcome, type InvocationContext } from './compile-invocation.js'
 import type { AnswerShape, Outcome } from './outcome.js'
@@ -19,6 +19,8 @@ export interface ForwardRequest {
   readonly headers: IncomingHttpHeaders
   /** the request body, streamed as it arrives; null when there is none */
   readonly body: Readable | null
+  /** what the request's upstream call reports to (metrics, spans), when something watches */
+  readonly watch?: UpstreamWatch | undefined
 }
 
 export interface Forward {
@@ -61,15 +63,13 @@ export function compileForward (forward: NonNullable<RestResource['forward']>, c
         }
         // the namespace's fixed headers and credential are applied last: the caller cannot replace them
         Object.assign(headers, built.headers)
-        const trace = traceContextOf(request.headers)
-        if (trace !== undefined) Object.assign(headers, traceHeaders(trace))
         const hasBody = request.body !== null && (request.headers['content-length'] !== undefined ? request.headers['content-length'] !== '0' : request.headers['transfer-encoding'] !== undefined)
         const upstream = await dispatchUpstream(operation, {
           method: request.method,
           path: joinForwardPath(built.path, request.rest, request.query, hiddenQuery),
           headers,
           body: hasBody ? request.body : null,
-        }, signal)
+        }, signal, { trace: traceContextOf(request.headers), watch: request.watch })
         return await answerOutcome(upstream, shape, context, `forward to ${namespace}`, true)
       } catch (err) {
         return { kind: 'error', error: err }

@@ -178,7 +178,7 @@ describe.skipIf(!existsSync(OFFICIAL))('the engine\'s control feature file', () 
       const control = gateway.url('control')
       expect((await getJson(`${control}/health/live`)).body).toEqual({ status: 'UP' })
       expect((await getJson(`${control}/status`)).body.capability.label).toBe('Control Port Test Capability')
-      expect(gateway.runtime.warnings.map((w) => w.message)).toContain('control observability is not yet supported by this runtime; it loads, but is not served')
+      expect(gateway.runtime.warnings.map((w) => w.message)).toContain('control observability.traces.local is not yet supported by this runtime; it loads, but is not served')
     } finally {
       await gateway.close()
     }

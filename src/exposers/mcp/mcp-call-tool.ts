@@ -2,6 +2,7 @@ import { toErrorResponse } from '../../errors/envelope.js'
 import { collectOutcome } from '../../invocations/compile-invocation.js'
 import type { StreamProgress } from '../../invocations/assemble-stream.js'
 import type { Outcome } from '../../invocations/outcome.js'
+import type { UpstreamWatch } from '../../expressions/call-context.js'
 import type { TraceContext } from '../../expressions/trace-context.js'
 import type { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
@@ -27,6 +28,8 @@ export interface ToolCallContext {
   upstreamError: (kind: string, tool: string) => void
   /** the HTTP caller's W3C trace context, which the upstream call joins */
   trace?: TraceContext | undefined
+  /** what the upstream call reports to (its duration, its span), when something watches */
+  watch?: UpstreamWatch | undefined
 }
 
 /**
@@ -44,7 +47,7 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
   const heartbeat = startHeartbeat(ctx, progress, started)
   let outcome: Outcome
   try {
-    outcome = await tool.invocation.invoke(new McpInputs(args, ctx.trace), ctx.signal)
+    outcome = await tool.invocation.invoke(new McpInputs(args, ctx.trace, ctx.watch), ctx.signal)
   } finally {
     heartbeat?.stop()
   }

@@ -8,6 +8,8 @@ import { traceContextOf, type TraceContext } from '../../expressions/trace-conte
 import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import { NO_METRICS, type Metrics } from '../../server/metrics.js'
+import { watchRequest } from '../../server/request-watch.js'
+import type { RequestSpan, SpanAttributes, Tracing } from '../../server/tracing.js'
 import { answerClientError } from '../../server/client-error.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { repeatsCredential } from '../auth/inbound-auth.js'
@@ -28,6 +30,8 @@ export interface McpExposerOptions {
   coalesceMs: number
   logger: Logger
   metrics: Metrics
+  /** present when spans are exported */
+  tracing?: Tracing | undefined
   /** what the server says it is (name, title, version) */
   serverInfo: { name: string, title?: string, version: string }
   /** the expose's `description`: the server's instructions to the client */
@@ -39,7 +43,7 @@ export interface McpExposerOptions {
 
 /** The HTTP request a message arrived on: the client going away aborts the upstream call (an
  * HTTP disconnect is not an MCP cancellation in the SDK), and `client` tells callers apart. */
-export interface Connection { signal: AbortSignal, client: string, trace: TraceContext | undefined }
+export interface Connection { signal: AbortSignal, client: string, trace: TraceContext | undefined, span: RequestSpan | undefined }
 
 /** What one MCP expose owns: its calls in flight and, over HTTP, the request each message came on. */
 export interface McpInstance {
@@ -83,6 +87,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         logger,
         upstreamError: (kind, tool) => options.metrics.upstreamError(options.serverInfo.name, kind, `tools/call ${tool}`),
         trace: http?.trace,
+        watch: watchRequest(options.metrics, options.serverInfo.name, `tools/call ${tool.definition.name}`, http?.span),
       }
       if (progressToken !== undefined) {
         callCtx.progress = (progress, message) => {
@@ -91,6 +96,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
       }
       try {
         const result = await callTool(tool, request.params.arguments, callCtx)
+        if (result.isError === true) http?.span?.fail('tool_error')
         return server.projectCallToolResult(result as never, tool.definition.outputSchema) as never
       } finally {
         done()
@@ -131,9 +137,12 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     return sdk
   }
 
+  const tracing = options.tracing
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
     const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const span = tracing === undefined ? undefined : startSpan(tracing, req, path, expose.namespace, performance.timeOrigin + started)
+    if (span !== undefined) res.once('close', () => span.end(res.headersSent ? res.statusCode : undefined))
     res.once('finish', () => {
       const ms = performance.now() - started
       const rpc = rpcMethods.get(req)
@@ -152,10 +161,10 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     if (!ALLOWED_METHODS.has(req.method ?? '')) return sendJsonRpcError(res, 405, -32000, `Method ${req.method ?? ''} is not allowed on /mcp.`, { allow: 'GET, POST, DELETE' })
     if (repeatsCredential(req.rawHeaders)) return sendError(res, new NaftikoError('invalid_request', 'The request carries more than one Authorization header.'))
     if (auth !== undefined) {
-      void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res) }, (err: unknown) => sendError(res, err))
+      void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res, span) }, (err: unknown) => sendError(res, err))
       return
     }
-    serve(req, res)
+    serve(req, res, span)
   })
 
   const serverInfo = options.serverInfo
@@ -166,12 +175,12 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   const clientOf = (req: IncomingMessage): string => auth === undefined
     ? `anonymous|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`
     : `principal|${String(req.headers[credentialHeader] ?? new URL(req.url ?? '/', 'http://x').search)}`
-  const serve = (req: IncomingMessage, res: ServerResponse): void => {
+  const serve = (req: IncomingMessage, res: ServerResponse, span: RequestSpan | undefined): void => {
     const client = clientOf(req)
     const viaSdk = (parsed?: unknown): void => {
       const abort = new AbortController()
       res.once('close', () => { if (!res.writableFinished) abort.abort() })
-      loadSdk().then(({ node }) => connection.run({ signal: abort.signal, client, trace: traceContextOf(req.headers) }, () => node(req, res, parsed))).catch((err: unknown) => {
+      loadSdk().then(({ node }) => connection.run({ signal: abort.signal, client, trace: traceContextOf(req.headers), span }, () => node(req, res, parsed))).catch((err: unknown) => {
         log.error({ err }, 'mcp request failed')
         if (!res.headersSent) sendError(res, err)
         else res.destroy()
@@ -182,6 +191,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const rpc = rpcMethodOf(message)
       if (rpc !== undefined) rpcMethods.set(req, rpc)
       if (options.metrics !== NO_METRICS) metricRoutes.set(req, metricRouteOf(message, tools))
+      if (span !== undefined) nameSpan(span, message, tools)
       // batching was removed in 2025-06-18: one HTTP request must not fan out to many upstream calls
       const version = req.headers['mcp-protocol-version']
       if (Array.isArray(message) && typeof version === 'string' && version >= '2025-06-18') {
@@ -192,8 +202,12 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const cancellation = new Cancellation()
       res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
-      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, upstreamError: upstreamErrorMetric, trace: traceContextOf(req.headers) }
-      return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(done)
+      const watch = watchRequest(options.metrics, expose.namespace, `tools/call ${direct.tool.definition.name}`, span)
+      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, upstreamError: upstreamErrorMetric, trace: traceContextOf(req.headers), watch }
+      return callTool(direct.tool, direct.args, ctx).then((result) => {
+        if (result.isError === true) span?.fail('tool_error')
+        writeDirectResult(res, direct, result, serverInfo)
+      }).finally(done)
     }).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy()
@@ -238,6 +252,29 @@ function metricRouteOf (message: unknown, tools: ReadonlyMap<string, PreparedToo
   if (m.method !== 'tools/call') return m.method
   const name = m.params?.name
   return typeof name === 'string' && tools.has(name) ? `tools/call ${name}` : 'tools/call (unknown tool)'
+}
+
+/** The SERVER span of a request to an MCP expose, named for now by its HTTP method (and `/mcp`). */
+function startSpan (tracing: Tracing, req: IncomingMessage, path: string, expose: string, startTime: number): RequestSpan {
+  const method = req.method ?? 'HTTP'
+  const endpoint = path === '/mcp' || path === '/mcp/'
+  const attributes: SpanAttributes = { 'http.request.method': method, 'url.scheme': 'http', 'naftiko.expose': expose }
+  if (endpoint) attributes['http.route'] = '/mcp'
+  return tracing.startRequest(endpoint ? `${method} /mcp` : method, attributes, traceContextOf(req.headers), startTime)
+}
+
+/** Names a message's span by its method and tool (`tools/call list-ships`), from the same bounded set as the metric labels. */
+function nameSpan (span: RequestSpan, message: unknown, tools: ReadonlyMap<string, PreparedTool>): void {
+  const route = metricRouteOf(message, tools)
+  const m = Array.isArray(message) ? undefined : message as { method?: unknown, params?: { name?: unknown } } | null
+  const attributes: SpanAttributes = {}
+  if (typeof m?.method === 'string' && MCP_METHODS.has(m.method)) attributes['mcp.method.name'] = m.method
+  const name = m?.params?.name
+  if (m?.method === 'tools/call' && typeof name === 'string' && tools.has(name)) {
+    attributes['gen_ai.tool.name'] = name
+    attributes['gen_ai.operation.name'] = 'execute_tool'
+  }
+  span.rename(route, attributes)
 }
 
 /** Reads a POST body up to the limit and parses it; a syntax error is the caller's to answer. */

@@ -1,5 +1,5 @@
 import type { MappedOutput, McpExpose, McpTool } from '../../capability/model.js'
-import type { CallInputs } from '../../expressions/call-context.js'
+import type { CallInputs, UpstreamWatch } from '../../expressions/call-context.js'
 import { normalizeName } from '../../expressions/template.js'
 import type { TraceContext } from '../../expressions/trace-context.js'
 import { compileInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
@@ -80,7 +80,7 @@ export class McpInputs implements CallInputs {
   private readonly byName = new Map<string, unknown>()
   readonly body: unknown
 
-  constructor (args: Record<string, unknown>, readonly trace?: TraceContext) {
+  constructor (args: Record<string, unknown>, readonly trace?: TraceContext, readonly watch?: UpstreamWatch) {
     for (const [key, value] of Object.entries(args)) {
       const name = normalizeName(key)
       if (!this.byName.has(name)) this.byName.set(name, value)

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { FORWARDED_METHODS } from '../../capability/check-capability.js'
 import type { RestExpose, RestResource } from '../../capability/model.js'
 import { normalizeName, splitPath } from '../../expressions/template.js'
+import { traceContextOf } from '../../expressions/trace-context.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { toErrorResponse } from '../../errors/envelope.js'
 import { compileInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
@@ -12,6 +13,8 @@ import type { Outcome } from '../../invocations/outcome.js'
 import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import type { Metrics } from '../../server/metrics.js'
+import { watchRequest } from '../../server/request-watch.js'
+import type { RequestSpan, Tracing } from '../../server/tracing.js'
 import { answerClientError } from '../../server/client-error.js'
 import type { JsonBodyReader } from '../../server/json-body.js'
 import { buildInboundAuth, credentialInputs, repeatsCredential } from '../auth/inbound-auth.js'
@@ -26,6 +29,8 @@ export interface RestExposerOptions {
   /** Host and Origin checks, for an unauthenticated expose on loopback */
   origins: OriginPolicy | undefined
   bodies: JsonBodyReader
+  /** present when spans are exported */
+  tracing: Tracing | undefined
 }
 
 const MAX_PARAM_LENGTH = 2048
@@ -35,6 +40,8 @@ const REQUEST_ID = 'x-naftiko-request-id'
 interface CompiledRoute {
   method: string
   url: string
+  /** the path as the capability writes it */
+  template: string
   inputs: RouteInputs
   invocation: Invocation
 }
@@ -44,6 +51,12 @@ declare module 'fastify' {
     upstreamStatus?: number
     /** set when the handler logs the request itself (relayed responses, clients gone) */
     logged?: boolean
+    /** the request's SERVER span, when spans are exported */
+    span?: RequestSpan
+  }
+  interface FastifyContextConfig {
+    /** the route as the capability writes it (`/ships/{imo}`), for span names */
+    template?: string
   }
 }
 
@@ -80,6 +93,16 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     bodies.body(raw).then((body) => done(null, body), (err: Error) => done(err, undefined))
   })
 
+  const tracing = options.tracing
+  if (tracing !== undefined) {
+    // first of all hooks: a request refused by a later one (Host, credentials) has its span too
+    app.addHook('onRequest', (request, _reply, done) => {
+      const template = request.routeOptions.config.template
+      const attributes = { 'http.request.method': request.method, 'url.scheme': 'http', 'naftiko.expose': expose.namespace, ...(template === undefined ? {} : { 'http.route': template }) }
+      request.span = tracing.startRequest(template === undefined ? request.method : `${request.method} ${template}`, attributes, traceContextOf(request.headers), performance.timeOrigin + performance.now())
+      done()
+    })
+  }
   const origins = options.origins
   // a callback hook, not an async one: no promise per request on the hot path
   app.addHook('onRequest', (request, _reply, done) => {
@@ -105,6 +128,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
       return
     }
     const { status, body } = toErrorResponse(err)
+    if (status >= 500) request.span?.fail(body.error.code)
     if (status >= 500) log.logger.error({ reqId: request.id, err }, 'request failed')
     else log.logger.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
     if (body.error.code.startsWith('upstream_')) log.metrics.upstreamError(log.expose, body.error.code, request.routeOptions.url ?? 'unknown')
@@ -124,6 +148,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     app.route({
       method: route.method as 'GET',
       url: route.url,
+      config: { template: route.template },
       handler: (request, reply) => handle(route, request, reply, log),
     })
   }
@@ -161,11 +186,12 @@ function mountForward (app: FastifyInstance, resource: RestResource, forward: Fo
       query: mark === -1 ? '' : url.slice(mark + 1),
       headers: request.headers,
       body: (request.body as Readable | undefined) ?? null,
+      watch: watchRequest(log.metrics, log.expose, request.routeOptions.url ?? 'unknown', request.span),
     }
     return answer(request, reply, log, (gone) => forward.invoke(forwarded, gone))
   }
   const urls = first === -1 ? [base === '' ? '/' : base, `${base}/*`] : [`${base}/*`]
-  for (const url of urls) app.route({ method: [...FORWARDED_METHODS], url, handler })
+  for (const url of urls) app.route({ method: [...FORWARDED_METHODS], url, config: { template: resource.path }, handler })
 }
 
 function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: string[]): CompiledRoute[] {
@@ -176,6 +202,7 @@ function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: 
       routes.push({
         method: op.method,
         url,
+        template: op.path,
         inputs: compileRouteInputs(pathParams, [...resource.inputParameters, ...op.inputParameters], hidden),
         invocation: compileInvocation(op, context),
       })
@@ -198,7 +225,7 @@ export function toFastifyPath (path: string): { url: string, pathParams: Map<str
 }
 
 function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: RequestLog): Promise<void> {
-  const inputs = new RestInputs(request, route.inputs)
+  const inputs = new RestInputs(request, route.inputs, watchRequest(log.metrics, log.expose, route.url, request.span))
   const problem = inputs.check()
   if (problem !== undefined) throw problem
   return answer(request, reply, log, (gone) => route.invocation.invoke(inputs, gone))
@@ -249,9 +276,8 @@ interface RequestLog {
 }
 
 function logRequest (log: RequestLog, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
-  const route = request.routeOptions.url ?? 'unknown'
-  log.metrics.request(log.expose, route, status, ms)
-  if (extra?.upstreamMs !== undefined) log.metrics.upstream(log.expose, route, extra.upstreamMs)
+  request.span?.end(status)
+  log.metrics.request(log.expose, request.routeOptions.url ?? 'unknown', status, ms)
   log.logger.info({
     reqId: request.id,
     method: request.method,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { ExposedInputParameter } from '../../capability/model.js'
-import { type CallInputs, JsonBody, plainValue } from '../../expressions/call-context.js'
+import { type CallInputs, JsonBody, plainValue, type UpstreamWatch } from '../../expressions/call-context.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { hasType } from '../../invocations/input-types.js'
 import { normalizeName } from '../../expressions/template.js'
@@ -42,7 +42,7 @@ export class RestInputs implements CallInputs {
   private headers?: Map<string, unknown>
   private fields?: Map<string, unknown>
 
-  constructor (private readonly request: FastifyRequest, private readonly route: RouteInputs) {}
+  constructor (private readonly request: FastifyRequest, private readonly route: RouteInputs, readonly watch?: UpstreamWatch) {}
 
   get body (): unknown { return this.request.body }
 

@@ -53,7 +53,7 @@ export function compileSteps (item: Invocable, target: StepsTarget, context: Inv
     operation: undefined,
     async invoke (inputs, signal) {
       const outputs = Object.create(null) as Record<string, unknown>
-      const stepInputs: CallInputs = { get: (name) => inputs.get(name), body: inputs.body, steps: outputs, trace: inputs.trace }
+      const stepInputs: CallInputs = { get: (name) => inputs.get(name), body: inputs.body, steps: outputs, trace: inputs.trace, watch: inputs.watch }
       const failure = await runSteps(steps, stepInputs, outputs, signal)
       if (failure !== undefined) return failure
       // every step's text passed the redactor; the answer is serialised and checked once more
