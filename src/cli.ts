@@ -178,10 +178,11 @@ async function serveRuntimes (files: readonly string[], options: RuntimeOptions,
   // a worker's addresses are the primary's to print, once for all workers (a worker logs its reloads)
   const out = worker !== undefined ? undefined : runtime.stdio ? process.stderr : process.stdout
   const stopReloading = reloadOnChange(runtimes, options, out, async (only) => { await reloadRuntimes(runtimes, options, only) })
-  // the summary last: a file written once it is printed is a change the watch sees
+  const serving = serveUntilStopped(runtime, worker === undefined ? undefined : (drain) => worker.joinPrimary(runtimes, drain))
+  // the summary last: whoever reads it may signal or edit the file at once, and is heard
   if (worker === undefined) printStartup(runtimes, quiet)
   try {
-    return await serveUntilStopped(runtime, worker === undefined ? undefined : (drain) => worker.joinPrimary(runtimes, drain))
+    return await serving
   } finally {
     stopReloading()
   }
@@ -224,15 +225,21 @@ function reloadOnChange (runtimes: readonly Runtime[], options: RuntimeOptions, 
 async function runPrimary (files: readonly string[], options: RuntimeOptions, quiet: boolean): Promise<number> {
   const { startPrimary } = await import('./workers/primary.js')
   let primary
+  let print = (): void => {}
   try {
     primary = await startPrimary(files, options, process.argv.slice(2), (runtimes) => {
-      printStartup(runtimes, quiet)
-      if (!quiet) process.stdout.write(`naftiko: ${options.workers} worker processes share these ports (--workers)\n`)
+      print = () => {
+        printStartup(runtimes, quiet)
+        if (!quiet) process.stdout.write(`naftiko: ${options.workers} worker processes share these ports (--workers)\n`)
+      }
     })
   } catch (err) {
     return reportStartupError(err)
   }
-  return serveUntilStopped(primary)
+  const serving = serveUntilStopped(primary)
+  // printed once the signals are handled: whoever reads the addresses may signal at once
+  print()
+  return await serving
 }
 
 function reportStartupError (err: unknown): number {
