@@ -40,9 +40,9 @@ export interface CapabilityInfo {
  * `GET /` leads there). Binds to loopback unless told otherwise; its authentication covers every path.
  */
 export function buildControlExposer (expose: ControlExpose, state: ControlState, metrics: PrometheusMetrics | { readonly registry: MetricsSource }, scope: ExpressionScope, logger: Logger): Server {
-  const paths = controlEndpoints(expose)
   // with --workers the primary serves merged metrics, without the per-process detail the dashboard reads
   const feed = expose.info && 'recentErrors' in metrics ? new DashboardFeed(state, metrics) : undefined
+  const paths = controlEndpoints(expose, feed !== undefined)
   return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, logger.child({ expose: expose.namespace }), async (path, req, res) => {
     if (feed !== undefined) {
       if (path === '/') {
@@ -87,6 +87,6 @@ export function buildControlExposer (expose: ControlExpose, state: ControlState,
 }
 
 /** The paths a control expose answers, as its startup line lists them. */
-export function controlEndpoints (expose: ControlExpose): string[] {
-  return [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status', '/dashboard'] : [])]
+export function controlEndpoints (expose: ControlExpose, dashboard = true): string[] {
+  return [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status', ...(dashboard ? ['/dashboard'] : [])] : [])]
 }
