@@ -23,6 +23,7 @@ import { startNginx } from './lib/nginx.mjs'
 import { largeBodiesPart, measureLargeBodies } from './lib/large-bodies.mjs'
 import { manyStreamsPart, measureManyStreams } from './lib/many-streams.mjs'
 import { measureStartAndIdle } from './lib/startup.mjs'
+import { measureWorkers, workersPart } from './lib/workers.mjs'
 
 const { values: flags } = parseArgs({
   options: {
@@ -39,7 +40,7 @@ const { values: flags } = parseArgs({
 const QUICK = flags.quick
 const CFG = QUICK
   ? { rounds: 8, seconds: 1.5, warmSeconds: 2, peer: false, limitMs: 90_000, quietWaitS: 10 }
-  : { rounds: 5, seconds: 5, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, memWarm: 10_000, memRequests: 100_000, startups: 5, peer: true, limitMs: 840_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 3, largeSeconds: 3 }
+  : { rounds: 5, seconds: 5, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, memWarm: 10_000, memRequests: 100_000, startups: 5, peer: true, limitMs: 840_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 3, largeSeconds: 3, workerRounds: 3 }
 if (flags.rounds !== undefined) CFG.rounds = CFG.latencyRounds = CFG.ttfbRounds = Math.max(1, Number(flags.rounds))
 if (flags.seconds !== undefined) CFG.seconds = Math.max(1, Number(flags.seconds))
 if (flags['no-peer']) CFG.peer = false
@@ -294,6 +295,10 @@ async function main () {
   // 5. orchestration: two independent steps run at once
   log('orchestration')
   const orchestration = await measureOrchestration()
+
+  // 6. --workers 2 against one process
+  log('--workers 2')
+  const workers = await measureWorkers({ workers: 2, rounds: CFG.workerRounds, seconds: 3, logLevel: flags['log-level'] })
   const ticks1 = { machine: machineTicks(), own: ownTicks() }
   const foreignShare = ((ticks1.machine.busy - ticks0.machine.busy) - (ticks1.own - ticks0.own)) / (ticks1.machine.total - ticks0.machine.total)
 
@@ -301,6 +306,7 @@ async function main () {
   const parts = [
     manyStreamsPart(many),
     largeBodiesPart(large, { notes: nginx === undefined ? [`nginx: ${nginxNote}.`] : [] }),
+    workersPart(workers, { cores: os.availableParallelism() }),
   ]
   const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, nginxNote, memory, orchestration, startups, proxyStartups, parts, seconds: (performance.now() - t0) / 1000 }
   const report = renderReport(data)

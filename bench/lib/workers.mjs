@@ -76,3 +76,24 @@ export async function measureWorkers ({ workers = 2, rounds = 5, seconds = 3, co
     rounds: rps.map((value, i) => ({ rps: value, cpuUsPerRequest: cpu[i] })),
   }))
 }
+
+/**
+ * The report part: `--workers N` against one process. No target: on a machine whose cores the load
+ * generator and the upstream share, more processes cannot be faster; the row shows what they cost.
+ */
+export function workersPart (rows, { cores }) {
+  const [one, many] = rows
+  const lines = [
+    `The REST route at 32 connections, \`--workers ${many.workers}\` (${many.processes} processes: the primary and its workers) against one process, the order alternating, ${one.rounds.length} rounds each; CPU per request summed over every process of the gateway from their own counters. This machine has ${cores} cores, shared with the load generator and the upstream, so no gain is expected here: the row shows what the extra processes cost; workers pay off where cores outnumber the load on them.`,
+    '',
+    '| Gateway | processes | req/s | vs one process | CPU µs per request | vs one process | primary\'s share of the CPU | failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ]
+  for (const row of rows) {
+    lines.push(`| \`--workers ${row.workers}\` | ${row.processes} | ${Math.round(row.rps)} | ${(row.rps / one.rps).toFixed(2)}x | ${Math.round(row.cpuUsPerRequest)} | ${(row.cpuUsPerRequest / one.cpuUsPerRequest).toFixed(2)}x | ${row.workers > 1 ? `${Math.round(row.primaryShare * 100)}%` : '-'} | ${row.failed} |`)
+  }
+  return {
+    targets: [{ figure: `\`--workers ${many.workers}\`: every request served, CPU per request vs one process`, measured: `${many.failed + one.failed} failed; ${(many.cpuUsPerRequest / one.cpuUsPerRequest).toFixed(2)}x CPU, ${(many.rps / one.rps).toFixed(2)}x req/s`, target: 'none failed', holds: many.failed + one.failed === 0 }],
+    section: { title: `Several processes on one host (--workers ${many.workers})`, lines },
+  }
+}
