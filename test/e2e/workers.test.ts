@@ -187,7 +187,12 @@ describe('run --workers 2', () => {
     const replacement = after.find((p) => p !== survivor) as number
     expect(replacement).not.toBe(victim)
 
-    const before = servedBy(cli, '/ships').length
+    // log lines reach stderr in batches (at least every second): count once the earlier calls' lines are in
+    let before = -1
+    for (let seen = servedBy(cli, '/ships').length; seen !== before; seen = servedBy(cli, '/ships').length) {
+      before = seen
+      await new Promise((resolve) => setTimeout(resolve, 1200))
+    }
     for (let i = 0; i < 20; i++) expect((await call(`${urlOf(cli, 'rest')}/ships`)).status).toBe(200)
     const pids = await until('30 request log lines', () => { const p = servedBy(cli, '/ships'); return p.length === before + 20 ? p.slice(before) : undefined })
     expect(new Set(pids)).toEqual(new Set([survivor, replacement]))
