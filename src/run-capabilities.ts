@@ -1,7 +1,7 @@
 import { hostOf } from './exposers/mount-exposers.js'
 import { StartupError } from './errors/startup-error.js'
 import { UsageError, type RuntimeOptions } from './options.js'
-import { checkOverrides, createSharedControl, readRunnable, startReadRuntime, type Runtime, type RuntimePlace } from './runtime.js'
+import { checkOverrides, createControl, readRunnable, startReadRuntime, type Runtime, type RuntimePlace } from './runtime.js'
 import type { CapabilityModel } from './capability/model.js'
 import type { ReadCapability } from './capability/read-capability.js'
 
@@ -21,7 +21,7 @@ export interface Runnable {
 export async function startRuntimes (files: readonly string[], options: RuntimeOptions, logDestination?: NodeJS.WritableStream, place: RuntimePlace = 'alone'): Promise<Runtime[]> {
   const loaded = await loadRunnables(files, options)
   // --control-port with several capabilities: the first serves it, every one records into it
-  const shared = options.controlPort !== undefined && loaded.length > 1 ? await createSharedControl() : undefined
+  const shared = options.controlPort !== undefined && loaded.length > 1 ? await createControl() : undefined
   const runtimes: Runtime[] = []
   try {
     for (const [i, { read, model }] of loaded.entries()) {

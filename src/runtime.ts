@@ -165,9 +165,9 @@ export type SharedControl = { state: ControlState, metrics: PrometheusMetrics }
  */
 export type RuntimePlace = 'alone' | 'worker'
 
-/** A control port for every capability of the process (`--control-port` with several files); ready once the caller says so. */
-export async function createSharedControl (): Promise<SharedControl> {
-  return { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: { file: '', label: undefined, version: undefined }, capabilities: [], addresses: [] } }
+/** A control port's figures and state: not ready until its runtime (or, shared, the caller) says so. */
+export async function createControl (capability: CapabilityInfo = { file: '', label: undefined, version: undefined }): Promise<SharedControl> {
+  return { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability, capabilities: [], addresses: [] } }
 }
 
 /**
@@ -201,7 +201,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     // the control port: the capability's own, or one --control-port adds (health, metrics, status)
     const served = withControlPort(model, options.controlPort)
     if (control === undefined && served.exposes.some((e) => e.type === 'control')) {
-      control = { metrics: await createMetrics(), state: { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: capabilityInfo(read, model), capabilities: [], addresses: [] } }
+      control = await createControl(capabilityInfo(read, model))
     }
     try {
       // spans are exported only where an OTLP endpoint is configured; otherwise the SDK is never loaded
