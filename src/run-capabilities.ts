@@ -28,6 +28,8 @@ export async function startRuntimes (files: readonly string[], options: RuntimeO
       runtimes.push(await startReadRuntime(read, model, optionsOf(i, options), logDestination, { shared, place }))
     }
     if (shared !== undefined) shared.state.ready = true
+    // a control expose with `management.reload`: POST /config/reload reloads every capability, as SIGHUP does
+    for (const runtime of runtimes) if (runtime.control !== undefined) runtime.control.reload = async () => { await reloadRuntimes(runtimes, options) }
   } catch (err) {
     await Promise.allSettled(runtimes.map((r) => r.close()))
     throw err

@@ -42,6 +42,8 @@ export interface Runtime {
   reload (next?: { read: ReadCapability, model: CapabilityModel }): Promise<readonly ExposeAddress[]>
   /** what the control port reports, when the capability has one (a worker's primary merges them) */
   readonly metrics: PrometheusMetrics | undefined
+  /** the control port's state, when the capability has one (the process sets how it reloads) */
+  readonly control: ControlState | undefined
   /** Stops accepting, lets in-flight requests finish within the shutdown bound, closes pools and the log. */
   close (): Promise<void>
 }
@@ -87,7 +89,7 @@ function servedBy (expose: Expose): [string, string[]] {
 /** The capability as served: with a control expose on loopback when --control-port asks for one and it has none. */
 export function withControlPort (model: CapabilityModel, port: number | undefined): CapabilityModel {
   if (port === undefined || model.exposes.some((e) => e.type === 'control')) return model
-  const control: ControlExpose = { type: 'control', namespace: 'control', address: '127.0.0.1', port, description: undefined, at: [], authentication: undefined, health: true, info: true, unsupported: [] }
+  const control: ControlExpose = { type: 'control', namespace: 'control', address: '127.0.0.1', port, description: undefined, at: [], authentication: undefined, health: true, info: true, reload: false, unsupported: [] }
   return { ...model, exposes: [...model.exposes, control] }
 }
 
@@ -290,6 +292,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     get warnings () { return current.warnings },
     get logger () { return current.log.logger },
     get metrics () { return control?.metrics },
+    get control () { return control?.state },
     stdio: current.mounted.stdio.length > 0,
     file,
     reload (next) {

@@ -305,9 +305,11 @@ export interface ControlExpose extends ExposeCommon {
   readonly health: boolean
   /** `/status` (default off, as the format says) */
   readonly info: boolean
+  /** `POST /config/reload` (default off): the capability files read again, as SIGHUP does */
+  readonly reload: boolean
   /** span export (`observability`); undefined when the expose has no such block */
   readonly observability?: Observability | undefined
-  /** what it declares that this runtime does not serve yet (`management.reload`, `observability.traces.local`, ...) */
+  /** what it declares that this runtime does not serve yet (`management.validate`, `observability.traces.local`, ...) */
   readonly unsupported: readonly string[]
 }
 

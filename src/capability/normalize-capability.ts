@@ -181,9 +181,10 @@ function normalizeExpose (e: Json, at: Path, out: DiagnosticList): M.Expose {
         authentication: auth(),
         health: management.health !== false,
         info: management.info === true,
+        reload: management.reload === true,
         observability: e.observability === undefined ? undefined : normalizeObservability(obj(e.observability), [...at, 'observability'], out),
         unsupported: [
-          ...['reload', 'validate', 'logs', 'scripting'].filter((k) => management[k] !== undefined && management[k] !== false).map((k) => `management.${k}`),
+          ...['validate', 'logs', 'scripting'].filter((k) => management[k] !== undefined && management[k] !== false).map((k) => `management.${k}`),
           ...unsupportedObservability(obj(e.observability)),
         ],
       }

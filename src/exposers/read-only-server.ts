@@ -14,18 +14,20 @@ class Refused extends NaftikoError {
 
 /**
  * An HTTP server for a read-only expose (skill catalog, control port): the inbound check first,
- * GET and HEAD only (405 otherwise), `route` answers by path; every failure is the gateway's error
+ * GET and HEAD only (405 otherwise; POST too on the `actions` paths), `route` answers by path; every failure is the gateway's error
  * envelope, with its challenge or `allow` header. One log line per request, like the other exposes.
  */
-export function readOnlyServer (check: InboundCheck | undefined, log: Logger, route: (path: string, req: IncomingMessage, res: ServerResponse) => Promise<void>): Server {
+export function readOnlyServer (check: InboundCheck | undefined, log: Logger, route: (path: string, req: IncomingMessage, res: ServerResponse) => Promise<void>, actions: ReadonlySet<string> = new Set()): Server {
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = req.url ?? '/'
     if (check !== undefined) {
       const verdict = await check(req.headers, url)
       if (!verdict.ok) throw new Refused(verdict.status, verdict.message, verdict.challenge)
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') throw new NaftikoError('method_not_allowed', `This expose answers GET only, not ${req.method ?? ''}.`)
-    await route(url.split('?')[0] ?? '/', req, res)
+    const path = url.split('?')[0] ?? '/'
+    // `actions` are the paths that also take POST (the control port's reload)
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !(req.method === 'POST' && actions.has(path))) throw new NaftikoError('method_not_allowed', `This path answers GET only, not ${req.method ?? ''}.`)
+    await route(path, req, res)
   }
   const server = createServer((req, res) => {
     const started = performance.now()

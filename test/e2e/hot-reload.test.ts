@@ -37,7 +37,7 @@ beforeAll(async () => {
 })
 afterAll(async () => { await closeServer(upstream) })
 
-const capability = (edit: { crew?: boolean, restPort?: number } = {}): string => `
+const capability = (edit: { crew?: boolean, restPort?: number, control?: boolean } = {}): string => `
 naftiko: "1.0.0-alpha2"
 capability:
   consumes:
@@ -75,7 +75,12 @@ capability:
       namespace: fleet-mcp
       port: 0
       tools:
-        - { name: list-ships, description: List ships, call: fleet.list }${edit.crew === true ? '\n        - { name: list-ships-again, description: List ships once more, call: fleet.list }' : ''}
+        - { name: list-ships, description: List ships, call: fleet.list }${edit.crew === true ? '\n        - { name: list-ships-again, description: List ships once more, call: fleet.list }' : ''}${edit.control === true
+  ? `
+    - type: control
+      port: 1
+      management: { reload: true }`
+  : ''}
 `
 
 async function start (file: string, ...flags: string[]): Promise<ServingCli & { url: (ns: string) => string }> {
@@ -198,6 +203,36 @@ describe('hot reload', () => {
       expect(refused).toBe(true)
       // MCP kept its address
       expect(await toolNames(cli.url('fleet-mcp'))).toContain('list-ships-again')
+    } finally {
+      expect(await cli.stop()).toBe(0)
+    }
+  })
+
+  it('POST /config/reload on a control expose with management.reload: 200 when it took effect, 422 with the reasons when refused', async () => {
+    const file = await writeCapability(capability({ control: true }), 'control.yaml')
+    const cli = await start(file, '--port', 'control=0')
+    const control = cli.url('control')
+    const post = async (headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<{ status: number, body: any }> => {
+      const res = await request(`${control}/config/reload`, { method: 'POST', headers, body: '{}' })
+      return { status: res.statusCode, body: await res.body.json() }
+    }
+    try {
+      // a web page cannot send JSON without a preflight, so it cannot make a browser reload the gateway
+      expect((await post({ 'content-type': 'text/plain' })).status).toBe(415)
+      expect((await request(`${control}/config/reload`)).statusCode).toBe(404)
+
+      await writeFile(file, capability({ control: true, crew: true }).replace('call: fleet.list }', 'call: fleet.missing }'))
+      const refused = await post()
+      expect(refused.status).toBe(422)
+      expect(refused.body.error.code).toBe('reload_refused')
+      expect(refused.body.error.diagnostics.join('\n')).toMatch(/control\.yaml:\d+:\d+: .*fleet\.missing/)
+      expect((await request(`${cli.url('fleet-rest')}/crew`)).statusCode).toBe(404)
+
+      await writeFile(file, capability({ control: true, crew: true }))
+      expect(await post()).toEqual({ status: 200, body: { status: 'reloaded' } })
+      expect(await (await request(`${cli.url('fleet-rest')}/crew`)).body.json()).toEqual({ crew: 7 })
+      const metrics = await (await request(`${control}/metrics`)).body.text()
+      expect(metrics).toContain('naftiko_requests_total{expose="fleet-rest",route="/crew",status="200"} 1')
     } finally {
       expect(await cli.stop()).toBe(0)
     }

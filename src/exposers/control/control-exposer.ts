@@ -1,4 +1,6 @@
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { formatDiagnostic } from '../../capability/diagnostics.js'
+import { StartupError } from '../../errors/startup-error.js'
 import type { ControlExpose } from '../../capability/model.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { ExpressionScope } from '../../expressions/compile-value.js'
@@ -25,6 +27,8 @@ export interface ControlState {
   addresses: ReadonlyArray<{ type: string, namespace: string, url: string, routes: readonly string[], file: string }>
   /** with `--workers N`: how many worker processes there should be, and how many serve */
   workers?: { configured: number, ready: number }
+  /** reloads every capability of the process (`POST /config/reload`, with `management.reload`) */
+  reload?: () => Promise<void>
 }
 
 export interface CapabilityInfo {
@@ -43,7 +47,9 @@ export function buildControlExposer (expose: ControlExpose, state: ControlState,
   // with --workers the primary serves merged metrics, without the per-process detail the dashboard reads
   const feed = expose.info && 'recentErrors' in metrics ? new DashboardFeed(state, metrics) : undefined
   const paths = controlEndpoints(expose, feed !== undefined)
-  return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, logger.child({ expose: expose.namespace }), async (path, req, res) => {
+  const log = logger.child({ expose: expose.namespace })
+  return readOnlyServer(buildInboundAuth(expose.authentication, scope)?.check, log, async (path, req, res) => {
+    if (path === RELOAD && req.method === 'POST' && expose.reload && state.reload !== undefined) return await reload(state.reload, req, res, log)
     if (feed !== undefined) {
       if (path === '/') {
         // relative, so a prefix a proxy adds is kept; the query too (an API key in the query)
@@ -83,10 +89,32 @@ export function buildControlExposer (expose: ControlExpose, state: ControlState,
           ...(state.workers === undefined ? {} : { workers: state.workers }),
         })
     }
-  })
+  }, new Set(expose.reload ? [RELOAD] : []))
 }
 
 /** The paths a control expose answers, as its startup line lists them. */
 export function controlEndpoints (expose: ControlExpose, dashboard = true): string[] {
-  return [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status', ...(dashboard ? ['/dashboard'] : [])] : [])]
+  return [...(expose.health ? ['/health/live', '/health/ready'] : []), '/metrics', ...(expose.info ? ['/status', ...(dashboard ? ['/dashboard'] : [])] : []), ...(expose.reload ? [`POST ${RELOAD}`] : [])]
+}
+
+const RELOAD = '/config/reload'
+
+/**
+ * `POST /config/reload`: the capability files read again and served, as SIGHUP does; 200 when the
+ * change took effect, 422 with the reasons when it was refused (the running configuration stays).
+ * A JSON content type is required: a web page cannot send one without a preflight, which the control
+ * port never grants, so it cannot make a browser reload the gateway.
+ */
+async function reload (run: () => Promise<void>, req: IncomingMessage, res: ServerResponse, log: Logger): Promise<void> {
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new NaftikoError('unsupported_media_type', `${RELOAD} takes \`content-type: application/json\` (the body is not read).`)
+  req.resume()
+  try {
+    await run()
+  } catch (err) {
+    const diagnostics = err instanceof StartupError ? err.diagnostics.map(formatDiagnostic) : []
+    const message = diagnostics.length > 0 ? 'the capability has errors' : (err as Error).message
+    log.error({ reason: RELOAD, code: (err as { code?: string }).code }, `reload refused: ${message.split('\n')[0] ?? ''}; the running configuration stays`)
+    return sendJson(res, 422, { error: { code: 'reload_refused', message: `${message}; the running configuration stays`, diagnostics } })
+  }
+  sendJson(res, 200, { status: 'reloaded' })
 }
