@@ -2,7 +2,8 @@
 // alternating, median of rounds. Usage: node bench/ab.mjs [--rounds N] [--seconds S] [--mcp] [--large]
 //   [--mib N] [--mcp-version V] [--body-limit BYTES]
 // (--large: a 1 MiB conversation as the body, the full bench's large-body rows; --mib N: an N MiB one;
-// --mcp-version: the protocol the MCP row speaks, 2025-11-25 by default or 2026-07-28)
+// --mcp-version: the protocol the MCP row speaks, 2025-11-25 by default or 2026-07-28, or both
+// comma-separated)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { throughput, median } from './lib/measure.mjs'
@@ -37,23 +38,32 @@ try {
     proxy: { url: `http://127.0.0.1:${proxy.value}/v1/chat/completions`, headers, body: chat },
     rest: { url: `${gateway.value.rest}/v1/chat/completions`, headers, body: chat },
   }
-  if (flags.mcp) targets.mcp = { url: gateway.value.mcp, ...mcpCall(flags['mcp-version'], JSON.parse(chat)) }
+  // several versions (comma-separated): one row each, named by the version
+  const versions = flags['mcp-version'].split(',')
+  for (const v of flags.mcp ? versions : []) targets[versions.length === 1 ? 'mcp' : `mcp ${v}`] = { url: gateway.value.mcp, ...mcpCall(v, JSON.parse(chat)) }
   // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
-  const pids = { proxy: proxy.pid, rest: gateway.pid, mcp: gateway.pid }
-  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [] }]))
+  const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, k === 'proxy' ? proxy.pid : gateway.pid]))
+  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [], ticks: 0, total: 0 }]))
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()
     for (const name of order) {
       const before = ticksOf(pids[name])
       const run = await throughput(targets[name], { seconds })
       results[name].rps.push(run.rps)
-      results[name].cpu.push((ticksOf(pids[name]) - before) * 10_000 / run.total)
+      const ticks = ticksOf(pids[name]) - before
+      results[name].cpu.push(ticks * 10_000 / run.total)
+      results[name].ticks += ticks
+      results[name].total += run.total
     }
   }
   const p = median(results.proxy.rps)
   const pc = median(results.proxy.cpu)
-  for (const [name, { rps, cpu }] of Object.entries(results)) {
-    console.log(`${name.padEnd(6)} ${Math.round(median(rps))} req/s  ${(median(rps) / p).toFixed(2)}x proxy  ${Math.round(median(cpu))} µs CPU/req  ${(median(cpu) / pc).toFixed(2)}x proxy's   rounds ${rps.map(Math.round).join(' ')}`)
+  // also over all rounds together (all CPU / all requests): a round slowed by other processes weighs less
+  const overall = ({ ticks, total }) => ticks * 10_000 / total
+  const po = overall(results.proxy)
+  for (const [name, r] of Object.entries(results)) {
+    const { rps, cpu } = r
+    console.log(`${name.padEnd(16)} ${Math.round(median(rps))} req/s  ${(median(rps) / p).toFixed(2)}x proxy  ${Math.round(median(cpu))} µs CPU/req  ${(median(cpu) / pc).toFixed(2)}x proxy's (all rounds: ${Math.round(overall(r))} µs, ${(overall(r) / po).toFixed(2)}x)   rounds ${rps.map(Math.round).join(' ')}`)
   }
 } finally {
   killAll()

@@ -15,7 +15,7 @@ import type { JsonBodyReader } from '../../server/json-body.js'
 import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
 import { CallRegistry } from './call-registry.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
-import { matchDirectCall, writeDirectResult } from './mcp-direct-call.js'
+import { directResultWriter, matchDirectCall } from './mcp-direct-call.js'
 import type { PreparedTool } from './mcp-tools.js'
 import { servePrompts, type PreparedPrompts } from './mcp-prompts.js'
 import { serveResources, type PreparedResources } from './mcp-resources.js'
@@ -158,7 +158,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     serve(req, res)
   })
 
-  const serverInfo = options.serverInfo
+  const writeDirectResult = directResultWriter(options.serverInfo)
   const upstreamErrorMetric = (kind: string): void => options.metrics.upstreamError(expose.namespace, kind)
   // who may cancel a call: with inbound authentication, the principal (the credential it presented,
   // wherever it connects from); without, the address and user agent (the only cue there is)
@@ -193,7 +193,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
       const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, upstreamError: upstreamErrorMetric, trace: traceContextOf(req.headers) }
-      return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result, serverInfo)).finally(done)
+      return callTool(direct.tool, direct.args, ctx).then((result) => writeDirectResult(res, direct, result)).finally(done)
     }).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy()
