@@ -1,6 +1,6 @@
 // Profiles the gateway under one kind of load: `node --cpu-prof dist/cli.js run ...` against the
 // bench upstream, load from autocannon at 32 connections, then a summary of the profile.
-// Usage: node bench/profile.mjs rest|rest-stream|mcp|mcp-2025|startup|proxy [--seconds 10 | --requests N] [--out DIR] [--large]
+// Usage: node bench/profile.mjs rest|rest-stream|mcp|mcp-2025|startup|proxy [--seconds 10 | --requests N] [--out DIR] [--large | --mib N]
 // (--large: a 1 MiB conversation as the body, as in bench/ab.mjs --large; proxy: the minimal proxy
 // under the rest load, for comparison). Every thread's profile of the run is summarised (the JSON worker too).
 import { mkdirSync, readdirSync } from 'node:fs'
@@ -10,14 +10,15 @@ import { execFileSync } from 'node:child_process'
 import { cleanEnv, killAll, startNode } from './lib/processes.mjs'
 import { throughput } from './lib/measure.mjs'
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '10' }, out: { type: 'string', default: 'bench/profiles' }, 'log-level': { type: 'string' }, large: { type: 'boolean' }, requests: { type: 'string' } } })
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '10' }, out: { type: 'string', default: 'bench/profiles' }, 'log-level': { type: 'string' }, large: { type: 'boolean' }, mib: { type: 'string' }, requests: { type: 'string' } } })
 const kind = positionals[0] ?? 'rest'
 const out = path.resolve(values.out, kind)
 mkdirSync(out, { recursive: true })
 const portLine = (o) => { const m = /listening (\d+)/.exec(o); return m === null ? undefined : Number(m[1]) }
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are a helpful assistant.' }, { role: 'user', content: 'Say hello in one short paragraph.' }], temperature: 0.2 }
 const TOOL = 'chatgpt-create-chat-completion'
-if (values.large) for (let i = 0; i < 256; i++) chat.messages.push({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.padEnd(4096, 'lorem ipsum ') })
+const mib = values.mib === undefined ? (values.large ? 1 : 0) : Number(values.mib)
+for (let i = 0; i < 256 * mib; i++) chat.messages.push({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.padEnd(4096, 'lorem ipsum ') })
 
 try {
   const before = new Set(readdirSync(out))
