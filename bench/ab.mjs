@@ -1,17 +1,21 @@
 // Quick A/B while optimising: REST (and optionally MCP) throughput against the minimal proxy,
 // alternating, median of rounds. Usage: node bench/ab.mjs [--rounds N] [--seconds S] [--mcp] [--large]
-// (--large: a 1 MiB conversation as the body, the full bench's large-body rows)
+//   [--mib N] [--mcp-version V] [--body-limit BYTES]
+// (--large: a 1 MiB conversation as the body, the full bench's large-body rows; --mib N: an N MiB one;
+// --mcp-version: the protocol the MCP row speaks, 2025-11-25 by default or 2026-07-28, or both
+// comma-separated)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { throughput, median } from './lib/measure.mjs'
 import { cleanEnv, killAll, startNode, ticksOf, ROOT } from './lib/processes.mjs'
 
-const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, 'log-level': { type: 'string' } } })
+const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, mib: { type: 'string' }, 'mcp-version': { type: 'string', default: '2025-11-25' }, 'body-limit': { type: 'string' }, 'log-level': { type: 'string' } } })
 const rounds = Number(flags.rounds ?? 5)
 const seconds = Number(flags.seconds ?? 3)
 const portLine = (out) => /listening (\d+)/.exec(out)?.[1]
 const messages = [{ role: 'user', content: 'Say hello' }]
-if (flags.large) for (let i = 0; i < 256; i++) messages.push({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.padEnd(4096, 'lorem ipsum ') })
+const mib = Number(flags.mib ?? (flags.large ? 1 : 0))
+for (let i = 0; i < 256 * mib; i++) messages.push({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.padEnd(4096, 'lorem ipsum ') })
 const chat = JSON.stringify({ model: 'gpt-4o-mini', messages })
 const headers = { 'content-type': 'application/json' }
 try {
@@ -20,6 +24,7 @@ try {
   const proxy = await startNode(['bench/minimal-proxy.mjs', origin], { name: 'proxy', ready: portLine })
   const args = ['dist/cli.js', 'run', path.join(ROOT, 'capabilities/chat-completions.yaml'), '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `chat-completions-chat-completions=${origin}/v1`]
   if (flags['log-level'] !== undefined) args.push('--log-level', flags['log-level'])
+  if (flags['body-limit'] !== undefined) args.push('--body-limit', flags['body-limit'])
   const gateway = await startNode(args, {
     name: 'naftiko',
     env: cleanEnv({ CHATGPT_API_KEY: 'sk-bench' }),
@@ -33,30 +38,42 @@ try {
     proxy: { url: `http://127.0.0.1:${proxy.value}/v1/chat/completions`, headers, body: chat },
     rest: { url: `${gateway.value.rest}/v1/chat/completions`, headers, body: chat },
   }
-  if (flags.mcp) {
-    targets.mcp = {
-      url: gateway.value.mcp,
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'chatgpt-create-chat-completion', arguments: { body: JSON.parse(chat) } } }),
-    }
-  }
+  // several versions (comma-separated): one row each, named by the version
+  const versions = flags['mcp-version'].split(',')
+  for (const v of flags.mcp ? versions : []) targets[versions.length === 1 ? 'mcp' : `mcp ${v}`] = { url: gateway.value.mcp, ...mcpCall(v, JSON.parse(chat)) }
   // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
-  const pids = { proxy: proxy.pid, rest: gateway.pid, mcp: gateway.pid }
-  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [] }]))
+  const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, k === 'proxy' ? proxy.pid : gateway.pid]))
+  const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [], ticks: 0, total: 0 }]))
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()
     for (const name of order) {
       const before = ticksOf(pids[name])
       const run = await throughput(targets[name], { seconds })
       results[name].rps.push(run.rps)
-      results[name].cpu.push((ticksOf(pids[name]) - before) * 10_000 / run.total)
+      const ticks = ticksOf(pids[name]) - before
+      results[name].cpu.push(ticks * 10_000 / run.total)
+      results[name].ticks += ticks
+      results[name].total += run.total
     }
   }
   const p = median(results.proxy.rps)
   const pc = median(results.proxy.cpu)
-  for (const [name, { rps, cpu }] of Object.entries(results)) {
-    console.log(`${name.padEnd(6)} ${Math.round(median(rps))} req/s  ${(median(rps) / p).toFixed(2)}x proxy  ${Math.round(median(cpu))} µs CPU/req  ${(median(cpu) / pc).toFixed(2)}x proxy's   rounds ${rps.map(Math.round).join(' ')}`)
+  // also over all rounds together (all CPU / all requests): a round slowed by other processes weighs less
+  const overall = ({ ticks, total }) => ticks * 10_000 / total
+  const po = overall(results.proxy)
+  for (const [name, r] of Object.entries(results)) {
+    const { rps, cpu } = r
+    console.log(`${name.padEnd(16)} ${Math.round(median(rps))} req/s  ${(median(rps) / p).toFixed(2)}x proxy  ${Math.round(median(cpu))} µs CPU/req  ${(median(cpu) / pc).toFixed(2)}x proxy's (all rounds: ${Math.round(overall(r))} µs, ${(overall(r) / po).toFixed(2)}x)   rounds ${rps.map(Math.round).join(' ')}`)
   }
 } finally {
   killAll()
+}
+
+/** A `tools/call` as a client of that protocol version sends it (as bench/run.mjs does). */
+function mcpCall (version, body) {
+  const name = 'chatgpt-create-chat-completion'
+  const accept = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': version }
+  if (version < '2026-07-28') return { headers: accept, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: { body } } }) }
+  const _meta = { 'io.modelcontextprotocol/protocolVersion': version, 'io.modelcontextprotocol/clientInfo': { name: 'naftiko-bench', version: '1.0.0' }, 'io.modelcontextprotocol/clientCapabilities': {} }
+  return { headers: { ...accept, 'mcp-method': 'tools/call', 'mcp-name': name }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: { body }, _meta } }) }
 }

@@ -25,7 +25,8 @@ for (const file of files) {
     pkgs.set(group, (pkgs.get(group) ?? 0) + us)
   }
   const show = (map, n) => [...map].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${(us / total * 100).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${k}`).join('\n')
-  console.log(`# ${file}: ${(total / 1e6).toFixed(1)} s sampled\n\n## self time by function\n${show(fns, Number(values.top))}\n\n## self time by package\n${show(pkgs, 25)}\n`)
+  const busy = total - (pkgs.get('(idle)') ?? 0)
+  console.log(`# ${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(2)} s busy\n\n## self time by function\n${show(fns, Number(values.top))}\n\n## self time by package\n${show(pkgs, 25)}\n`)
 }
 
 function place (url) {

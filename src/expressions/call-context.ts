@@ -1,3 +1,4 @@
+import { NaftikoError } from '../errors/naftiko-error.js'
 import type { TraceContext } from './trace-context.js'
 /**
  * What a compiled request reads per call. `inputs` are the calling adapter's inputs (REST: path,
@@ -45,7 +46,8 @@ const UNPARSED = Symbol('unparsed')
 /**
  * A JSON request body (or a large MCP argument) kept as received: when it goes upstream unchanged,
  * its bytes are forwarded untouched (no re-serialisation); `value` is the parsed form for lookups,
- * parsed on first use when the body arrived already checked but not parsed (a large body).
+ * parsed on first use when the body arrived not parsed (a large body, checked in full or for its
+ * shape only: a syntax error found then is `invalid_json` too).
  */
 export class JsonBody {
   private parsed: unknown
@@ -55,7 +57,13 @@ export class JsonBody {
   }
 
   get value (): unknown {
-    if (this.parsed === UNPARSED) this.parsed = JSON.parse(this.raw.toString('utf8'))
+    if (this.parsed === UNPARSED) {
+      try {
+        this.parsed = JSON.parse(this.raw.toString('utf8'))
+      } catch (err) {
+        throw new NaftikoError('invalid_json', 'The request body is not valid JSON.', { cause: err })
+      }
+    }
     return this.parsed
   }
 

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { JsonBody } from '../expressions/call-context.js'
+import { jsonShape } from './json-shape.js'
 
 /** Deeper JSON is refused: serialising or walking it would exhaust the stack (a client error, not a crash). */
 export const MAX_JSON_DEPTH = 512
@@ -12,6 +13,13 @@ export const MAX_JSON_DEPTH = 512
  * tenths of a millisecond.
  */
 export const WORKER_FROM = 64 * 1024
+
+/**
+ * The most steps the quick shape check of a large REST body (`jsonShape`) takes on this thread,
+ * about 5 ms: a body of long strings (a conversation) needs a few per string; one of many small
+ * tokens that needs more is checked in full on the worker instead.
+ */
+export const SHAPE_BUDGET = 2 * 1024 * 1024
 
 // a body needs at least two bytes per level to be too deep: smaller ones skip the scan
 const SCAN_FROM = MAX_JSON_DEPTH * 2
@@ -95,9 +103,14 @@ export class JsonBodyReader {
   private next = 0
   private readonly waiting = new Map<number, { resolve: (r: Reply) => void, reject: (err: unknown) => void }>()
 
-  /** A REST body: checked off this thread when large, parsed here only if something reads it. */
+  /**
+   * A REST body. A small one is parsed here. A large one is parsed here only if something reads it;
+   * it is checked for its shape (balanced, not too deep) here when that is quick, which is enough for
+   * bytes that go upstream as they are, and else checked in full off this thread.
+   */
   async body (raw: Buffer): Promise<JsonBody> {
     if (raw.length < WORKER_FROM) return new JsonBody(raw, parseJsonBody(raw))
+    if (jsonShape(raw, MAX_JSON_DEPTH, SHAPE_BUDGET) === 'plausible') return new JsonBody(raw)
     this.check(await this.ask(raw, 'body'))
     return new JsonBody(raw)
   }

@@ -17,7 +17,7 @@ import type { JsonBodyReader } from '../../server/json-body.js'
 import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
 import { CallRegistry } from './call-registry.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
-import { matchDirectCall, writeDirectResult } from './mcp-direct-call.js'
+import { directResultWriter, matchDirectCall } from './mcp-direct-call.js'
 import type { PreparedTool } from './mcp-tools.js'
 import { servePrompts, type PreparedPrompts } from './mcp-prompts.js'
 import { serveResources, type PreparedResources } from './mcp-resources.js'
@@ -167,7 +167,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     serve(req, res, span)
   })
 
-  const serverInfo = options.serverInfo
+  const writeDirectResult = directResultWriter(options.serverInfo)
   const upstreamErrorMetric = (kind: string, tool: string): void => options.metrics.upstreamError(expose.namespace, kind, `tools/call ${tool}`)
   // who may cancel a call: with inbound authentication, the principal (the credential it presented,
   // wherever it connects from); without, the address and user agent (the only cue there is)
@@ -206,7 +206,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, upstreamError: upstreamErrorMetric, trace: traceContextOf(req.headers), watch }
       return callTool(direct.tool, direct.args, ctx).then((result) => {
         if (result.isError === true) span?.fail('tool_error')
-        writeDirectResult(res, direct, result, serverInfo)
+        writeDirectResult(res, direct, result)
       }).finally(done)
     }).catch((err: unknown) => {
       if (res.headersSent) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
 import type { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { FORWARDED_METHODS } from '../../capability/check-capability.js'
@@ -34,6 +35,18 @@ export interface RestExposerOptions {
 }
 
 const MAX_PARAM_LENGTH = 2048
+
+/**
+ * Fastify builds its schema compilers (ajv, fast-json-stringify) when the server is created, which
+ * loads ajv: about 100 ms of a 600 ms start. The routes here declare no schemas, so the compilers are
+ * loaded only if a route ever asks for one.
+ */
+const require = createRequire(import.meta.url)
+type CompilerFactory = (...args: unknown[]) => unknown
+const LAZY_COMPILERS = {
+  buildValidator: (...args: unknown[]) => (require('@fastify/ajv-compiler') as () => CompilerFactory)()(...args),
+  buildSerializer: (...args: unknown[]) => (require('@fastify/fast-json-stringify-compiler') as () => CompilerFactory)()(...args),
+}
 /** names the log line of a response */
 const REQUEST_ID = 'x-naftiko-request-id'
 
@@ -72,6 +85,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     exposeHeadRoutes: false,
     return503OnClosing: true,
     genReqId: () => randomUUID(),
+    schemaController: { compilersFactory: LAZY_COMPILERS as never },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler: answerClientError,
     // errors fastify raises before routing (a malformed URL, an over-long path parameter)
