@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { readCapability } from './capability/read-capability.js'
 import { formatDiagnostic, type Diagnostic } from './capability/diagnostics.js'
-import { StartupError } from './errors/startup-error.js'
+import { reloadRefusal, StartupError } from './errors/startup-error.js'
 import { capabilitiesIn, expandFileArguments } from './capability/find-capabilities.js'
 import { resolveOptions, UsageError, DEFAULTS, type RuntimeOptions } from './options.js'
 import type { Runtime } from './runtime.js'
@@ -202,14 +202,13 @@ function reloadOnChange (runtimes: readonly Runtime[], options: RuntimeOptions, 
         for (const r of runtimes) {
           if (out === undefined || (only !== undefined && r.file !== only)) continue
           out.write(`naftiko: reloaded ${r.file} (${reason})\n`)
-          for (const a of r.addresses) out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
+          for (const a of r.addresses) out.write(listeningLine(a))
         }
       } catch (err) {
-        const diagnostics = err instanceof StartupError ? err.diagnostics : []
-        const message = diagnostics.length > 0 ? 'the capability has errors' : (err as Error).message
-        printDiagnostics(diagnostics)
-        process.stderr.write(`naftiko: reload refused (${reason}): ${message}; the running configuration stays\n`)
-        ;(runtimes[0] as Runtime).logger.error({ reason, code: (err as { code?: string }).code }, `reload refused: ${message.split('\n')[0] ?? ''}; the running configuration stays`)
+        const refusal = reloadRefusal(err)
+        printDiagnostics(refusal.diagnostics)
+        process.stderr.write(`naftiko: reload refused (${reason}): ${refusal.message}; the running configuration stays\n`)
+        ;(runtimes[0] as Runtime).logger.error({ reason, code: refusal.code }, refusal.log)
       }
     })
   }
@@ -249,13 +248,18 @@ function reportStartupError (err: unknown): number {
   return 1
 }
 
+/** The line that says where an expose listens (tests and supervisors read it). */
+function listeningLine (a: { type: string, namespace: string, url: string }): string {
+  return `naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`
+}
+
 function printStartup (runtimes: ReadonlyArray<Pick<Runtime, 'warnings' | 'addresses' | 'upstreams'> & { stdio?: boolean }>, quiet: boolean): void {
   // with an MCP stdio expose, stdout belongs to the protocol
   const out = runtimes.some((r) => r.stdio === true) ? process.stderr : process.stdout
   for (const runtime of runtimes) {
     printDiagnostics(runtime.warnings)
     for (const a of runtime.addresses) {
-      out.write(`naftiko: ${a.type} ${a.namespace} listening on ${a.url}\n`)
+      out.write(listeningLine(a))
       if (!quiet) for (const line of a.summary) out.write(`  ${line}\n`)
     }
     if (!quiet) for (const line of runtime.upstreams) out.write(`naftiko: ${line}\n`)

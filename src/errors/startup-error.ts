@@ -30,3 +30,10 @@ export class StartupError extends Error {
     this.diagnostics = diagnostics
   }
 }
+
+/** A refused reload, told the same way wherever it was asked for (SIGHUP, --watch, POST /config/reload). */
+export function reloadRefusal (err: unknown): { message: string, diagnostics: readonly Diagnostic[], code: string | undefined, log: string } {
+  const diagnostics = err instanceof StartupError ? err.diagnostics : []
+  const message = diagnostics.length > 0 ? 'the capability has errors' : (err as Error).message
+  return { message, diagnostics, code: (err as { code?: string }).code, log: `reload refused: ${message.split('\n')[0] ?? ''}; the running configuration stays` }
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { formatDiagnostic } from '../../capability/diagnostics.js'
-import { StartupError } from '../../errors/startup-error.js'
+import { reloadRefusal } from '../../errors/startup-error.js'
 import type { ControlExpose } from '../../capability/model.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import type { ExpressionScope } from '../../expressions/compile-value.js'
@@ -111,10 +111,9 @@ async function reload (run: () => Promise<void>, req: IncomingMessage, res: Serv
   try {
     await run()
   } catch (err) {
-    const diagnostics = err instanceof StartupError ? err.diagnostics.map(formatDiagnostic) : []
-    const message = diagnostics.length > 0 ? 'the capability has errors' : (err as Error).message
-    log.error({ reason: RELOAD, code: (err as { code?: string }).code }, `reload refused: ${message.split('\n')[0] ?? ''}; the running configuration stays`)
-    return sendJson(res, 422, { error: { code: 'reload_refused', message: `${message}; the running configuration stays`, diagnostics } })
+    const refusal = reloadRefusal(err)
+    log.error({ reason: RELOAD, code: refusal.code }, refusal.log)
+    return sendJson(res, 422, { error: { code: 'reload_refused', message: `${refusal.message}; the running configuration stays`, diagnostics: refusal.diagnostics.map(formatDiagnostic) } })
   }
   sendJson(res, 200, { status: 'reloaded' })
 }
