@@ -6,13 +6,14 @@ import { RecentErrors } from './recent-errors.js'
  * a control port nothing is recorded (`NO_METRICS`) and prom-client is never loaded.
  */
 export interface Metrics {
-  /** one answered request: REST by route template, MCP by JSON-RPC method and tool */
-  request (expose: string, route: string, status: number, ms: number): void
+  /** one answered request: REST by route template, MCP by JSON-RPC method and tool; `upstreamError`
+   * the kind of upstream failure it answers (`upstream_timeout`, `upstream_unreachable`, `status_503`, ...) */
+  request (expose: string, route: string, status: number, ms: number, upstreamError?: string): void
   /** the time until the upstream's response headers, for calls that reached it */
   upstream (expose: string, route: string, ms: number): void
-  /** a call that failed on the upstream's side: `upstream_timeout`, `upstream_unreachable`, `status_503`, ...
-   * (`route` as in `request`; the Prometheus counter keeps expose and kind, the recent errors all three) */
-  upstreamError (expose: string, kind: string, route: string): void
+  /** a tool call that failed on the upstream's side, answered as a tool error inside a successful
+   * JSON-RPC answer (`kind` and `route` as in `request`) */
+  toolError (expose: string, kind: string, route: string): void
   /** an event stream relayed to a client: opened, then closed */
   streamOpened (expose: string): void
   streamClosed (expose: string): void
@@ -21,7 +22,7 @@ export interface Metrics {
 export const NO_METRICS: Metrics = {
   request () {},
   upstream () {},
-  upstreamError () {},
+  toolError () {},
   streamOpened () {},
   streamClosed () {},
 }
@@ -54,15 +55,16 @@ export async function createMetrics (): Promise<PrometheusMetrics> {
   return {
     registry,
     recentErrors,
-    request (expose, route, status, ms) {
+    request (expose, route, status, ms, upstreamError) {
       requests.inc({ expose, route, status })
       duration.observe({ expose, route }, ms / 1000)
-      if (status >= 400) recentErrors.answered(expose, route, status, ms)
+      if (upstreamError !== undefined) upstreamErrors.inc({ expose, kind: upstreamError })
+      if (status >= 400) recentErrors.add(expose, route, status, upstreamError)
     },
     upstream (expose, route, ms) { upstream.observe({ expose, route }, ms / 1000) },
-    upstreamError (expose, kind, route) {
+    toolError (expose, kind, route) {
       upstreamErrors.inc({ expose, kind })
-      recentErrors.upstreamError(expose, route, kind)
+      recentErrors.add(expose, route, undefined, kind)
     },
     streamOpened (expose) { streams.inc({ expose }) },
     streamClosed (expose) { streams.dec({ expose }) },

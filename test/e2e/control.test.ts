@@ -134,6 +134,20 @@ describe('a capability\'s control expose', () => {
     expect(text).toMatch(/naftiko_process_cpu_seconds_total \d/)
   })
 
+  it('counts each failed request once, however many fail at the same time', async () => {
+    const before = await (await request(`${control}/metrics`)).body.text()
+    const brokenBefore = Number(/naftiko_upstream_errors_total\{expose="fleet-rest",kind="status_503"\} (\d+)/.exec(before)?.[1])
+    await Promise.all(Array.from({ length: 24 }, async (_, i) => (await request(`${gateway.url('rest')}${i % 2 === 0 ? '/broken' : '/ships'}`)).body.dump()))
+    const text = await (await request(`${control}/metrics`)).body.text()
+    const failed = brokenBefore + 12
+    expect(text).toContain(`naftiko_requests_total{expose="fleet-rest",route="/broken",status="503"} ${failed}`)
+    expect(text).toContain(`naftiko_upstream_errors_total{expose="fleet-rest",kind="status_503"} ${failed}`)
+    const { body } = await getJson(`${control}/dashboard/data`)
+    const row = (body.rows as Array<{ expose: string, name: string, requests: number, errors: number }>).find((r) => r.expose === 'fleet-rest' && r.name === 'GET /broken')
+    expect(row).toMatchObject({ requests: failed, errors: failed })
+    expect((body.recentErrors as Array<{ route: string }>).filter((e) => e.route === '/broken')).toHaveLength(failed)
+  })
+
   it('answers other paths 404 and other methods 405, as envelopes', async () => {
     expect((await getJson(`${control}/config/reload`)).status).toBe(404)
     const post = await request(`${control}/health/live`, { method: 'POST' })

@@ -5,34 +5,26 @@ import { quantileOf } from '../../src/exposers/control/dashboard-data.js'
 describe('the recent errors the metrics keep', () => {
   it('keeps the last entries only, oldest first, and counts every failure', () => {
     const recent = new RecentErrors(3)
-    for (let i = 0; i < 5; i++) recent.answered('rest', `/r${i}`, 500 + i, 1, 1000 + i)
+    for (let i = 0; i < 5; i++) recent.add('rest', `/r${i}`, 500 + i, undefined, 1000 + i)
     expect(recent.list().map((e) => e.route)).toEqual(['/r2', '/r3', '/r4'])
     for (let i = 0; i < 5; i++) expect(recent.failures('rest', `/r${i}`)).toBe(1)
     expect(recent.failures('rest', '/none')).toBe(0)
   })
 
-  it('makes an upstream error and the answer that carries it one entry; an answer of its own is another', () => {
+  it('keeps the upstream error a failed answer carries, and gives a tool error the status its kind stands for', () => {
     const recent = new RecentErrors()
-    recent.upstreamError('rest', '/broken', 'status_503', 1000)
-    recent.answered('rest', '/broken', 503, 5, 1004)
-    recent.upstreamError('rest', '/gone', 'upstream_unreachable', 1010)
-    recent.answered('rest', '/gone', 502, 3, 1012)
-    // a 401 carries no upstream error; nor does an answer after a long-past one of the same route
-    recent.answered('rest', '/broken', 401, 1, 1020)
+    recent.add('rest', '/broken', 503, 'status_503', 1000)
+    recent.add('rest', '/broken', 401, undefined, 1020)
+    recent.add('mcp', 'tools/call t', undefined, 'upstream_timeout', 1030)
+    recent.add('mcp', 'tools/call t', undefined, 'status_429', 1040)
     expect(recent.list()).toEqual([
       { at: 1000, expose: 'rest', route: '/broken', status: 503, kind: 'status_503' },
-      { at: 1010, expose: 'rest', route: '/gone', status: 502, kind: 'upstream_unreachable' },
       { at: 1020, expose: 'rest', route: '/broken', status: 401, kind: undefined },
+      { at: 1030, expose: 'mcp', route: 'tools/call t', status: 504, kind: 'upstream_timeout' },
+      { at: 1040, expose: 'mcp', route: 'tools/call t', status: 429, kind: 'status_429' },
     ])
     expect(recent.failures('rest', '/broken')).toBe(2)
-  })
-
-  it('gives a tool error answered as a result the status its kind stands for', () => {
-    const recent = new RecentErrors()
-    recent.upstreamError('mcp', 'tools/call t', 'upstream_timeout', 1)
-    recent.upstreamError('mcp', 'tools/call t', 'status_429', 2)
-    recent.answered('mcp', 'tools/call t', 200, 1, 3)
-    expect(recent.list().map((e) => e.status)).toEqual([504, 429])
+    expect(recent.failures('mcp', 'tools/call t')).toBe(2)
   })
 })
 

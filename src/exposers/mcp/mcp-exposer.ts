@@ -85,7 +85,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         heartbeatMs: options.heartbeatMs,
         coalesceMs: options.coalesceMs,
         logger,
-        upstreamError: (kind, tool) => options.metrics.upstreamError(options.serverInfo.name, kind, `tools/call ${tool}`),
+        toolError: (kind, tool) => options.metrics.toolError(options.serverInfo.name, kind, `tools/call ${tool}`),
         trace: http?.trace,
         watch: watchRequest(options.metrics, options.serverInfo.name, `tools/call ${tool.definition.name}`, http?.span),
       }
@@ -168,7 +168,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   })
 
   const writeDirectResult = directResultWriter(options.serverInfo)
-  const upstreamErrorMetric = (kind: string, tool: string): void => options.metrics.upstreamError(expose.namespace, kind, `tools/call ${tool}`)
+  const toolErrorMetric = (kind: string, tool: string): void => options.metrics.toolError(expose.namespace, kind, `tools/call ${tool}`)
   // who may cancel a call: with inbound authentication, the principal (the credential it presented,
   // wherever it connects from); without, the address and user agent (the only cue there is)
   const credentialHeader = expose.authentication?.type === 'apikey' && expose.authentication.placement === 'header' ? expose.authentication.key.toLowerCase() : 'authorization'
@@ -203,7 +203,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
       const watch = watchRequest(options.metrics, expose.namespace, `tools/call ${direct.tool.definition.name}`, span)
-      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, upstreamError: upstreamErrorMetric, trace: traceContextOf(req.headers), watch }
+      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, toolError: toolErrorMetric, trace: traceContextOf(req.headers), watch }
       return callTool(direct.tool, direct.args, ctx).then((result) => {
         if (result.isError === true) span?.fail('tool_error')
         writeDirectResult(res, direct, result)

@@ -62,6 +62,8 @@ interface CompiledRoute {
 declare module 'fastify' {
   interface FastifyRequest {
     upstreamStatus?: number
+    /** the kind of upstream failure the request answers: `status_503`, `upstream_timeout`, ... */
+    upstreamError?: string
     /** set when the handler logs the request itself (relayed responses, clients gone) */
     logged?: boolean
     /** the request's SERVER span, when spans are exported */
@@ -145,7 +147,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     if (status >= 500) request.span?.fail(body.error.code)
     if (status >= 500) log.logger.error({ reqId: request.id, err }, 'request failed')
     else log.logger.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
-    if (body.error.code.startsWith('upstream_')) log.metrics.upstreamError(log.expose, body.error.code, request.routeOptions.url ?? 'unknown')
+    if (body.error.code.startsWith('upstream_')) request.upstreamError = body.error.code
     void reply.code(status).header('content-type', 'application/json').header(REQUEST_ID, request.id).send(body)
   })
   app.setNotFoundHandler((request, reply) => {
@@ -263,7 +265,7 @@ async function answer (request: FastifyRequest, reply: FastifyReply, log: Reques
       return
     case 'upstream_error':
       request.upstreamStatus = outcome.status
-      log.metrics.upstreamError(log.expose, `status_${outcome.status}`, request.routeOptions.url ?? 'unknown')
+      request.upstreamError = `status_${outcome.status}`
       await reply.code(outcome.status).headers(outcome.headers).send(outcome.body)
       return
   }
@@ -291,7 +293,7 @@ interface RequestLog {
 
 function logRequest (log: RequestLog, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
   request.span?.end(status)
-  log.metrics.request(log.expose, request.routeOptions.url ?? 'unknown', status, ms)
+  log.metrics.request(log.expose, request.routeOptions.url ?? 'unknown', status, ms, request.upstreamError)
   log.logger.info({
     reqId: request.id,
     method: request.method,
