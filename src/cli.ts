@@ -177,7 +177,10 @@ async function serveRuntimes (files: readonly string[], options: RuntimeOptions,
   const runtime = { get logger () { return (runtimes[0] as Runtime).logger }, stdio: runtimes.some((r) => r.stdio), close: async () => { await Promise.all(runtimes.map((r) => r.close())) } }
   // a worker's addresses are the primary's to print, once for all workers (a worker logs its reloads)
   const out = worker !== undefined ? undefined : runtime.stdio ? process.stderr : process.stdout
-  const stopReloading = reloadOnChange(runtimes, options, out, async (only) => { await reloadRuntimes(runtimes, options, only) })
+  const stopReloading = reloadOnChange(runtimes, options, out, async (only) => {
+    await reloadRuntimes(runtimes, options, only)
+    worker?.reportReload(runtimes)
+  })
   const serving = serveUntilStopped(runtime, worker === undefined ? undefined : (drain) => worker.joinPrimary(runtimes, drain))
   // the summary last: whoever reads it may signal or edit the file at once, and is heard
   if (worker === undefined) printStartup(runtimes, quiet)

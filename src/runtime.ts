@@ -33,6 +33,8 @@ export interface Runtime {
   readonly stdio: boolean
   /** the capability file it serves */
   readonly file: string
+  /** the `info` of the capability as it is served now */
+  readonly info: CapabilityModel['info']
   /**
    * Serves the capability file as it is now (or `next`, read and checked by the caller): new
    * requests use it, requests in flight finish on the previous build, listeners whose address did
@@ -293,6 +295,7 @@ export async function startReadRuntime (read: ReadCapability, model: CapabilityM
     get logger () { return current.log.logger },
     get metrics () { return control?.metrics },
     get control () { return control?.state },
+    get info () { return current.model.info },
     stdio: current.mounted.stdio.length > 0,
     file,
     reload (next) {

@@ -8,6 +8,7 @@ import type { ExposeAddress } from '../runtime.js'
 
 /** One capability as a worker started it: what the primary prints once, for all workers. */
 export interface StartedRuntime {
+  readonly info: { readonly label: string | undefined, readonly version: string | undefined }
   readonly addresses: readonly ExposeAddress[]
   readonly upstreams: readonly string[]
   readonly warnings: readonly Diagnostic[]
@@ -19,6 +20,8 @@ export type MetricsJson = readonly object[]
 export type WorkerMessage =
   /** every expose listens */
   | { readonly naftiko: 'ready', readonly runtimes: readonly StartedRuntime[] }
+  /** a reload took effect: what is served now */
+  | { readonly naftiko: 'reloaded', readonly runtimes: readonly StartedRuntime[] }
   /** the answer to a metrics request (`metrics` absent when the worker has no such capability) */
   | { readonly naftiko: 'metrics', readonly id: number, readonly metrics: MetricsJson | undefined }
 

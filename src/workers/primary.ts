@@ -60,6 +60,7 @@ export async function startPrimary (files: readonly string[], options: RuntimeOp
     secrets.push(...bindings.secrets)
     capabilities.push({ read, model, options: own, scope: { references: referenceScopeOf(model), values: bindings.values } })
   }
+  const declared = capabilities.map((c) => withControlPort(c.model, c.options.controlPort))
   const log = createLogger(options.logLevel, buildRedactor(secrets), undefined, options.logFormat, { pid: process.pid })
   const logger = log.logger
 
@@ -72,7 +73,7 @@ export async function startPrimary (files: readonly string[], options: RuntimeOp
   const listeners: Listeners[] = []
   try {
     for (const [i, capability] of capabilities.entries()) {
-      const exposes = withControlPort(capability.model, capability.options.controlPort).exposes.filter((e) => e.type === 'control')
+      const exposes = (declared[i] as CapabilityModel).exposes.filter((e) => e.type === 'control')
       if (exposes.length === 0) continue
       const { read, model } = capability
       const state: ControlState = { ready: false, draining: false, startedAt: Date.now(), version: VERSION, capability: { file: read.path, label: model.info.label, version: model.info.version }, capabilities: [{ file: read.path, label: model.info.label, version: model.info.version }], addresses: [], workers: { configured: options.workers, ready: 0 } }
@@ -216,10 +217,26 @@ export async function startPrimary (files: readonly string[], options: RuntimeOp
     }, delay)
     restarts.add(timer)
   }
+  /** what the workers serve, with the control ports: the control ports' status reports it */
+  const served = (runtimes: readonly StartedRuntime[]): StartedRuntime[] => {
+    const summary = withControlAddresses(runtimes, declared, controls)
+    for (const { runtime, state } of controls) {
+      const { info, addresses } = summary[runtime] as StartedRuntime
+      state.capability = { file: state.capability.file, label: info.label, version: info.version }
+      state.capabilities = [state.capability]
+      state.addresses = addresses.map(({ type, namespace, url }) => ({ type, namespace, url, routes: [], file: state.capability.file }))
+    }
+    return summary
+  }
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isWorkerMessage(message)) return
     if (message.naftiko === 'ready') onReady(worker, message.runtimes)
-    else metrics.answer(worker, message)
+    else if (message.naftiko === 'reloaded') {
+      // every worker reloads the same files; a worker started from now on listens where they do
+      report = message.runtimes
+      if (phase === 'serving') served(report)
+      logger.info({ worker: worker.id, workerPid: worker.process.pid }, 'worker reloaded')
+    } else metrics.answer(worker, message)
   }
   // a worker still starting may not handle SIGHUP yet (it would die of it): only ready ones get it
   const onHangup = (): void => {
@@ -233,9 +250,7 @@ export async function startPrimary (files: readonly string[], options: RuntimeOp
   logger.info({ workers: options.workers }, 'starting workers')
   fork()
   await started
-  const summary = withControlAddresses(report as readonly StartedRuntime[], capabilities.map((c) => withControlPort(c.model, c.options.controlPort)), controls)
-  for (const { runtime, state } of controls) state.addresses = (summary[runtime] as StartedRuntime).addresses.map(({ type, namespace, url }) => ({ type, namespace, url, routes: [], file: state.capability.file }))
-  print(summary)
+  print(served(report as readonly StartedRuntime[]))
 
   return {
     logger,

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster'
 import type { Runtime } from '../runtime.js'
-import { isPrimaryMessage, type WorkerMessage } from './messages.js'
+import { isPrimaryMessage, type StartedRuntime, type WorkerMessage } from './messages.js'
 
 /** True in a process the primary of `--workers N` forked. */
 export function inWorker (): boolean {
@@ -32,12 +32,18 @@ export function joinPrimary (runtimes: readonly Runtime[], drain: (reason: strin
       answer({ naftiko: 'metrics', id: message.id, metrics: undefined })
     })
   })
-  const ready: WorkerMessage = {
-    naftiko: 'ready',
-    runtimes: runtimes.map((r) => ({ addresses: r.addresses, upstreams: r.upstreams, warnings: r.warnings })),
-  }
+  const ready: WorkerMessage = { naftiko: 'ready', runtimes: startedOf(runtimes) }
   process.send?.(ready)
 }
+
+/** After a reload took effect: the primary's control port reports the addresses and versions served now. */
+export function reportReload (runtimes: readonly Runtime[]): void {
+  const reloaded: WorkerMessage = { naftiko: 'reloaded', runtimes: startedOf(runtimes) }
+  if (process.connected) process.send?.(reloaded)
+}
+
+const startedOf = (runtimes: readonly Runtime[]): StartedRuntime[] =>
+  runtimes.map((r) => ({ info: { label: r.info.label, version: r.info.version }, addresses: r.addresses, upstreams: r.upstreams, warnings: r.warnings }))
 
 /**
  * Leaves the cluster once drained (or when startup failed): the IPC channel closes and the process

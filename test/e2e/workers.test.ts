@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startCliServing, type ServingCli } from '../helpers/cli.js'
-import { closeServer, listenOnLoopback } from '../helpers/loopback.js'
+import { closeServer, freePort, listenOnLoopback } from '../helpers/loopback.js'
 import { writeCapability } from '../helpers/gateway.js'
 
 /**
@@ -72,8 +73,8 @@ afterEach(async () => {
   }
 })
 
-async function startWorkers (extra: string[] = []): Promise<ServingCli> {
-  const file = await writeCapability(FLEET)
+async function startWorkers (extra: string[] = [], file?: string): Promise<ServingCli> {
+  file ??= await writeCapability(FLEET)
   const cli = await startCliServing(['run', file, '--workers', '2', '--control-port', '0', '--base-uri', `fleet=${origin}/v1`, ...extra], {}, { exposes: 2, upstreams: 1 }, 30_000)
   running.push(cli)
   return cli
@@ -213,9 +214,12 @@ describe('run --workers 2', () => {
     expect(await cli.stop()).toBe(0)
   })
 
-  it('forwards SIGHUP to every worker, which reloads its capability and stays up', async () => {
-    const cli = await startWorkers()
+  it('forwards SIGHUP to every worker, which reloads its capability and stays up; /status shows what is served now', async () => {
+    const file = await writeCapability(FLEET)
+    const cli = await startWorkers([], file)
     const workers = await twoReadyWorkers(cli)
+    const port = await freePort()
+    await writeFile(file, FLEET.replace('version: "1.0.0"', 'version: "1.1.0"').replace('port: 0', `port: ${port}`))
     cli.child.kill('SIGHUP')
     const heard = await until('both workers to reload', () => {
       const pids = logLines(cli).filter((l) => String(l.msg).startsWith('capability reloaded')).map((l) => l.pid)
@@ -224,7 +228,13 @@ describe('run --workers 2', () => {
     expect(new Set(heard)).toEqual(new Set(workers))
     expect(childrenOf(cli.child.pid as number).sort()).toEqual([...workers].sort())
     expect(logLines(cli).some((l) => l.msg === 'worker exited unexpectedly: starting another')).toBe(false)
-    expect((await call(`${urlOf(cli, 'rest')}/ships`)).status).toBe(200)
+    const moved = `http://127.0.0.1:${port}`
+    expect((await call(`${moved}/ships`)).status).toBe(200)
+    const status = await until('the status to show the reload', async () => {
+      const body = JSON.parse((await call(`${urlOf(cli, 'control')}/status`)).body) as { capability: { version: string }, exposes: Array<{ type: string, url: string }> }
+      return body.capability.version === '1.1.0' ? body : undefined
+    })
+    expect(status.exposes.find((e) => e.type === 'rest')?.url).toBe(moved)
     expect(await cli.stop()).toBe(0)
   })
 

@@ -1,5 +1,5 @@
 import { once } from 'node:events'
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 
 /** Listens on a free loopback port; resolves with the server's origin. */
 export async function listenOnLoopback (server: Server): Promise<string> {
@@ -13,4 +13,12 @@ export async function listenOnLoopback (server: Server): Promise<string> {
 export async function closeServer (server: Server): Promise<void> {
   server.close()
   await once(server, 'close')
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  const origin = await listenOnLoopback(server)
+  await closeServer(server)
+  return Number(new URL(origin).port)
 }

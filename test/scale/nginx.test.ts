@@ -1,7 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import OpenAI from 'openai'
@@ -10,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCliServing, type ServingCli } from '../helpers/cli.js'
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai.js'
 import { CHAT_CAPABILITY, CHAT_NAMESPACE } from '../helpers/gateway.js'
+import { freePort } from '../helpers/loopback.js'
 import { connectLegacyClient, connectModernClient } from '../helpers/mcp-clients.js'
 
 /**
@@ -29,16 +28,6 @@ if (NGINX === '') console.warn('scale-out suite skipped: nginx is not installed 
 
 const KEY = 'sk-scale-out-0000000000000000'
 const TOOL = 'chatgpt-create-chat-completion'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 const hostPort = (url: string): string => new URL(url).host
 
