@@ -108,9 +108,9 @@ export class JsonBodyReader {
    * it is checked for its shape (balanced, not too deep) here when that is quick, which is enough for
    * bytes that go upstream as they are, and else checked in full off this thread.
    */
-  async body (raw: Buffer): Promise<JsonBody> {
+  async body (raw: Buffer, shape?: 'plausible' | 'check'): Promise<JsonBody> {
     if (raw.length < WORKER_FROM) return new JsonBody(raw, parseJsonBody(raw))
-    if (jsonShape(raw, MAX_JSON_DEPTH, SHAPE_BUDGET) === 'plausible') return new JsonBody(raw)
+    if ((shape ?? jsonShape(raw, MAX_JSON_DEPTH, SHAPE_BUDGET)) === 'plausible') return new JsonBody(raw)
     this.check(await this.ask(raw, 'body'))
     return new JsonBody(raw)
   }

@@ -5,68 +5,119 @@
  * never has there. String contents are skipped with `indexOf` (native, memchr speed), so a body of
  * long strings (a conversation) costs a few microseconds per MiB.
  *
- * `plausible` is not a full check: a misplaced comma or a control character inside a string
- * passes, and the upstream judges those. `check` means the quick look cannot vouch for the body:
- * it breaks one of the rules above, or it has so many small tokens that walking it here would hold
- * the event loop (more than `budget` steps); the caller then checks it in full, off this thread.
+ * The body may come in pieces (`push` each chunk as it arrives, while it is in the CPU's cache),
+ * or whole. `plausible` is not a full check: a misplaced comma or a control character inside a
+ * string passes, and the upstream judges those. `check` means the quick look cannot vouch for the
+ * body: it breaks one of the rules above, or it has so many small tokens that walking it here would
+ * hold the event loop (more than `budget` steps in one `push`); the caller then checks it in full,
+ * off this thread.
  */
-export function jsonShape (raw: Uint8Array, maxDepth: number, budget: number): 'plausible' | 'check' {
-  const n = raw.length
-  let i = skipSpace(raw, 0, budget)
-  const first = raw[i]
-  if (first !== OPEN_OBJECT && first !== OPEN_ARRAY) return 'check'
-  const open = stack.length > maxDepth ? stack : (stack = new Uint8Array(maxDepth + 1))
-  let depth = 0
-  let steps = 0
-  const buffer = Buffer.from(raw.buffer, raw.byteOffset, n)
-  while (i < n) {
-    if (++steps > budget) return 'check'
-    const c = raw[i] as number
-    if (c === QUOTE) {
-      // a quote ends the string unless an odd run of backslashes escapes it; a short string is
-      // walked here, a longer one searched natively (a call costs about as much as 64 bytes walked)
-      let end = i
-      for (;;) {
-        const from = ++end
+export class JsonShape {
+  private readonly open: Uint8Array
+  private depth = 0
+  private started = false
+  private closed = false
+  private inString = false
+  /** the last chunk ended inside a string on a backslash that escapes the next byte */
+  private escaped = false
+  private failed = false
+
+  constructor (private readonly maxDepth: number, private readonly budget = Infinity) {
+    this.open = new Uint8Array(maxDepth)
+  }
+
+  push (chunk: Uint8Array): void {
+    if (this.failed) return
+    const n = chunk.length
+    let i = 0
+    let steps = 0
+    if (this.escaped && n > 0) {
+      this.escaped = false
+      i = 1
+    }
+    while (i < n) {
+      if (this.inString) {
+        // a quote ends the string unless an odd run of backslashes escapes it; a short stretch is
+        // walked here, a longer one searched natively (a call costs about as much as 64 bytes walked)
+        const from = i
         const near = Math.min(n, from + NEAR)
-        while (end < near && raw[end] !== QUOTE) end++
-        if (end === near) {
-          end = buffer.indexOf(QUOTE, end)
-          if (end === -1) return 'check'
+        let end = from
+        while (end < near && chunk[end] !== QUOTE) end++
+        if (end === near && end < n) {
+          end = indexOfQuote(chunk, end)
           steps += NEAR * 2
         } else {
           steps += end - from
         }
-        let slashes = 0
-        while (raw[end - 1 - slashes] === BACKSLASH) slashes++
+        if (end === -1 || end === n) {
+          // the string goes on in the next chunk
+          this.escaped = backslashesBefore(chunk, n, from) % 2 === 1
+          break
+        }
+        const slashes = backslashesBefore(chunk, end, from)
         steps += slashes
-        if (slashes % 2 === 0) break
+        if (steps > this.budget) return this.fail()
+        if (slashes % 2 === 0) this.inString = false
+        i = end + 1
+        continue
       }
-      i = end + 1
-      continue
+      if (++steps > this.budget) return this.fail()
+      const c = chunk[i] as number
+      i++
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue
+      if (this.closed) return this.fail()
+      if (c === QUOTE) {
+        if (!this.started) return this.fail()
+        this.inString = true
+        continue
+      }
+      const kind = BYTE_KIND[c]
+      if (kind === OPENS) {
+        if (this.depth === this.maxDepth) return this.fail()
+        this.open[this.depth++] = c
+        this.started = true
+      } else if (kind === CLOSES) {
+        if (this.depth === 0 || this.open[--this.depth] !== c - 2) return this.fail() // `]` and `}` are their opener + 2
+        if (this.depth === 0) this.closed = true
+      } else if (kind === INVALID || !this.started) {
+        return this.fail()
+      }
     }
-    const kind = BYTE_KIND[c]
-    if (kind === OPENS) {
-      if (depth === maxDepth) return 'check'
-      open[depth++] = c
-    } else if (kind === CLOSES) {
-      if (depth === 0 || open[--depth] !== c - 2) return 'check' // `]` and `}` are their opener + 2
-      if (depth === 0) return skipSpace(raw, i + 1, budget - steps) === n ? 'plausible' : 'check'
-    } else if (kind === INVALID) {
-      return 'check'
-    }
-    i++
   }
-  return 'check'
+
+  /** the verdict, once every chunk was pushed */
+  end (): 'plausible' | 'check' {
+    return !this.failed && this.closed ? 'plausible' : 'check'
+  }
+
+  private fail (): void {
+    this.failed = true
+  }
+}
+
+/** The shape of a whole body (see `JsonShape`). */
+export function jsonShape (raw: Uint8Array, maxDepth: number, budget: number): 'plausible' | 'check' {
+  const shape = new JsonShape(maxDepth, budget)
+  shape.push(raw)
+  return shape.end()
 }
 
 const QUOTE = 0x22
 /** bytes of a string walked before searching for its end natively */
 const NEAR = 32
 const BACKSLASH = 0x5c
-const OPEN_OBJECT = 0x7b
-const OPEN_ARRAY = 0x5b
-let stack = new Uint8Array(0)
+
+/** The index of the next quote from `from`, or -1 (natively: memchr). */
+function indexOfQuote (chunk: Uint8Array, from: number): number {
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).indexOf(QUOTE, from)
+}
+
+/** How many backslashes come right before `end`, counting no further back than `from`. */
+function backslashesBefore (chunk: Uint8Array, end: number, from: number): number {
+  let slashes = 0
+  while (end - 1 - slashes >= from && chunk[end - 1 - slashes] === BACKSLASH) slashes++
+  return slashes
+}
 
 const INVALID = 0
 const TOKEN = 1
@@ -76,17 +127,9 @@ const CLOSES = 3
 const BYTE_KIND = (() => {
   const kinds = new Uint8Array(256)
   for (const ch of ' \t\r\n,:0123456789+-.eEtrufalsn') kinds[ch.charCodeAt(0)] = TOKEN
-  kinds[OPEN_OBJECT] = OPENS
-  kinds[OPEN_ARRAY] = OPENS
+  kinds[0x7b] = OPENS
+  kinds[0x5b] = OPENS
   kinds[0x7d] = CLOSES
   kinds[0x5d] = CLOSES
   return kinds
 })()
-
-/** The index of the first byte from `from` that is not whitespace; -1 past `budget` bytes. */
-function skipSpace (raw: Uint8Array, from: number, budget: number): number {
-  const end = Math.min(raw.length, from + Math.max(budget, 0))
-  let i = from
-  while (i < end && (raw[i] === 0x20 || raw[i] === 0x0a || raw[i] === 0x0d || raw[i] === 0x09)) i++
-  return i === end && end < raw.length ? -1 : i
-}

@@ -17,7 +17,8 @@ import type { Metrics } from '../../server/metrics.js'
 import { watchRequest } from '../../server/request-watch.js'
 import type { RequestSpan, Tracing } from '../../server/tracing.js'
 import { answerClientError } from '../../server/client-error.js'
-import type { JsonBodyReader } from '../../server/json-body.js'
+import { MAX_JSON_DEPTH, WORKER_FROM, type JsonBodyReader } from '../../server/json-body.js'
+import { readJsonBody } from '../../server/read-json-body.js'
 import { buildInboundAuth, credentialInputs, repeatsCredential } from '../auth/inbound-auth.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { relayBody, relayEventStream, type RelayOutcome } from './relay-body.js'
@@ -103,10 +104,13 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   // JSON only: a web page cannot send a JSON body without a CORS preflight, which the gateway never
   // grants, so it cannot spend the key with a simple request; any other body is 415
   const bodies = options.bodies
-  app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, { parseAs: 'buffer' }, (_req, raw: Buffer, done) => {
-    if (raw.length === 0) return done(null, undefined)
-    // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
-    bodies.body(raw).then((body) => done(null, body), (err: Error) => done(err, undefined))
+  app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, (request, payload, done) => {
+    const length = Number(request.headers['content-length'])
+    const limits = { limit: request.routeOptions.bodyLimit ?? options.bodyLimit, scanFrom: WORKER_FROM, maxDepth: MAX_JSON_DEPTH }
+    readJsonBody(payload, Number.isSafeInteger(length) ? length : undefined, limits)
+      // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
+      .then(({ raw, shape }) => raw.length === 0 ? undefined : bodies.body(raw, shape))
+      .then((body) => done(null, body), (err: Error) => done(err, undefined))
   })
 
   const tracing = options.tracing
