@@ -21,6 +21,14 @@ export const WORKER_FROM = 64 * 1024
  */
 export const SHAPE_BUDGET = 2 * 1024 * 1024
 
+/**
+ * Up to this size a large REST body that goes upstream as received gets the shape check; a larger
+ * one is looked at only at its ends (an object or array, opened and closed). The check costs about
+ * 0.25 ms per MiB of conversation, a tenth of what relaying the body costs, for a body the upstream
+ * parses anyway; the upstream judges the larger ones.
+ */
+export const SHAPE_UP_TO = 4 * 1024 * 1024
+
 // a body needs at least two bytes per level to be too deep: smaller ones skip the scan
 const SCAN_FROM = MAX_JSON_DEPTH * 2
 
@@ -36,6 +44,18 @@ export function parseJsonBody (raw: Buffer): unknown {
     throw new NaftikoError('invalid_json', 'The request body is not valid JSON.', { cause: err })
   }
 }
+
+/** An object or an array, opened and closed: what is seen of a body above SHAPE_UP_TO. */
+function framed (raw: Buffer): 'plausible' | 'check' {
+  let first = 0
+  let last = raw.length - 1
+  while (first < last && isSpace(raw[first] as number)) first++
+  while (last > first && isSpace(raw[last] as number)) last--
+  const open = raw[first]
+  return (open === 0x7b || open === 0x5b) && raw[last] === (open as number) + 2 ? 'plausible' : 'check'
+}
+
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
 
 function tooDeep (): NaftikoError {
   return new NaftikoError('invalid_json', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`)
@@ -110,7 +130,8 @@ export class JsonBodyReader {
    */
   async body (raw: Buffer, shape?: 'plausible' | 'check'): Promise<JsonBody> {
     if (raw.length < WORKER_FROM) return new JsonBody(raw, parseJsonBody(raw))
-    if ((shape ?? jsonShape(raw, MAX_JSON_DEPTH, SHAPE_BUDGET)) === 'plausible') return new JsonBody(raw)
+    shape ??= raw.length > SHAPE_UP_TO ? framed(raw) : jsonShape(raw, MAX_JSON_DEPTH, SHAPE_BUDGET)
+    if (shape === 'plausible') return new JsonBody(raw)
     this.check(await this.ask(raw, 'body'))
     return new JsonBody(raw)
   }

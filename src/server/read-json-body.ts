@@ -5,15 +5,16 @@ import { JsonShape } from './json-shape.js'
 /** A JSON request body as read, and the verdict on its shape when it was looked at on the way in. */
 export interface ReadJsonBody {
   readonly raw: Buffer
-  /** set for a body of a declared length from `scanFrom` bytes on (see `JsonShape`) */
+  /** set for a body of a declared length between `scanFrom` and `scanUpTo` bytes (see `JsonShape`) */
   readonly shape: 'plausible' | 'check' | undefined
 }
 
 export interface ReadLimits {
   /** the largest body; a larger one is refused (413) before or while it is read */
   readonly limit: number
-  /** from this declared length on, each chunk is looked at for its JSON shape as it arrives */
+  /** between these declared lengths, each chunk is looked at for its JSON shape as it arrives */
   readonly scanFrom: number
+  readonly scanUpTo: number
   readonly maxDepth: number
 }
 
@@ -21,15 +22,15 @@ export interface ReadLimits {
  * Reads a request body whole, with the rules of fastify's own reader (the size limit, declared or
  * reached; a body shorter than its Content-Length refused) and one difference that matters for
  * large bodies: a declared length is read into one buffer of that length as the chunks arrive, and
- * from `scanFrom` bytes on each chunk is looked at for its JSON shape right then, while it is in the
- * CPU's cache. Nothing is walked or copied a second time at the end. A body without a declared
+ * from `scanFrom` bytes to `scanUpTo` each chunk is looked at for its JSON shape right then, while it
+ * is in the CPU's cache. Nothing is walked or copied a second time at the end. A body without a declared
  * length (chunked) is gathered and joined, and its shape is left to the caller.
  */
 export function readJsonBody (payload: Readable, declared: number | undefined, limits: ReadLimits): Promise<ReadJsonBody> {
   return new Promise((resolve, reject) => {
     if (declared !== undefined && declared > limits.limit) return reject(tooLarge())
     const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
-    const shape = whole !== undefined && declared !== undefined && declared >= limits.scanFrom ? new JsonShape(limits.maxDepth) : undefined
+    const shape = whole !== undefined && declared !== undefined && declared >= limits.scanFrom && declared <= limits.scanUpTo ? new JsonShape(limits.maxDepth) : undefined
     const pieces: Buffer[] = []
     let received = 0
     const stop = (err?: unknown): void => {

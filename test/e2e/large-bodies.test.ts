@@ -145,6 +145,24 @@ describe('large REST bodies', () => {
     expect(received.length).toBe(before)
   })
 
+  // above 4 MiB only the ends are looked at: the upstream judges the rest
+  it('relays a 5 MiB body with a mismatched bracket inside to the upstream, which judges it', async () => {
+    const b = conversation(5)
+    await expectRelayed('/identity', Buffer.concat([Buffer.from('{"x": [1},'), b.subarray(1)]))
+  }, 60_000)
+
+  it.each([
+    ['truncated', (b: Buffer) => b.subarray(0, b.length - 3)],
+    ['trailing garbage', (b: Buffer) => Buffer.concat([b, Buffer.from(' x')])],
+    ['a bare word before it', (b: Buffer) => Buffer.concat([Buffer.from('x'), b])],
+  ])('answers a 5 MiB body %s 400 invalid_json without calling the upstream', async (_name, spoil) => {
+    const before = received.length
+    const answer = await post('/identity', spoil(conversation(5)))
+    expect(answer.status, answer.text).toBe(400)
+    expect((JSON.parse(answer.text) as { error: { code: string } }).error.code).toBe('invalid_json')
+    expect(received.length).toBe(before)
+  }, 60_000)
+
   it('reads a field of a large body for a route that maps it, and relays the body as received', async () => {
     const got = await expectRelayed('/pick', conversation(1))
     expect(got.query).toBe('?model=gpt-4o-mini')

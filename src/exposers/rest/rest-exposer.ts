@@ -17,7 +17,7 @@ import type { Metrics } from '../../server/metrics.js'
 import { watchRequest } from '../../server/request-watch.js'
 import type { RequestSpan, Tracing } from '../../server/tracing.js'
 import { answerClientError } from '../../server/client-error.js'
-import { MAX_JSON_DEPTH, WORKER_FROM, type JsonBodyReader } from '../../server/json-body.js'
+import { MAX_JSON_DEPTH, SHAPE_UP_TO, WORKER_FROM, type JsonBodyReader } from '../../server/json-body.js'
 import { readJsonBody } from '../../server/read-json-body.js'
 import { buildInboundAuth, credentialInputs, repeatsCredential } from '../auth/inbound-auth.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
@@ -106,7 +106,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   const bodies = options.bodies
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, (request, payload, done) => {
     const length = Number(request.headers['content-length'])
-    const limits = { limit: request.routeOptions.bodyLimit ?? options.bodyLimit, scanFrom: WORKER_FROM, maxDepth: MAX_JSON_DEPTH }
+    const limits = { limit: request.routeOptions.bodyLimit ?? options.bodyLimit, scanFrom: WORKER_FROM, scanUpTo: SHAPE_UP_TO, maxDepth: MAX_JSON_DEPTH }
     readJsonBody(payload, Number.isSafeInteger(length) ? length : undefined, limits)
       // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
       .then(({ raw, shape }) => raw.length === 0 ? undefined : bodies.body(raw, shape))
