@@ -55,6 +55,8 @@ capability:
       port: 0
       tools:
         - { name: list-ships, description: List ships, call: fleet.list }
+      resources:
+        - { name: ships, uri: "fleet://ships", description: The ships, call: fleet.list }
 `
 
 describe('trace context', () => {
@@ -71,11 +73,12 @@ describe('trace context', () => {
     expect(parent).toMatch(/^[0-9a-f]{16}$/)
     expect(parent).not.toBe(PARENT)
   }
-  const mcpCall = (meta: Record<string, unknown> = {}): Promise<string> => request(gateway.url('mcp'), {
+  const mcpRequest = (method: string, params: Record<string, unknown>): Promise<string> => request(gateway.url('mcp'), {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', traceparent: TRACEPARENT },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'list-ships', arguments: {}, _meta: meta } }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method, params }),
   }).then(async (r) => await r.body.text())
+  const mcpCall = (meta: Record<string, unknown> = {}): Promise<string> => mcpRequest('tools/call', { name: 'list-ships', arguments: {}, _meta: meta })
 
   it('REST: the upstream call joins the caller\'s trace with the gateway\'s span, tracestate kept', async () => {
     await (await request(`${gateway.url('rest')}/ships`, { headers: { traceparent: TRACEPARENT, tracestate: 'vendor=abc' } })).body.dump()
@@ -87,6 +90,13 @@ describe('trace context', () => {
     await mcpCall()
     expectJoined(lastSeen())
     expect(await mcpCall({ progressToken: 'p1' })).toContain('"ok":true')
+    expectJoined(lastSeen())
+  })
+
+  it('MCP: reading a resource served by an upstream call joins it', async () => {
+    const before = seen.length
+    expect(await mcpRequest('resources/read', { uri: 'fleet://ships' })).toContain('ok')
+    expect(seen.length).toBe(before + 1)
     expectJoined(lastSeen())
   })
 

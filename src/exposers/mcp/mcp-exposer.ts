@@ -69,7 +69,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
   }
   return () => {
     const server = new Server(options.serverInfo, { capabilities, ...(options.instructions === undefined ? {} : { instructions: options.instructions }) })
-    if (resources !== undefined) serveResources(server, sdk, resources, instance, logger)
+    if (resources !== undefined) serveResources(server, sdk, resources, instance, logger, options.metrics, options.serverInfo.name)
     if (prompts !== undefined) servePrompts(server, sdk, prompts)
     server.setRequestHandler('tools/list', () => list as never)
     server.setRequestHandler('tools/call', async (request, ctx) => {

@@ -6,11 +6,15 @@ import type { Redactor } from '../../bindings/redact.js'
 import { filePathOf } from '../../capability/file-location.js'
 import type { McpDynamicResource, McpExpose, McpStaticResource } from '../../capability/model.js'
 import { toErrorResponse } from '../../errors/envelope.js'
+import type { UpstreamWatch } from '../../expressions/call-context.js'
 import { splitPath } from '../../expressions/template.js'
+import type { TraceContext } from '../../expressions/trace-context.js'
 import { collectOutcome, compileInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
 import type { Outcome } from '../../invocations/outcome.js'
 import { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
+import type { Metrics } from '../../server/metrics.js'
+import { watchRequest } from '../../server/request-watch.js'
 import type { McpInstance } from './mcp-exposer.js'
 import { McpInputs } from './mcp-tools.js'
 import { isInside, isText, mimeTypeOf, scrubFile } from '../served-files.js'
@@ -30,7 +34,8 @@ export type ReadResult =
 export interface PreparedResources {
   readonly list: { resources: ResourceDefinition[] }
   readonly templates: { resourceTemplates: ResourceTemplateDefinition[] }
-  read (uri: string, signal: Cancellation, logger: Logger): Promise<ReadResult>
+  /** `call`: the caller's trace context and what watches the upstream call, as for a tool call */
+  read (uri: string, signal: Cancellation, logger: Logger, call?: { trace?: TraceContext | undefined, watch?: UpstreamWatch | undefined }): Promise<ReadResult>
 }
 
 /** A file of a static resource, found when the gateway started. */
@@ -84,14 +89,14 @@ export async function prepareResources (expose: McpExpose, context: InvocationCo
   return {
     list: { resources },
     templates: { resourceTemplates },
-    async read (uri, signal, logger) {
+    async read (uri, signal, logger, call) {
       const file = files.get(uri)
       if (file !== undefined) return await readStaticFile(uri, file, redactor, responseLimit)
       const fixed = exact.get(uri)
-      if (fixed !== undefined) return await readDynamic(uri, fixed, {}, signal, logger)
+      if (fixed !== undefined) return await readDynamic(uri, fixed, new McpInputs({}, call?.trace, call?.watch), signal, logger)
       for (const template of templates) {
         const values = template.match(uri)
-        if (values !== undefined) return await readDynamic(uri, template, values, signal, logger)
+        if (values !== undefined) return await readDynamic(uri, template, new McpInputs(values, call?.trace, call?.watch), signal, logger)
       }
       return { ok: false, notFound: true, message: `Resource ${uri} not found.` }
     },
@@ -99,7 +104,7 @@ export async function prepareResources (expose: McpExpose, context: InvocationCo
 }
 
 /** Registers `resources/list`, `resources/templates/list` and `resources/read` on one SDK server. */
-export function serveResources (server: ServerSdk.Server, sdk: typeof ServerSdk, resources: PreparedResources, instance: McpInstance, logger: Logger): void {
+export function serveResources (server: ServerSdk.Server, sdk: typeof ServerSdk, resources: PreparedResources, instance: McpInstance, logger: Logger, metrics: Metrics, expose: string): void {
   const { ProtocolError, ProtocolErrorCode, ResourceNotFoundError } = sdk
   const { calls, connection } = instance
   server.setRequestHandler('resources/list', () => resources.list as never)
@@ -110,7 +115,7 @@ export function serveResources (server: ServerSdk.Server, sdk: typeof ServerSdk,
     if (http !== undefined) cancellation.follow(http.signal)
     const done = calls.track(http?.client ?? 'stdio', ctx.mcpReq.id, cancellation)
     try {
-      const result = await resources.read(request.params.uri, cancellation, logger)
+      const result = await resources.read(request.params.uri, cancellation, logger, { trace: http?.trace, watch: watchRequest(metrics, expose, 'resources/read', http?.span) })
       if (result.ok) return { contents: result.contents } as never
       if (result.notFound) throw new ResourceNotFoundError(request.params.uri, result.message)
       throw new ProtocolError(ProtocolErrorCode.InternalError, result.message, result.data)
@@ -202,10 +207,10 @@ function compileUriTemplate (uriTemplate: string): ((uri: string) => Record<stri
   }
 }
 
-async function readDynamic (uri: string, entry: Dynamic, values: Record<string, string>, signal: Cancellation, logger: Logger): Promise<ReadResult> {
+async function readDynamic (uri: string, entry: Dynamic, inputs: McpInputs, signal: Cancellation, logger: Logger): Promise<ReadResult> {
   const started = performance.now()
   const declared = entry.resource.mimeType
-  let outcome: Outcome = await entry.invocation.invoke(new McpInputs(values), signal)
+  let outcome: Outcome = await entry.invocation.invoke(inputs, signal)
   let blob: { mimeType: string, bytes: Buffer } | undefined
   // a binary answer relayed as it is goes out as a blob; everything else (no type: like a tool's
   // answer) is read as text or JSON
