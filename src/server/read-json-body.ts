@@ -5,7 +5,7 @@ import { JsonShape } from './json-shape.js'
 /** A JSON request body as read, and the verdict on its shape when it was looked at on the way in. */
 export interface ReadJsonBody {
   readonly raw: Buffer
-  /** set for a body of a declared length between `scanFrom` and `scanUpTo` bytes (see `JsonShape`) */
+  /** set for a body of a declared length within `ReadLimits.shape` (see `JsonShape`) */
   readonly shape: 'plausible' | 'check' | undefined
 }
 
@@ -13,24 +13,25 @@ export interface ReadLimits {
   /** the largest body; a larger one is refused (413) before or while it is read */
   readonly limit: number
   /** between these declared lengths, each chunk is looked at for its JSON shape as it arrives */
-  readonly scanFrom: number
-  readonly scanUpTo: number
-  readonly maxDepth: number
+  readonly shape?: { readonly from: number, readonly upTo: number, readonly maxDepth: number }
 }
 
 /**
  * Reads a request body whole, with the rules of fastify's own reader (the size limit, declared or
  * reached; a body shorter than its Content-Length refused) and one difference that matters for
  * large bodies: a declared length is read into one buffer of that length as the chunks arrive, and
- * from `scanFrom` bytes to `scanUpTo` each chunk is looked at for its JSON shape right then, while it
+ * within the sizes of `limits.shape` each chunk is looked at for its JSON shape right then, while it
  * is in the CPU's cache. Nothing is walked or copied a second time at the end. A body without a declared
  * length (chunked) is gathered and joined, and its shape is left to the caller.
  */
-export function readJsonBody (payload: Readable, declared: number | undefined, limits: ReadLimits): Promise<ReadJsonBody> {
+export function readJsonBody (payload: Readable, contentLength: string | undefined, limits: ReadLimits): Promise<ReadJsonBody> {
   return new Promise((resolve, reject) => {
+    const length = Number(contentLength)
+    const declared = contentLength !== undefined && Number.isSafeInteger(length) ? length : undefined
     if (declared !== undefined && declared > limits.limit) return reject(tooLarge())
     const whole = declared === undefined ? undefined : Buffer.allocUnsafe(declared)
-    const shape = whole !== undefined && declared !== undefined && declared >= limits.scanFrom && declared <= limits.scanUpTo ? new JsonShape(limits.maxDepth) : undefined
+    const scan = limits.shape
+    const shape = scan !== undefined && declared !== undefined && declared >= scan.from && declared <= scan.upTo ? new JsonShape(scan.maxDepth) : undefined
     const pieces: Buffer[] = []
     let received = 0
     const stop = (err?: unknown): void => {

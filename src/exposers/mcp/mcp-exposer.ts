@@ -14,6 +14,7 @@ import { answerClientError } from '../../server/client-error.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { repeatsCredential } from '../auth/inbound-auth.js'
 import type { JsonBodyReader } from '../../server/json-body.js'
+import { readJsonBody } from '../../server/read-json-body.js'
 import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
 import { CallRegistry } from './call-registry.js'
 import { callTool, type ToolCallContext } from './mcp-call-tool.js'
@@ -187,7 +188,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       })
     }
     if (req.method !== 'POST') return viaSdk()
-    readJsonBody(req, options.bodyLimit, options.bodies).then((message) => {
+    readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ raw }) => options.bodies.message(raw)).then((message) => {
       const rpc = rpcMethodOf(message)
       if (rpc !== undefined) rpcMethods.set(req, rpc)
       if (options.metrics !== NO_METRICS) metricRoutes.set(req, metricRouteOf(message, tools))
@@ -275,29 +276,6 @@ function nameSpan (span: RequestSpan, message: unknown, tools: ReadonlyMap<strin
     attributes['gen_ai.operation.name'] = 'execute_tool'
   }
   span.rename(route, attributes)
-}
-
-/** Reads a POST body up to the limit and parses it; a syntax error is the caller's to answer. */
-function readJsonBody (req: IncomingMessage, limit: number, bodies: JsonBodyReader): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length
-      if (size > limit) {
-        // stop buffering; the 413 goes out and the connection closes after it
-        req.removeAllListeners('data')
-        req.resume()
-        reject(new NaftikoError('body_too_large'))
-        return
-      }
-      chunks.push(chunk)
-    })
-    req.on('error', reject)
-    req.on('end', () => {
-      bodies.message(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks)).then(resolve, reject)
-    })
-  })
 }
 
 function sendJsonRpcError (res: ServerResponse, status: number, code: number, message: string, headers: Record<string, string> = {}): void {

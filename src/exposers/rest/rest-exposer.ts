@@ -60,6 +60,9 @@ interface CompiledRoute {
   invocation: Invocation
 }
 
+/** The large JSON bodies looked at for their shape as they arrive (see `JsonShape`). */
+const SHAPE_CHECKED = { from: WORKER_FROM, upTo: SHAPE_UP_TO, maxDepth: MAX_JSON_DEPTH }
+
 declare module 'fastify' {
   interface FastifyRequest {
     upstreamStatus?: number
@@ -105,9 +108,8 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   // grants, so it cannot spend the key with a simple request; any other body is 415
   const bodies = options.bodies
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, (request, payload, done) => {
-    const length = Number(request.headers['content-length'])
-    const limits = { limit: request.routeOptions.bodyLimit ?? options.bodyLimit, scanFrom: WORKER_FROM, scanUpTo: SHAPE_UP_TO, maxDepth: MAX_JSON_DEPTH }
-    readJsonBody(payload, Number.isSafeInteger(length) ? length : undefined, limits)
+    const limits = { limit: request.routeOptions.bodyLimit ?? options.bodyLimit, shape: SHAPE_CHECKED }
+    readJsonBody(payload, request.headers['content-length'], limits)
       // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
       .then(({ raw, shape }) => raw.length === 0 ? undefined : bodies.body(raw, shape))
       .then((body) => done(null, body), (err: Error) => done(err, undefined))
