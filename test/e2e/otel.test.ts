@@ -1,4 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import { Client } from '@modelcontextprotocol/client'
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio'
 import { request } from 'undici'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startCliServing } from '../helpers/cli.js'
@@ -16,6 +18,8 @@ const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
 const PARENT = '00f067aa0ba902b7'
 const TRACEPARENT = `00-${TRACE_ID}-${PARENT}-01`
 const SECRET = 'fleet-key-9f8e7d6c5b4a'
+const CLI = new URL('../../dist/cli.js', import.meta.url).pathname
+const STDIO_FIXTURE = new URL('../fixtures/capabilities/valid/chat-stdio.yaml', import.meta.url).pathname
 
 interface OtlpSpan {
   traceId: string
@@ -345,6 +349,30 @@ describe('the upstream duration metric', () => {
       expect(text).toMatch(/naftiko_upstream_duration_seconds_count\{expose="fleet-rest",route="\/ships"\} 1/)
     } finally {
       await gateway.close()
+    }
+  })
+})
+
+describe('spans of MCP over stdio', () => {
+  it('gives each tool call a server span, child of the trace context in the request\'s _meta, and the upstream call a client span', async () => {
+    const client = new Client({ name: 'stdio-traced', version: '1.0.0' })
+    await client.connect(new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'run', STDIO_FIXTURE, '--base-uri', `openai=${upstreamOrigin}/v1`],
+      env: { PATH: process.env.PATH ?? '', CHATGPT_API_KEY: SECRET, OTEL_EXPORTER_OTLP_ENDPOINT: collectorOrigin, OTEL_BSP_SCHEDULE_DELAY: '50' },
+      stderr: 'pipe',
+    }))
+    try {
+      const trace = '5bf92f3577b34da6a3ce929d0e0e4737'
+      const result = await client.callTool({ name: 'create-chat-completion', arguments: { body: { model: 'm', messages: [] } }, _meta: { traceparent: `00-${trace}-${PARENT}-01` } })
+      expect(result.isError).toBeFalsy()
+      const { server, client: call } = await requestSpans('tools/call create-chat-completion', trace)
+      expect(server.parentSpanId).toBe(PARENT)
+      expect(attribute(server, 'gen_ai.tool.name')).toBe('create-chat-completion')
+      expect(seenWith(traceparentOf(call))).toBeDefined()
+      expect(JSON.stringify(spans())).not.toContain(SECRET)
+    } finally {
+      await client.close()
     }
   })
 })

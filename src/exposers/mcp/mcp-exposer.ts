@@ -81,14 +81,16 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
       if (http !== undefined) cancellation.follow(http.signal)
       const done = calls.track(http?.client ?? 'stdio', ctx.mcpReq.id, cancellation)
       const progressToken = ctx.mcpReq._meta?.progressToken
+      // over HTTP the request's span covers the call; over stdio each call has a span of its own
+      const span = http?.span ?? (options.tracing === undefined ? undefined : stdioSpan(options.tracing, options.serverInfo.name, tool.definition.name, ctx.mcpReq._meta))
       const callCtx: ToolCallContext = {
         signal: cancellation,
         heartbeatMs: options.heartbeatMs,
         coalesceMs: options.coalesceMs,
         logger,
         toolError: (kind, tool) => options.metrics.toolError(options.serverInfo.name, kind, `tools/call ${tool}`),
-        trace: http?.trace,
-        watch: watchRequest(options.metrics, options.serverInfo.name, `tools/call ${tool.definition.name}`, http?.span),
+        trace: http?.trace ?? traceOfMeta(ctx.mcpReq._meta),
+        watch: watchRequest(options.metrics, options.serverInfo.name, `tools/call ${tool.definition.name}`, span),
       }
       if (progressToken !== undefined) {
         callCtx.progress = (progress, message) => {
@@ -97,10 +99,11 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
       }
       try {
         const result = await callTool(tool, request.params.arguments, callCtx)
-        if (result.isError === true) http?.span?.fail('tool_error')
+        if (result.isError === true) span?.fail('tool_error')
         return server.projectCallToolResult(result as never, tool.definition.outputSchema) as never
       } finally {
         done()
+        if (http === undefined) span?.end(undefined)
       }
     })
     server.setNotificationHandler('notifications/cancelled', (notification) => {
@@ -253,6 +256,21 @@ function metricRouteOf (message: unknown, tools: ReadonlyMap<string, PreparedToo
   if (m.method !== 'tools/call') return m.method
   const name = m.params?.name
   return typeof name === 'string' && tools.has(name) ? `tools/call ${name}` : 'tools/call (unknown tool)'
+}
+
+/**
+ * The caller's trace context over stdio, where there are no headers: `traceparent` and
+ * `tracestate` in the request's `_meta`, as MCP clients that trace send them.
+ */
+function traceOfMeta (meta: Record<string, unknown> | undefined): TraceContext | undefined {
+  const { traceparent, tracestate } = meta ?? {}
+  return traceContextOf({ traceparent: typeof traceparent === 'string' ? traceparent : undefined, tracestate: typeof tracestate === 'string' ? tracestate : undefined })
+}
+
+/** The SERVER span of one tool call over stdio. */
+function stdioSpan (tracing: Tracing, expose: string, tool: string, meta: Record<string, unknown> | undefined): RequestSpan {
+  const attributes: SpanAttributes = { 'naftiko.expose': expose, 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': tool, 'gen_ai.operation.name': 'execute_tool', 'network.transport': 'pipe' }
+  return tracing.startRequest(`tools/call ${tool}`, attributes, traceOfMeta(meta), performance.timeOrigin + performance.now())
 }
 
 /** The SERVER span of a request to an MCP expose, named for now by its HTTP method (and `/mcp`). */
