@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { JsonBody } from '../expressions/call-context.js'
-import { jsonShape } from './json-shape.js'
+import { isJsonSpace, jsonShape } from './json-shape.js'
 
 /** Deeper JSON is refused: serialising or walking it would exhaust the stack (a client error, not a crash). */
 export const MAX_JSON_DEPTH = 512
@@ -49,13 +49,11 @@ export function parseJsonBody (raw: Buffer): unknown {
 function framed (raw: Buffer): 'plausible' | 'check' {
   let first = 0
   let last = raw.length - 1
-  while (first < last && isSpace(raw[first] as number)) first++
-  while (last > first && isSpace(raw[last] as number)) last--
+  while (first < last && isJsonSpace(raw[first] as number)) first++
+  while (last > first && isJsonSpace(raw[last] as number)) last--
   const open = raw[first]
   return (open === 0x7b || open === 0x5b) && raw[last] === (open as number) + 2 ? 'plausible' : 'check'
 }
-
-const isSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09
 
 function tooDeep (): NaftikoError {
   return new NaftikoError('invalid_json', `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`)
