@@ -7,11 +7,13 @@
 import path from 'node:path'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SRC = path.join(ROOT, 'src')
-const externalPackages = process.argv.includes('--external-packages')
+const { values: flags } = parseArgs({ options: { 'external-packages': { type: 'boolean', default: false }, outdir: { type: 'string', default: path.join(ROOT, 'dist') }, minify: { type: 'boolean', default: false } } })
+const externalPackages = flags['external-packages']
 
 /**
  * Every output file lands directly in dist/, so a module's `import.meta.url` is rewritten to the URL
@@ -30,9 +32,39 @@ const unbundledMetaUrl = {
   },
 }
 
+/**
+ * A package imported with `import()` that is CommonJS stays external: node loads it from
+ * node_modules as it would unbundled, so the namespace has its named exports (`(await
+ * import('prom-client')).Registry`); in a split bundle it would have `default` only. Those packages
+ * are loaded lazily, so bundling them would not shorten the start anyway.
+ */
+const lazyCommonJs = {
+  name: 'lazy-commonjs-external',
+  setup (b) {
+    b.onResolve({ filter: /^[^./]/ }, async (args) => {
+      if (args.kind !== 'dynamic-import' || args.pluginData === 'resolving') return undefined
+      const resolved = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' })
+      if (resolved.errors.length > 0 || resolved.external) return undefined
+      return (await isCommonJs(resolved.path)) ? { path: args.path, external: true } : undefined
+    })
+  },
+}
+
+async function isCommonJs (file) {
+  if (file.endsWith('.cjs')) return true
+  if (file.endsWith('.mjs')) return false
+  for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const manifest = await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => undefined)
+    if (manifest !== undefined) return JSON.parse(manifest).type !== 'module'
+  }
+  return true
+}
+
 await build({
   entryPoints: [path.join(SRC, 'cli.ts')],
-  outdir: path.join(ROOT, 'dist'),
+  outdir: flags.outdir,
+  minifyWhitespace: flags.minify,
+  minifySyntax: flags.minify,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -40,8 +72,11 @@ await build({
   target: 'node20',
   chunkNames: '[name]-[hash]',
   packages: externalPackages ? 'external' : undefined,
+  // required by name at run time, by fastify when a route declares a schema and by the REST exposer
+  // (createRequire): one copy, from node_modules, instead of a bundled one parsed at every start
+  external: ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler'],
   // bundled CommonJS dependencies require node's built-ins
   banner: { js: "import { createRequire as __naftikoCreateRequire } from 'node:module'; const require = __naftikoCreateRequire(import.meta.url);" },
-  plugins: [unbundledMetaUrl],
+  plugins: [unbundledMetaUrl, lazyCommonJs],
   logLevel: 'warning',
 })
