@@ -3,9 +3,10 @@
 // instead of resolving and compiling hundreds of modules at startup. ESM, code splitting: what the
 // sources load lazily with `import()` (the MCP SDK, prom-client, OpenTelemetry, jose, the format
 // converters, the workers...) stays in chunks of its own, loaded when first needed.
-// Usage: node scripts/bundle.mjs [--external-packages]  (the latter bundles only the project's code)
+// Usage: node scripts/bundle.mjs [--outdir DIR] [--minify] [--external-packages]  (the last: bundle only
+// the project's code, its dependencies left to node_modules; the two options are there to compare)
 import path from 'node:path'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
@@ -61,7 +62,7 @@ async function isCommonJs (file) {
 }
 
 await build({
-  entryPoints: [path.join(SRC, 'cli.ts')],
+  entryPoints: { main: path.join(SRC, 'cli.ts') },
   outdir: flags.outdir,
   minifyWhitespace: flags.minify,
   minifySyntax: flags.minify,
@@ -80,3 +81,13 @@ await build({
   plugins: [unbundledMetaUrl, lazyCommonJs],
   logLevel: 'warning',
 })
+
+// dist/cli.js, the package's bin: on Node 22.1+ the code node compiles is cached on disk between
+// starts (module.enableCompileCache: in the OS's temporary directory, NODE_COMPILE_CACHE=DIR moves it,
+// NODE_DISABLE_COMPILE_CACHE=1 turns it off; Node 20 has no such cache), then the bundle runs
+await writeFile(path.join(flags.outdir, 'cli.js'), `#!/usr/bin/env node
+// naftiko's command line: the bundle is main.js and the chunks beside it (scripts/bundle.mjs)
+import module from 'node:module'
+module.enableCompileCache?.()
+await import('./main.js')
+`, { mode: 0o755 })
