@@ -1,5 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { startCli, type RunningCli } from '../helpers/cli.js'
@@ -37,10 +39,17 @@ afterAll(async () => {
   upstream?.close()
 })
 
-/** Packages node loaded so far: CommonJS `load "..."` lines and ESM `Storing file://...` lines. */
+/**
+ * Packages node loaded so far: CommonJS `load "..."` lines and ESM `Storing file://...` lines, and the
+ * packages bundled into each file of dist/ it loaded (esbuild heads each bundled module with a
+ * `// node_modules/<package>/...` comment): a package in a loaded chunk counts as loaded.
+ */
 function loadedPackages (stderr: string): Set<string> {
   const packages = new Set<string>()
   for (const m of stderr.matchAll(/^(?:MODULE \d+: load "|ESM \d+: Storing file:\/\/)[^\s"]*\/node_modules\/((?:@[^/\s"]+\/)?[^/\s"]+)\//gm)) packages.add(m[1] as string)
+  for (const [, file] of stderr.matchAll(/^ESM \d+: Storing (file:\/\/\S*\/dist\/\S+\.js) /gm)) {
+    for (const m of readFileSync(fileURLToPath(file as string), 'utf8').matchAll(/^\/\/ \S*node_modules\/((?:@[^/\s]+\/)?[^/\s]+)\//gm)) packages.add(m[1] as string)
+  }
   return packages
 }
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -30,11 +30,16 @@ describe('the npm package', () => {
     expect(outside.sort()).toEqual(['LICENSE', 'README.md', ...EXAMPLES, 'package.json', 'schemas/capability.schema.json'].sort())
   })
 
-  it('holds a compiled module for every source module, and the generated schema validator', () => {
-    const sources = listFiles(join(ROOT, 'src')).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
-    const expected = sources.map((f) => `dist/${relative(join(ROOT, 'src'), f).replace(/\.ts$/, '.js')}`)
-    expect(files).toEqual(expect.arrayContaining([...expected, 'dist/capability/project-schema.generated.js']))
-    expect(files.filter((f) => f.startsWith('dist/'))).toHaveLength(expected.length + 1)
+  it('holds the bundle (dist/cli.js and the chunks it loads, side by side) and the generated schema validator', () => {
+    const dist = files.filter((f) => f.startsWith('dist/'))
+    expect(dist).toEqual(expect.arrayContaining(['dist/cli.js', 'dist/capability/project-schema.generated.js']))
+    expect(dist.filter((f) => f !== 'dist/capability/project-schema.generated.js' && !/^dist\/[^/]+\.js$/.test(f))).toEqual([])
+    // every chunk the bundle imports by a relative path is in the package
+    for (const file of dist) {
+      for (const [, chunk] of readFileSync(join(ROOT, file), 'utf8').matchAll(/(?:from|import\()\s*"\.\/([^"]+\.js)"/g)) {
+        expect(files).toContain(`dist/${chunk}`)
+      }
+    }
   })
 
   it('ships no test files, no TypeScript sources, no source maps and no demo build', () => {
@@ -61,7 +66,3 @@ describe('the npm package', () => {
     expect(files).toContain('schemas/capability.schema.json')
   })
 })
-
-function listFiles (dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)])
-}
