@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
@@ -15,8 +14,12 @@ export interface UpstreamResponse {
   body: UpstreamSource
 }
 
-/** An AbortSignal, or an EventEmitter that emits `abort` and has `aborted` (undici takes both). */
-export type UpstreamSignal = AbortSignal | (EventEmitter & { readonly aborted: boolean })
+/** An AbortSignal, or an emitter of `abort` that has `aborted` (server/cancellation.ts). */
+export type UpstreamSignal = AbortSignal | {
+  readonly aborted: boolean
+  once (event: 'abort', listener: () => void): unknown
+  removeListener (event: 'abort', listener: () => void): unknown
+}
 
 /**
  * Builds the upstream request of a consumed operation and sends it on the namespace's pool. The
