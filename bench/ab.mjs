@@ -1,22 +1,23 @@
 // Quick A/B while optimising: REST (and optionally MCP) throughput against the minimal proxy,
 // alternating, median of rounds. Usage: node bench/ab.mjs [--rounds N] [--seconds S] [--mcp] [--large]
-//   [--mib N] [--mcp-version V] [--body-limit BYTES]
+//   [--mib N] [--mcp-version V] [--body-limit BYTES] [--stream] [--base DIR]
 // (--large: a 1 MiB conversation as the body, the full bench's large-body rows; --mib N: an N MiB one;
 // --mcp-version: the protocol the MCP row speaks, 2025-11-25 by default or 2026-07-28, or both
-// comma-separated)
+// comma-separated; --stream: the chat request asks for a streamed answer, on every row; --base DIR:
+// a `base` row, the REST route of the gateway built in DIR (another checkout), for before/after)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { throughput, median } from './lib/measure.mjs'
 import { cleanEnv, killAll, startNode, ticksOf, ROOT } from './lib/processes.mjs'
 
-const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, mib: { type: 'string' }, 'mcp-version': { type: 'string', default: '2025-11-25' }, 'body-limit': { type: 'string' }, 'log-level': { type: 'string' } } })
+const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, mib: { type: 'string' }, 'mcp-version': { type: 'string', default: '2025-11-25' }, 'body-limit': { type: 'string' }, 'log-level': { type: 'string' }, stream: { type: 'boolean' }, base: { type: 'string' } } })
 const rounds = Number(flags.rounds ?? 5)
 const seconds = Number(flags.seconds ?? 3)
 const portLine = (out) => /listening (\d+)/.exec(out)?.[1]
 const messages = [{ role: 'user', content: 'Say hello' }]
 const mib = Number(flags.mib ?? (flags.large ? 1 : 0))
 for (let i = 0; i < 256 * mib; i++) messages.push({ role: i % 2 === 0 ? 'user' : 'assistant', content: `turn ${i} `.padEnd(4096, 'lorem ipsum ') })
-const chat = JSON.stringify({ model: 'gpt-4o-mini', messages })
+const chat = JSON.stringify({ model: 'gpt-4o-mini', messages, ...(flags.stream ? { stream: true } : {}) })
 const headers = { 'content-type': 'application/json' }
 try {
   const upstream = await startNode(['bench/upstream.mjs'], { name: 'upstream', ready: portLine })
@@ -25,8 +26,8 @@ try {
   const args = ['dist/cli.js', 'run', path.join(ROOT, 'capabilities/chat-completions.yaml'), '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `chat-completions-chat-completions=${origin}/v1`]
   if (flags['log-level'] !== undefined) args.push('--log-level', flags['log-level'])
   if (flags['body-limit'] !== undefined) args.push('--body-limit', flags['body-limit'])
-  const gateway = await startNode(args, {
-    name: 'naftiko',
+  const startGateway = (cli, name) => startNode([cli, ...args.slice(1)], {
+    name,
     env: cleanEnv({ CHATGPT_API_KEY: 'sk-bench' }),
     ready: (out) => {
       const rest = /rest \S+ listening on (\S+)/.exec(out)?.[1]
@@ -34,15 +35,18 @@ try {
       return rest && mcp ? { rest, mcp } : undefined
     },
   })
+  const gateway = await startGateway(args[0], 'naftiko')
+  const base = flags.base === undefined ? undefined : await startGateway(path.resolve(flags.base, 'dist/cli.js'), 'base')
   const targets = {
     proxy: { url: `http://127.0.0.1:${proxy.value}/v1/chat/completions`, headers, body: chat },
     rest: { url: `${gateway.value.rest}/v1/chat/completions`, headers, body: chat },
   }
+  if (base !== undefined) targets.base = { url: `${base.value.rest}/v1/chat/completions`, headers, body: chat }
   // several versions (comma-separated): one row each, named by the version
   const versions = flags['mcp-version'].split(',')
   for (const v of flags.mcp ? versions : []) targets[versions.length === 1 ? 'mcp' : `mcp ${v}`] = { url: gateway.value.mcp, ...mcpCall(v, JSON.parse(chat)) }
   // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
-  const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, k === 'proxy' ? proxy.pid : gateway.pid]))
+  const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, k === 'proxy' ? proxy.pid : k === 'base' ? base.pid : gateway.pid]))
   const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [], ticks: 0, total: 0 }]))
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()

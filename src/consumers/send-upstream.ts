@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events'
 import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
@@ -7,16 +6,20 @@ import type { CallContext, CallInputs } from '../expressions/call-context.js'
 import { traceHeaders } from '../expressions/trace-context.js'
 import type { ConsumedOperationRuntime, UpstreamTarget } from './build-consumers.js'
 import type { UpstreamRequest } from './compile-request.js'
-import { sendRequest } from './upstream-dispatchers.js'
+import { callUpstream, type UpstreamAnswer, type UpstreamSource } from './upstream-source.js'
 
 export interface UpstreamResponse {
   status: number
   headers: IncomingHttpHeaders
-  body: Dispatcher.ResponseData['body']
+  body: UpstreamSource
 }
 
-/** An AbortSignal, or an EventEmitter that emits `abort` and has `aborted` (undici takes both). */
-export type UpstreamSignal = AbortSignal | (EventEmitter & { readonly aborted: boolean })
+/** An AbortSignal, or an emitter of `abort` that has `aborted` (server/cancellation.ts). */
+export type UpstreamSignal = AbortSignal | {
+  readonly aborted: boolean
+  once (event: 'abort', listener: () => void): unknown
+  removeListener (event: 'abort', listener: () => void): unknown
+}
 
 /**
  * Builds the upstream request of a consumed operation and sends it on the namespace's pool. The
@@ -61,29 +64,28 @@ async function sendOnPool (operation: ConsumedOperationRuntime, target: Upstream
   const digest = operation.digest
   const answer = digest?.authorization(request.method, request.path)
   if (answer !== undefined) request.headers.authorization = answer
-  const options: Dispatcher.RequestOptions = {
+  const options: Dispatcher.DispatchOptions = {
     origin: target.origin,
     path: request.path,
     method: request.method as Dispatcher.HttpMethod,
     headers: request.headers,
     body: request.body,
-    signal,
   }
-  let response: Dispatcher.ResponseData
+  let response: UpstreamAnswer
   try {
-    response = await sendRequest(target.dispatcher, options)
+    response = await callUpstream(target.dispatcher, options, signal)
   } catch (err) {
     if (signal.aborted || !replayable || !safeToRetry(err, request.method)) throw err
     // once, on a fresh connection (the pool drops the failed socket)
-    response = await sendRequest(target.dispatcher, options)
+    response = await callUpstream(target.dispatcher, options, signal)
   }
   // digest: the first call (or a stale nonce) is answered 401 with the challenge; answer it once
   if (replayable && digest !== undefined && response.statusCode === 401 && digest.learn(response.headers['www-authenticate'])) {
     await response.body.dump()
     request.headers.authorization = digest.authorization(request.method, request.path) as string
-    response = await sendRequest(target.dispatcher, options)
+    response = await callUpstream(target.dispatcher, options, signal)
   }
-  return { status: response.statusCode, headers: response.headers as IncomingHttpHeaders, body: response.body }
+  return { status: response.statusCode, headers: response.headers, body: response.body }
 }
 
 function notConfigured (operation: ConsumedOperationRuntime): NaftikoError {

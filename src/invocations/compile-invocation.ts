@@ -286,7 +286,7 @@ function decodeContent (upstream: UpstreamResponse): { body: Readable, headers: 
   delete headers['content-encoding']
   delete headers['content-length']
   // an upstream that lies about its encoding breaks the body: a read error, like a reset
-  return { body: pipeline(upstream.body, decoder(), () => {}), headers }
+  return { body: pipeline(upstream.body.readable(), decoder(), () => {}), headers }
 }
 
 export function isEventStream (contentType: string | undefined): boolean {

@@ -27,17 +27,33 @@ export class EventScrubber {
     this.longest = needles.reduce((max, n) => Math.max(max, n.length), 0)
   }
 
-  /** Bytes in, the complete events that may leave now out. */
+  /** Bytes in, the complete events that may leave now out: the chunk's own bytes when every event
+   * in it leaves as it came (the common case, no copy). */
   push (chunk: Buffer): Buffer {
-    const data = this.pending + chunk.toString('latin1')
+    const whole = this.pending === ''
+    const data = whole ? chunk.toString('latin1') : this.pending + chunk.toString('latin1')
     const cut = data.lastIndexOf(SEPARATOR)
     if (cut === -1) {
       this.pending = data
       return EMPTY
     }
     this.pending = data.slice(cut + SEPARATOR.length)
-    let out = ''
-    for (const event of data.slice(0, cut).split(SEPARATOR)) out += this.event(event)
+    const head = data.slice(0, cut)
+    // what leaves, once an event does not leave as it came; until then, the events so far are head's start
+    let out: string | undefined
+    let start = 0
+    for (;;) {
+      const at = head.indexOf(SEPARATOR, start)
+      const end = at === -1 ? head.length : at
+      const event = head.slice(start, end)
+      const changed = this.event(event)
+      if (changed !== undefined) out = (out ?? head.slice(0, start)) + changed
+      else if (out !== undefined) out += event + SEPARATOR
+      if (at === -1) break
+      start = end + SEPARATOR.length
+    }
+    // latin1 text is the bytes 1:1: the first cut + 2 characters of a chunk are its first cut + 2 bytes
+    if (out === undefined) return whole ? chunk.subarray(0, cut + SEPARATOR.length) : Buffer.from(data.slice(0, cut + SEPARATOR.length), 'latin1')
     return out === '' ? EMPTY : Buffer.from(out, 'latin1')
   }
 
@@ -47,11 +63,11 @@ export class EventScrubber {
     return rest === '' ? EMPTY : Buffer.from(rest, 'latin1')
   }
 
-  /** One complete event (without its separator): what leaves now, separators included. */
-  private event (event: string): string {
+  /** One complete event (without its separator): what leaves now, separators included, or
+   * undefined when the event leaves now as it came (and nothing held leaves with it). */
+  private event (event: string): string | undefined {
     const range = deltaRange(event)
-    if (range === undefined) return this.held.length > 0 ? this.hold({ text: event, start: 0, end: 0 }) : event + SEPARATOR
-    const current: Held = { text: event, ...range }
+    if (range === undefined) return this.held.length > 0 ? this.hold({ text: event, start: 0, end: 0 }) : undefined
     const content = event.slice(range.start, range.end)
     const joined = this.tail + content
     for (const n of this.needles) {
@@ -59,13 +75,14 @@ export class EventScrubber {
       if (at === -1 || at >= this.tail.length) continue
       // the secret ends in this event: its pieces in the waiting events go, the first becomes the marker
       this.cutHeld(this.tail.length - at)
+      const current: Held = { text: event, start: range.start, end: range.end }
       replaceDelta(current, 0, at + n.length - this.tail.length, '')
       this.tail = ''
       return this.release() + current.text + SEPARATOR
     }
     this.tail = joined.slice(-Math.max(this.longest - 1, 0))
-    if (partialEnd(this.tail, this.needles) > 0) return this.hold(current)
-    return this.release() + current.text + SEPARATOR
+    if (partialEnd(this.tail, this.needles) > 0) return this.hold({ text: event, start: range.start, end: range.end })
+    return this.held.length > 0 ? this.release() + event + SEPARATOR : undefined
   }
 
   private hold (event: Held): string {

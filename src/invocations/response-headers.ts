@@ -45,6 +45,7 @@ export function relayHeaders (upstream: IncomingHttpHeaders, redactor: Redactor,
 }
 
 function nominatedHeaders (connection: string | undefined): Set<string> | undefined {
-  if (connection === undefined || connection === '') return undefined
+  // `keep-alive`, what nearly every upstream says, nominates a header that is dropped anyway
+  if (connection === undefined || connection === '' || connection === 'keep-alive') return undefined
   return new Set(connection.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''))
 }

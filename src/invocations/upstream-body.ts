@@ -1,5 +1,6 @@
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { Redactor, StreamScanner } from '../bindings/redact.js'
+import { tapReadable, type BodySink, type BodyTap, type UpstreamSource } from '../consumers/upstream-source.js'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { EventScrubber } from './event-scrubber.js'
 import { detectStreamFormat, type StreamFormat } from './stream-format.js'
@@ -23,7 +24,7 @@ export class UpstreamBody {
   private kept = 0
 
   /** `limit`: the most `text` and `chunks` read before they fail with `upstream_response_too_large`. */
-  constructor (readonly source: Readable, redactor: Redactor, eventStream: boolean, private readonly limit: number) {
+  constructor (private readonly source: UpstreamSource | Readable, redactor: Redactor, eventStream: boolean, private readonly limit: number) {
     this.scanner = redactor.scanner()
     this.eventStream = eventStream
     this.events = eventStream && redactor.active ? new EventScrubber(redactor.textForms) : undefined
@@ -35,6 +36,15 @@ export class UpstreamBody {
     if (this.kept <= this.limit) return
     this.source.destroy()
     throw new NaftikoError('upstream_response_too_large', `The upstream answer is larger than ${this.limit} bytes, the most the gateway reads whole (--response-limit).`)
+  }
+
+  /** The raw chunks go to `sink` as they come (a relay passes each through `take`). */
+  tap (sink: BodySink): BodyTap {
+    return this.source instanceof Readable ? tapReadable(this.source, sink) : this.source.tap(sink)
+  }
+
+  private readable (): Readable {
+    return this.source instanceof Readable ? this.source : this.source.readable()
   }
 
   /** The bytes of a chunk that may leave now (possibly none). */
@@ -69,7 +79,7 @@ export class UpstreamBody {
   }
 
   private readWhole<T> (scan: boolean, as: (bytes: Buffer) => T): Promise<T> {
-    const source = this.source
+    const source = this.readable()
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = []
       source.on('data', (chunk: Buffer) => {
@@ -101,7 +111,7 @@ export class UpstreamBody {
 
   async * chunks (): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of this.source) {
+      for await (const chunk of this.readable()) {
         this.keep(chunk as Buffer)
         const out = this.take(chunk as Buffer)
         if (out.length > 0) yield out

@@ -48,6 +48,19 @@ describe('POST /v1/chat/completions through the openai SDK', () => {
     expect(sent.messages[0]?.content).toBe(text)
   })
 
+  it('answers a short completion, scanned whole, with its length instead of chunks', async () => {
+    const res = await fetch(`${gateway.url()}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'héllo' }] }),
+    })
+    const body = Buffer.from(await res.arrayBuffer())
+    expect(res.status).toBe(200)
+    expect(res.headers.get('transfer-encoding')).toBeNull()
+    expect(res.headers.get('content-length')).toBe(String(body.length))
+    expect(JSON.parse(body.toString('utf8')).choices[0].message.content).toBe('echo: héllo')
+  })
+
   it('relays a streamed completion chunk by chunk as the upstream sends it', async () => {
     const stream = await client.chat.completions.create({
       model: 'fake-stream-delay:60',

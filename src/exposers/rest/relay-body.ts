@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { BodySink, BodyTap } from '../../consumers/upstream-source.js'
 import type { UpstreamBody } from '../../invocations/upstream-body.js'
 
 export type RelayOutcome = 'complete' | 'client_gone' | 'upstream_broken'
@@ -6,8 +7,7 @@ export type RelayOutcome = 'complete' | 'client_gone' | 'upstream_broken'
 /** Relays an upstream body as it comes (scrubbed by UpstreamBody). A body the upstream breaks off
  * ends the client's response abruptly (no clean end), so the client can tell. */
 export function relayBody (res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: UpstreamBody): Promise<RelayOutcome> {
-  res.writeHead(status, headers)
-  return pump(res, body, false)
+  return new Promise((resolve) => { new Relay(res, status, headers, body, false, resolve).start() })
 }
 
 /**
@@ -16,62 +16,103 @@ export function relayBody (res: ServerResponse, status: number, headers: Outgoin
  * is then cut, so it never looks like a clean end.
  */
 export function relayEventStream (res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: UpstreamBody): Promise<RelayOutcome> {
-  // the headers leave with the first event, in one write: flushing them alone cost a write per
-  // stream (15% of the streaming route's CPU under load, in bench/profile.mjs rest-stream)
-  res.writeHead(status, { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' })
-  return pump(res, body, true)
+  headers['cache-control'] = 'no-cache'
+  headers['x-accel-buffering'] = 'no'
+  return new Promise((resolve) => { new Relay(res, status, headers, body, true, resolve).start() })
 }
 
-function pump (res: ServerResponse, body: UpstreamBody, eventStream: boolean): Promise<RelayOutcome> {
-  const source = body.source
-  return new Promise((resolve) => {
-    let settled = false
-    const finish = (outcome: RelayOutcome): void => {
-      if (settled) return
-      settled = true
-      res.off('drain', resume)
-      res.off('close', onClose)
-      resolve(outcome)
+/**
+ * One relayed body: the upstream's chunks, scanned, written to the client's response as they come.
+ * The response headers leave with the first bytes, in one write (flushing them alone cost a write
+ * per stream: 15% of the streaming route's CPU under load, in bench/profile.mjs rest-stream). A body
+ * that is whole when the relay starts (a short answer arrives with its headers) leaves in one
+ * write, with its length when it is not an event stream.
+ */
+class Relay implements BodySink {
+  private settled = false
+  private tap: BodyTap | undefined
+  /** what may leave of the chunks that came before the relay started; undefined once the head is written */
+  private first: Buffer[] | undefined = []
+  private readonly onDrain = (): void => { this.tap?.resume() }
+  private readonly onClose = (): void => {
+    if (this.res.writableFinished) return
+    this.tap?.destroy()
+    this.finish('client_gone')
+  }
+
+  constructor (private readonly res: ServerResponse, private readonly status: number, private readonly headers: OutgoingHttpHeaders, private readonly body: UpstreamBody, private readonly eventStream: boolean, private readonly resolve: (outcome: RelayOutcome) => void) {}
+
+  start (): void {
+    this.res.on('drain', this.onDrain)
+    this.res.on('close', this.onClose)
+    // the chunks that came already are taken now, possibly the whole body
+    this.tap = this.body.tap(this)
+    if (this.first !== undefined) this.open()
+  }
+
+  /** Writes the head and what was gathered before it. */
+  private open (): void {
+    const first = this.first as Buffer[]
+    this.first = undefined
+    this.res.writeHead(this.status, this.headers)
+    for (const bytes of first) this.res.write(bytes)
+  }
+
+  data (chunk: Buffer): boolean {
+    const out = this.body.take(chunk)
+    if (out.length === 0) return true
+    if (this.first === undefined) return this.res.write(out)
+    this.first.push(out)
+    return true
+  }
+
+  end (): void {
+    let tail: Buffer
+    try {
+      tail = this.body.finish()
+    } catch {
+      this.error()
+      return
     }
-    const resume = (): void => { source.resume() }
-    const onClose = (): void => {
-      if (!res.writableFinished) {
-        source.destroy()
-        finish('client_gone')
-      }
+    const first = this.first
+    if (first === undefined) {
+      if (tail.length > 0) this.res.write(tail)
+      this.res.end()
+    } else {
+      this.first = undefined
+      if (tail.length > 0) first.push(tail)
+      const whole = first.length === 1 ? first[0] as Buffer : Buffer.concat(first)
+      if (!this.eventStream && whole.length > 0) this.headers['content-length'] = whole.length
+      this.res.writeHead(this.status, this.headers)
+      this.res.end(whole)
     }
-    const breakOff = (): void => {
-      if (res.destroyed) return finish('client_gone')
-      finish('upstream_broken')
-      // destroying before the final chunk makes the client see an incomplete response; an event
-      // stream first gets an error event, once it is flushed (or after a short grace period)
-      if (!eventStream) {
-        res.destroy()
-        return
-      }
-      const cut = setTimeout(() => res.destroy(), 1000)
-      res.write(body.errorEvent(), () => {
-        clearTimeout(cut)
-        res.destroy()
-      })
+    this.finish('complete')
+  }
+
+  /** The upstream broke the body off. */
+  error (): void {
+    const res = this.res
+    if (res.destroyed) return this.finish('client_gone')
+    if (this.first !== undefined) this.open()
+    this.finish('upstream_broken')
+    // destroying before the final chunk makes the client see an incomplete response; an event
+    // stream first gets an error event, once it is flushed (or after a short grace period)
+    if (!this.eventStream) {
+      res.destroy()
+      return
     }
-    res.on('drain', resume)
-    res.on('close', onClose)
-    source.on('data', (chunk: Buffer) => {
-      const out = body.take(chunk)
-      if (out.length > 0 && !res.write(out)) source.pause()
+    const cut = setTimeout(() => res.destroy(), 1000)
+    res.write(this.body.errorEvent(), () => {
+      clearTimeout(cut)
+      res.destroy()
     })
-    source.on('error', breakOff)
-    source.on('end', () => {
-      let tail: Buffer
-      try {
-        tail = body.finish()
-      } catch {
-        return breakOff()
-      }
-      if (tail.length > 0) res.write(tail)
-      res.end()
-      finish('complete')
-    })
-  })
+  }
+
+  private finish (outcome: RelayOutcome): void {
+    if (this.settled) return
+    this.settled = true
+    this.res.off('drain', this.onDrain)
+    this.res.off('close', this.onClose)
+    this.resolve(outcome)
+  }
 }

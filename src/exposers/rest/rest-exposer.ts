@@ -146,7 +146,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     if (reply.raw.destroyed || request.raw.socket?.destroyed === true) {
       // the client went away (its upstream call was aborted because of that): nothing to answer
       request.logged = true
-      logRequest(log, request, 499, reply.elapsedTime, { outcome: 'client_gone' })
+      logRequest(log, request, routeOf(request), 499, reply.elapsedTime, { outcome: 'client_gone' })
       return
     }
     const { status, body } = toErrorResponse(err)
@@ -161,7 +161,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     void reply.code(status).header(REQUEST_ID, request.id).send(body)
   })
   app.addHook('onResponse', (request, reply, done) => {
-    if (request.logged !== true) logRequest(log, request, reply.statusCode, reply.elapsedTime)
+    if (request.logged !== true) logRequest(log, request, routeOf(request), reply.statusCode, reply.elapsedTime)
     done()
   })
 
@@ -208,9 +208,9 @@ function mountForward (app: FastifyInstance, resource: RestResource, forward: Fo
       query: mark === -1 ? '' : url.slice(mark + 1),
       headers: request.headers,
       body: (request.body as Readable | undefined) ?? null,
-      watch: watchRequest(log.metrics, log.expose, request.routeOptions.url ?? 'unknown', request.span),
+      watch: watchRequest(log.metrics, log.expose, routeOf(request), request.span),
     }
-    return answer(request, reply, log, (gone) => forward.invoke(forwarded, gone))
+    return answer(request, reply, log, routeOf(request), (gone) => forward.invoke(forwarded, gone))
   }
   const urls = first === -1 ? [base === '' ? '/' : base, `${base}/*`] : [`${base}/*`]
   for (const url of urls) app.route({ method: [...FORWARDED_METHODS], url, config: { template: resource.path }, handler })
@@ -250,12 +250,12 @@ function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyRe
   const inputs = new RestInputs(request, route.inputs, watchRequest(log.metrics, log.expose, route.url, request.span))
   const problem = inputs.check()
   if (problem !== undefined) throw problem
-  return answer(request, reply, log, (gone) => route.invocation.invoke(inputs, gone))
+  return answer(request, reply, log, route.url, (gone) => route.invocation.invoke(inputs, gone))
 }
 
-/** Runs an invocation (aborted when the client goes away) and renders its outcome as the answer. */
-async function answer (request: FastifyRequest, reply: FastifyReply, log: RequestLog, invoke: (gone: Cancellation) => Promise<Outcome>): Promise<void> {
-  void reply.header(REQUEST_ID, request.id)
+/** Runs an invocation (aborted when the client goes away) and renders its outcome as the answer.
+ * `route`: the route's fastify path, which names it in the log line and the metrics. */
+async function answer (request: FastifyRequest, reply: FastifyReply, log: RequestLog, route: string, invoke: (gone: Cancellation) => Promise<Outcome>): Promise<void> {
   const raw = reply.raw
   const gone = new Cancellation()
   raw.once('close', () => { if (!raw.writableFinished) gone.abort() })
@@ -267,27 +267,40 @@ async function answer (request: FastifyRequest, reply: FastifyReply, log: Reques
     case 'json':
     case 'text':
       request.upstreamStatus = outcome.status
-      await reply.code(outcome.status).headers(outcome.headers).send(outcome.text)
+      await reply.code(outcome.status).headers(outcome.headers).header(REQUEST_ID, request.id).send(outcome.text)
       return
     case 'upstream_error':
       request.upstreamStatus = outcome.status
       request.upstreamError = `status_${outcome.status}`
-      await reply.code(outcome.status).headers(outcome.headers).send(outcome.body)
+      await reply.code(outcome.status).headers(outcome.headers).header(REQUEST_ID, request.id).send(outcome.body)
       return
   }
   request.upstreamStatus = outcome.status
   const upstreamMs = performance.now() - started
   request.logged = true
+  // a relayed answer is written on the raw response: fastify's reply (headers, serialisation,
+  // onSend) has nothing to do for it
   reply.hijack()
-  const headers = { ...outcome.headers, [REQUEST_ID]: request.id }
+  // the relayed headers are a fresh object per answer (relayHeaders)
+  const headers = outcome.headers
+  headers[REQUEST_ID] = request.id
   let relayed: RelayOutcome
   if (outcome.kind === 'stream') {
     log.metrics.streamOpened(log.expose)
-    relayed = await relayEventStream(raw, outcome.status, headers, outcome.body).finally(() => log.metrics.streamClosed(log.expose))
+    try {
+      relayed = await relayEventStream(raw, outcome.status, headers, outcome.body)
+    } finally {
+      log.metrics.streamClosed(log.expose)
+    }
   } else {
     relayed = await relayBody(raw, outcome.status, headers, outcome.body)
   }
-  logRequest(log, request, outcome.status, performance.now() - started, { upstreamMs, outcome: relayed })
+  logRequest(log, request, route, outcome.status, performance.now() - started, { upstreamMs, outcome: relayed })
+}
+
+/** The route a request matched (fastify's path), or `unknown` before routing. */
+function routeOf (request: FastifyRequest): string {
+  return request.routeOptions.url ?? 'unknown'
 }
 
 /** Where an expose's request lines and metrics go. */
@@ -297,13 +310,13 @@ interface RequestLog {
   readonly expose: string
 }
 
-function logRequest (log: RequestLog, request: FastifyRequest, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
+function logRequest (log: RequestLog, request: FastifyRequest, route: string, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
   request.span?.end(status)
-  log.metrics.request(log.expose, request.routeOptions.url ?? 'unknown', status, ms, request.upstreamError)
+  log.metrics.request(log.expose, route, status, ms, request.upstreamError)
   log.logger.info({
     reqId: request.id,
     method: request.method,
-    route: request.routeOptions.url ?? null,
+    route: route === 'unknown' ? null : route,
     status,
     upstreamStatus: request.upstreamStatus ?? null,
     ms: Math.round(ms * 100) / 100,
