@@ -281,12 +281,16 @@ async function main () {
   })
   const memory = { idle: rssOf(fresh.pid), idleRounds, proxyIdleRounds }
   await throughput({ ...targets.rest, url: fresh.rest }, { amount: CFG.memWarm })
-  await sleep(500)
-  memory.warm = rssOf(fresh.pid)
-  const memRun = await throughput({ ...targets.rest, url: fresh.rest }, { amount: CFG.memRequests })
-  await sleep(500)
-  memory.after = rssOf(fresh.pid)
-  memory.failed = memRun.failed
+  // RSS read after every tenth of the run: the heap saws up and down between collections, so one
+  // reading each side says little; a leak raises the peak of the second half above the first's
+  memory.readings = []
+  memory.failed = 0
+  for (let i = 0; i < 10; i++) {
+    memory.failed += (await throughput({ ...targets.rest, url: fresh.rest }, { amount: CFG.memRequests / 10 })).failed
+    memory.readings.push(rssOf(fresh.pid))
+  }
+  memory.warm = Math.max(...memory.readings.slice(0, 5))
+  memory.after = Math.max(...memory.readings.slice(5))
   memory.requests = CFG.memRequests
   memory.warmRequests = CFG.memWarm
   await fresh.stop()
