@@ -79,27 +79,37 @@ export class UpstreamBody {
   }
 
   private readWhole<T> (scan: boolean, as: (bytes: Buffer) => T): Promise<T> {
-    const source = this.readable()
     return new Promise((resolve, reject) => {
       const parts: Buffer[] = []
-      source.on('data', (chunk: Buffer) => {
-        try {
-          this.keep(chunk)
-        } catch (err) {
-          reject(err)
-          return
-        }
-        const out = scan ? this.take(chunk) : chunk
-        if (out.length > 0) parts.push(out)
-      })
-      source.once('error', (err) => reject(this.eventStream ? new NaftikoError('upstream_stream_broken', undefined, { cause: err }) : err))
-      source.once('end', () => {
-        try {
-          if (scan) parts.push(this.finish())
-          resolve(as(parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)))
-        } catch (err) {
-          reject(err)
-        }
+      let failed = false
+      const fail = (err: unknown): false => {
+        if (!failed) reject(err)
+        failed = true
+        return false
+      }
+      // the chunks as the parser hands them over: no Readable between it and this read
+      this.tap({
+        data: (chunk) => {
+          if (failed) return false
+          try {
+            this.keep(chunk)
+            const out = scan ? this.take(chunk) : chunk
+            if (out.length > 0) parts.push(out)
+            return true
+          } catch (err) {
+            return fail(err)
+          }
+        },
+        error: (err) => fail(this.eventStream ? new NaftikoError('upstream_stream_broken', undefined, { cause: err }) : err),
+        end: () => {
+          if (failed) return
+          try {
+            if (scan) parts.push(this.finish())
+            resolve(as(parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)))
+          } catch (err) {
+            fail(err)
+          }
+        },
       })
     })
   }

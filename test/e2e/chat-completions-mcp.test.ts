@@ -51,6 +51,16 @@ describe.each(CLIENTS)('MCP tool through the %s', (_era, connect) => {
     expect(upstream.requests[before]?.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`)
   })
 
+  it('answers a plain call (served without the SDK) as the SDK answers the same call with progress', async () => {
+    const plain = await client.callTool(TOOL, ask('same answer'))
+    const withProgress = await client.callTool(TOOL, ask('same answer'), { onprogress: () => {} })
+    // the completion's id and time differ from call to call, in the text and in structuredContent
+    const unique = (k: string, v: unknown): unknown => k === 'id' || k === 'created' ? undefined : v
+    const strip = (r: Record<string, unknown>): unknown => JSON.parse(JSON.stringify(r, (k, v: unknown) => k === 'text' && typeof v === 'string' ? JSON.parse(v, unique) : unique(k, v)))
+    expect(strip(plain)).toEqual(strip(withProgress))
+    expect(plain).not.toHaveProperty('isError')
+  })
+
   it('reports an upstream 429 as a tool error that names the status', async () => {
     const result = await client.callTool(TOOL, ask('x', { model: 'fake-429' }))
     expect(result.isError).toBe(true)

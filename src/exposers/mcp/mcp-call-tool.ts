@@ -8,10 +8,18 @@ import type { Cancellation } from '../../server/cancellation.js'
 import type { Logger } from '../../server/logger.js'
 import { McpInputs, type PreparedTool } from './mcp-tools.js'
 
+/**
+ * Where a result's `structuredContent` is known as JSON text already (the outcome's text), the text
+ * under this key: the direct writer puts it in place instead of serialising the value a second time.
+ * A symbol, so that nothing that serialises or validates the result sees it.
+ */
+export const STRUCTURED_JSON: unique symbol = Symbol('structuredContent as JSON text')
+
 export interface CallToolResult {
   content: Array<{ type: 'text', text: string }>
   structuredContent?: Record<string, unknown>
   isError?: boolean
+  [STRUCTURED_JSON]?: string
   [key: string]: unknown
 }
 
@@ -30,6 +38,15 @@ export interface ToolCallContext {
   trace?: TraceContext | undefined
   /** what the upstream call reports to (its duration, its span), when something watches */
   watch?: UpstreamWatch | undefined
+  /** set: the call's fields join the HTTP request's own log line here instead of a line of their own */
+  logFields?: ToolCallFields
+}
+
+/** What a tool call's log line says besides the JSON-RPC method. */
+export interface ToolCallFields {
+  tool?: string
+  upstreamStatus?: number | null
+  cause?: string | undefined
 }
 
 /**
@@ -61,7 +78,8 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
   const cause = outcome.kind === 'error' ? (ctx.signal.aborted ? 'cancelled' : toErrorResponse(outcome.error).body.error.code) : outcome.kind === 'upstream_error' ? (outcome.code ?? `upstream ${outcome.status}`) : undefined
   if (outcome.kind === 'upstream_error') ctx.toolError(`status_${outcome.status}`, tool.definition.name)
   else if (cause?.startsWith('upstream_') === true) ctx.toolError(cause, tool.definition.name)
-  ctx.logger.info({ method: 'tools/call', tool: tool.definition.name, upstreamStatus, cause, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
+  if (ctx.logFields !== undefined) Object.assign(ctx.logFields, { tool: tool.definition.name, upstreamStatus, cause })
+  else ctx.logger.info({ method: 'tools/call', tool: tool.definition.name, upstreamStatus, cause, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
   return toolResult(outcome, ctx, tool.definition.name)
 }
 
@@ -69,8 +87,9 @@ function toolResult (outcome: Outcome, ctx: ToolCallContext, tool: string): Call
   switch (outcome.kind) {
     case 'json': {
       const value = outcome.value
-      const structuredContent = value !== null && typeof value === 'object' && !Array.isArray(value) ? value as Record<string, unknown> : { result: value }
-      return { content: [{ type: 'text', text: outcome.text }], structuredContent }
+      const plain = value !== null && typeof value === 'object' && !Array.isArray(value)
+      const structuredContent = plain ? value as Record<string, unknown> : { result: value }
+      return { content: [{ type: 'text', text: outcome.text }], structuredContent, [STRUCTURED_JSON]: plain ? outcome.text : `{"result":${outcome.text}}` }
     }
     case 'text':
       return { content: [{ type: 'text', text: outcome.text }] }

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
-import type { CallToolResult } from './mcp-call-tool.js'
+import { STRUCTURED_JSON, type CallToolResult } from './mcp-call-tool.js'
 import type { PreparedTool } from './mcp-tools.js'
 
 /**
@@ -71,7 +71,7 @@ function validEnvelope (meta: Record<string, unknown> | undefined): boolean {
 export function directResultWriter (serverInfo: { name: string, title?: string, version: string }): (res: ServerResponse, call: DirectCall, result: CallToolResult) => void {
   const modernTail = `,"resultType":"complete","_meta":${JSON.stringify({ 'io.modelcontextprotocol/serverInfo': serverInfo })}},"jsonrpc":"2.0","id":`
   return (res, call, result) => {
-    const json = JSON.stringify(result)
+    const json = serialise(result)
     const id = JSON.stringify(call.id)
     if (call.era === 'modern') {
       // the result's closing brace makes way for the two members the 2026-07-28 result adds
@@ -85,4 +85,12 @@ export function directResultWriter (serverInfo: { name: string, title?: string, 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   }
+}
+
+/** `JSON.stringify(result)`, with a structured value known as JSON text put in place as it is. */
+function serialise (result: CallToolResult): string {
+  const structured = result[STRUCTURED_JSON]
+  const [first, ...more] = result.content
+  if (structured === undefined || first === undefined || more.length > 0 || result.isError !== undefined) return JSON.stringify(result)
+  return `{"content":[{"type":"text","text":${JSON.stringify(first.text)}}],"structuredContent":${structured}}`
 }

@@ -17,7 +17,7 @@ import type { JsonBodyReader } from '../../server/json-body.js'
 import { readJsonBody } from '../../server/read-json-body.js'
 import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
 import { CallRegistry } from './call-registry.js'
-import { callTool, type ToolCallContext } from './mcp-call-tool.js'
+import { callTool, type ToolCallContext, type ToolCallFields } from './mcp-call-tool.js'
 import { directResultWriter, matchDirectCall } from './mcp-direct-call.js'
 import type { PreparedTool } from './mcp-tools.js'
 import { servePrompts, type PreparedPrompts } from './mcp-prompts.js'
@@ -126,6 +126,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   /** the JSON-RPC method(s) of each request, for its log line */
   const rpcMethods = new WeakMap<IncomingMessage, string>()
   const metricRoutes = new WeakMap<IncomingMessage, string>()
+  // a tool call answered here is logged on its request's line: one line per call
+  const toolFields = new WeakMap<IncomingMessage, ToolCallFields>()
   // The SDK (with zod) is loaded when a request first needs it: tools/call, the common case, is
   // answered without it, and a gateway that serves none of the rest never pays its startup time.
   let sdk: Promise<{ node: (req: IncomingMessage, res: ServerResponse, parsed?: unknown) => Promise<void>, close: () => Promise<void> }> | undefined
@@ -151,7 +153,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const ms = performance.now() - started
       const rpc = rpcMethods.get(req)
       options.metrics.request(expose.namespace, metricRoutes.get(req) ?? (req.method === 'GET' || req.method === 'DELETE' ? req.method : 'other'), res.statusCode, ms)
-      log.info({ method: req.method, route: path, rpc, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
+      const tool = toolFields.get(req)
+      log.info({ method: req.method, route: path, rpc, tool: tool?.tool, upstreamStatus: tool?.upstreamStatus, cause: tool?.cause, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
     })
     if (auth?.resourceServer?.metadataPaths.includes(path) === true && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
@@ -207,7 +210,9 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
       const watch = watchRequest(options.metrics, expose.namespace, `tools/call ${direct.tool.definition.name}`, span)
-      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, toolError: toolErrorMetric, trace: traceContextOf(req.headers), watch }
+      const logFields: ToolCallFields = {}
+      toolFields.set(req, logFields)
+      const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, toolError: toolErrorMetric, trace: traceContextOf(req.headers), watch, logFields }
       return callTool(direct.tool, direct.args, ctx).then((result) => {
         if (result.isError === true) span?.fail('tool_error')
         writeDirectResult(res, direct, result)
