@@ -12,7 +12,7 @@ export interface UpstreamRequest {
   path: string
   headers: Record<string, string>
   /** a stream only for a forwarded request's body, sent as it arrives */
-  body: Buffer | string | Readable | null
+  body: Buffer | string | readonly Buffer[] | Readable | null
 }
 
 export type RequestBuilder = (ctx: CallContext) => UpstreamRequest
@@ -76,12 +76,14 @@ export function compileRequest (consumes: ConsumedNamespace, operation: Consumed
       }
       if (pairs.length > 0) headers.cookie = pairs.join('; ')
     }
-    let payload: Buffer | string | null = null
+    let payload: Buffer | string | readonly Buffer[] | null = null
     if (body !== undefined) {
       const built = body(ctx)
       if (built !== undefined) {
         payload = built.data
         if (headers['content-type'] === undefined && built.contentType !== undefined) headers['content-type'] = built.contentType
+        // pieces are sent as an iterable, whose length undici cannot know
+        if (Array.isArray(payload)) headers['content-length'] = String(payload.reduce((n: number, piece: Buffer) => n + piece.length, 0))
       }
     }
     // the answer is scanned for secrets and read by mappings: ask for it uncompressed
@@ -175,14 +177,14 @@ function applyAuthentication (auth: UpstreamAuthentication | undefined, scope: E
  * JSON request body, set last so that no caller's field of that name replaces it. A body that is not
  * a JSON object cannot carry it.
  */
-function withBodyCredential (payload: Buffer | string | null, contentType: string | undefined, credential: { name: string, value: string }): string {
+function withBodyCredential (payload: Buffer | string | readonly Buffer[] | null, contentType: string | undefined, credential: { name: string, value: string }): string {
   let body: unknown = {}
   if (payload !== null && payload.length > 0) {
     if (contentType !== undefined && !/^application\/([\w.+-]*\+)?json/i.test(contentType)) {
       throw new NaftikoError('invalid_request', 'This operation sends its API key in a JSON request body; the request body is not JSON.')
     }
     try {
-      body = JSON.parse(payload.toString())
+      body = JSON.parse((Array.isArray(payload) ? Buffer.concat(payload) : payload).toString())
     } catch {
       throw new NaftikoError('invalid_json', 'The request body is not valid JSON.')
     }
@@ -193,7 +195,8 @@ function withBodyCredential (payload: Buffer | string | null, contentType: strin
   return JSON.stringify({ ...body, [credential.name]: credential.value })
 }
 
-interface BuiltBody { data: Buffer | string, contentType: string | undefined }
+/** `data`: a large JSON body is the pieces it arrived in, sent one after the other */
+interface BuiltBody { data: Buffer | string | readonly Buffer[], contentType: string | undefined }
 
 /** An operation `body:` template wins; else one body parameter is the whole body and several are
  * assembled into one JSON object by name (DESIGN 2.1). */
@@ -238,7 +241,7 @@ function checkBodyParameter (param: ConsumedParameter, value: unknown): void {
 
 function serialize (value: unknown): BuiltBody | undefined {
   if (value === undefined) return undefined
-  if (value instanceof JsonBody) return { data: value.raw, contentType: 'application/json' }
+  if (value instanceof JsonBody) return { data: value.bytes, contentType: 'application/json' }
   if (typeof value === 'string') return { data: value, contentType: 'text/plain; charset=utf-8' }
   return { data: JSON.stringify(value), contentType: 'application/json' }
 }

@@ -69,7 +69,8 @@ async function sendOnPool (operation: ConsumedOperationRuntime, target: Upstream
     path: request.path,
     method: request.method as Dispatcher.HttpMethod,
     headers: request.headers,
-    body: request.body,
+    // pieces of a large body go as an iterable (undici writes each, its length from content-length)
+    body: request.body as Dispatcher.DispatchOptions['body'],
   }
   let response: UpstreamAnswer
   try {

@@ -51,9 +51,33 @@ const UNPARSED = Symbol('unparsed')
  */
 export class JsonBody {
   private parsed: unknown
+  private whole: Buffer | undefined
+  /** the body as it arrived: one buffer, or the chunks of a large body */
+  readonly pieces: readonly Buffer[]
+  readonly length: number
 
-  constructor (readonly raw: Buffer, value: unknown = UNPARSED) {
+  constructor (bytes: Buffer | readonly Buffer[], value: unknown = UNPARSED) {
     this.parsed = value
+    if (Buffer.isBuffer(bytes)) {
+      this.whole = bytes
+      this.pieces = [bytes]
+      this.length = bytes.length
+    } else {
+      this.pieces = bytes
+      this.length = bytes.reduce((n, piece) => n + piece.length, 0)
+      this.whole = bytes.length === 1 ? bytes[0] : undefined
+    }
+  }
+
+  /** The body in one buffer (the pieces joined on first use). */
+  get raw (): Buffer {
+    this.whole ??= Buffer.concat(this.pieces, this.length)
+    return this.whole
+  }
+
+  /** What goes upstream: one buffer, or the pieces as they arrived (a large body is never joined for that). */
+  get bytes (): Buffer | readonly Buffer[] {
+    return this.whole ?? this.pieces
   }
 
   get value (): unknown {
@@ -69,7 +93,7 @@ export class JsonBody {
 
   /** The JSON type of the value, read from its first byte (no parse). */
   get jsonType (): 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null' {
-    for (const byte of this.raw) {
+    for (const byte of firstBytes(this.pieces)) {
       switch (byte) {
         case 0x20: case 0x09: case 0x0a: case 0x0d: continue
         case 0x7b: return 'object'
@@ -82,6 +106,11 @@ export class JsonBody {
     }
     return 'null'
   }
+}
+
+/** The bytes of pieces in order, from the first. */
+function * firstBytes (pieces: readonly Buffer[]): Generator<number> {
+  for (const piece of pieces) yield * piece
 }
 
 /** The plain value of an input, whatever form it arrived in. */

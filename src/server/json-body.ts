@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { JsonBody } from '../expressions/call-context.js'
 import { isJsonSpace, jsonShape } from './json-shape.js'
+import { joinPieces } from './read-json-body.js'
 
 /** Deeper JSON is refused: serialising or walking it would exhaust the stack (a client error, not a crash). */
 export const MAX_JSON_DEPTH = 512
@@ -45,14 +46,21 @@ export function parseJsonBody (raw: Buffer): unknown {
   }
 }
 
-/** An object or an array, opened and closed: what is seen of a body above SHAPE_UP_TO. */
-function framed (raw: Buffer): 'plausible' | 'check' {
-  let first = 0
-  let last = raw.length - 1
-  while (first < last && isJsonSpace(raw[first] as number)) first++
-  while (last > first && isJsonSpace(raw[last] as number)) last--
-  const open = raw[first]
-  return (open === 0x7b || open === 0x5b) && raw[last] === (open as number) + 2 ? 'plausible' : 'check'
+/** An object or an array, opened and closed: what is seen of a body above SHAPE_UP_TO (its pieces as they came). */
+function framed (pieces: readonly Buffer[]): 'plausible' | 'check' {
+  const open = edge(pieces, 1)
+  return (open === 0x7b || open === 0x5b) && edge(pieces, -1) === open + 2 ? 'plausible' : 'check'
+}
+
+/** The first (`step` 1) or last (-1) byte of the pieces that is not JSON whitespace; -1 if none. */
+function edge (pieces: readonly Buffer[], step: 1 | -1): number {
+  for (let p = step === 1 ? 0 : pieces.length - 1; p >= 0 && p < pieces.length; p += step) {
+    const piece = pieces[p] as Buffer
+    for (let i = step === 1 ? 0 : piece.length - 1; i >= 0 && i < piece.length; i += step) {
+      if (!isJsonSpace(piece[i] as number)) return piece[i] as number
+    }
+  }
+  return -1
 }
 
 function tooDeep (): NaftikoError {
@@ -126,12 +134,15 @@ export class JsonBodyReader {
    * it is checked for its shape (balanced, not too deep) here when that is quick, which is enough for
    * bytes that go upstream as they are, and else checked in full off this thread.
    */
-  async body (raw: Buffer, shape?: 'plausible' | 'check'): Promise<JsonBody> {
-    if (raw.length < WORKER_FROM) return new JsonBody(raw, parseJsonBody(raw))
-    shape ??= raw.length > SHAPE_UP_TO ? framed(raw) : jsonShape(raw, MAX_JSON_DEPTH, SHAPE_BUDGET)
-    if (shape === 'plausible') return new JsonBody(raw)
-    this.check(await this.ask(raw, 'body'))
-    return new JsonBody(raw)
+  async body (pieces: readonly Buffer[], length: number, shape?: 'plausible' | 'check'): Promise<JsonBody> {
+    if (length < WORKER_FROM) {
+      const raw = joinPieces(pieces, length)
+      return new JsonBody(raw, parseJsonBody(raw))
+    }
+    const body = new JsonBody(pieces)
+    shape ??= length > SHAPE_UP_TO ? framed(pieces) : jsonShape(body.raw, MAX_JSON_DEPTH, SHAPE_BUDGET)
+    if (shape === 'check') this.check(await this.ask(body.raw, 'body'))
+    return body
   }
 
   /** An MCP message: taken apart off this thread when large; large arguments stay JSON text. */

@@ -14,7 +14,7 @@ import { answerClientError } from '../../server/client-error.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { repeatsCredential } from '../auth/inbound-auth.js'
 import type { JsonBodyReader } from '../../server/json-body.js'
-import { readJsonBody } from '../../server/read-json-body.js'
+import { joinPieces, readJsonBody } from '../../server/read-json-body.js'
 import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
 import { CallRegistry } from './call-registry.js'
 import { callTool, type ToolCallContext, type ToolCallFields } from './mcp-call-tool.js'
@@ -194,7 +194,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       })
     }
     if (req.method !== 'POST') return viaSdk()
-    readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ raw }) => options.bodies.message(raw)).then((message) => {
+    readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ pieces, length }) => options.bodies.message(joinPieces(pieces, length))).then((message) => {
       const rpc = rpcMethodOf(message)
       if (rpc !== undefined) rpcMethods.set(req, rpc)
       if (options.metrics !== NO_METRICS) metricRoutes.set(req, metricRouteOf(message, tools))

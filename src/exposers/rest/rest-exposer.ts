@@ -111,7 +111,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     const limits = { limit: request.routeOptions.bodyLimit ?? options.bodyLimit, shape: SHAPE_CHECKED }
     readJsonBody(payload, request.headers['content-length'], limits)
       // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
-      .then(({ raw, shape }) => raw.length === 0 ? undefined : bodies.body(raw, shape))
+      .then(({ pieces, length, shape }) => length === 0 ? undefined : bodies.body(pieces, length, shape))
       .then((body) => done(null, body), (err: Error) => done(err, undefined))
   })
 
