@@ -63,6 +63,8 @@ export function renderReport (d) {
   lines.push('| Figure | Measured | Target | Holds |', '| --- | --- | --- | --- |')
   const row = (figure, measured, target, ok) => lines.push(`| ${figure} | ${measured} | ${target} | ${verdict(ok)} |`)
   row('REST throughput at 32 connections, vs minimal proxy', `${x(restRatio)} (${int(rpsMedian('rest'))} vs ${int(rpsMedian('proxy'))} req/s)`, '>= 0.80x', restRatio >= 0.8)
+  const restCpu = cpuMedian('rest') / cpuMedian('proxy')
+  if (Number.isFinite(restCpu)) row('REST CPU per request at 32 connections, vs minimal proxy\'s', `${x(restCpu)} (${int(cpuMedian('rest'))} vs ${int(cpuMedian('proxy'))} µs)`, '<= 0.80x', restCpu <= 0.8)
   row('Added latency at 1 connection, vs minimal proxy\'s', `${x(latRatio)} (${int(added('rest'))} vs ${int(added('proxy'))} µs)`, '<= 1.5x', latRatio <= 1.5)
   row('Streaming: time to first byte added (warm: streams back to back)', `${int(warmAdd)} µs (minimal proxy ${int(warmAdded('proxy'))} µs)`, '< 1000 µs', warmAdd < 1000)
   row('... same, idle: 20 ms gaps, each process wakes from sleep per request', `${int(ttfbAdd)} µs (minimal proxy ${int(ttfbAdded('proxy'))} µs)`, '< 1000 µs', ttfbAdd < 1000)
