@@ -89,7 +89,9 @@ function toolResult (outcome: Outcome, ctx: ToolCallContext, tool: string): Call
       const value = outcome.value
       const plain = value !== null && typeof value === 'object' && !Array.isArray(value)
       const structuredContent = plain ? value as Record<string, unknown> : { result: value }
-      return { content: [{ type: 'text', text: outcome.text }], structuredContent, [STRUCTURED_JSON]: plain ? outcome.text : `{"result":${outcome.text}}` }
+      // the text is the value's JSON, or empty for an empty answer (null)
+      const json = outcome.text === '' ? 'null' : outcome.text
+      return { content: [{ type: 'text', text: outcome.text }], structuredContent, [STRUCTURED_JSON]: plain ? json : `{"result":${json}}` }
     }
     case 'text':
       return { content: [{ type: 'text', text: outcome.text }] }
