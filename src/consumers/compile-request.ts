@@ -77,13 +77,13 @@ export function compileRequest (consumes: ConsumedNamespace, operation: Consumed
       if (pairs.length > 0) headers.cookie = pairs.join('; ')
     }
     let payload: Buffer | string | readonly Buffer[] | null = null
+    let piecesLength: number | undefined
     if (body !== undefined) {
       const built = body(ctx)
       if (built !== undefined) {
         payload = built.data
         if (headers['content-type'] === undefined && built.contentType !== undefined) headers['content-type'] = built.contentType
-        // pieces are sent as an iterable, whose length undici cannot know
-        if (Array.isArray(payload)) headers['content-length'] = String(payload.reduce((n: number, piece: Buffer) => n + piece.length, 0))
+        piecesLength = built.length
       }
     }
     // the answer is scanned for secrets and read by mappings: ask for it uncompressed
@@ -93,6 +93,9 @@ export function compileRequest (consumes: ConsumedNamespace, operation: Consumed
     if (bodyCredential !== undefined) {
       payload = withBodyCredential(payload, headers['content-type'], bodyCredential)
       headers['content-type'] = 'application/json'
+    } else if (piecesLength !== undefined) {
+      // pieces go as an iterable, whose length undici cannot know
+      headers['content-length'] = String(piecesLength)
     }
     return { method, path: buildPath(pathParts, ctx) + buildQuery(query, staticQueryText, ctx), headers, body: payload }
   }
@@ -196,7 +199,7 @@ function withBodyCredential (payload: Buffer | string | readonly Buffer[] | null
 }
 
 /** `data`: a large JSON body is the pieces it arrived in, sent one after the other */
-interface BuiltBody { data: Buffer | string | readonly Buffer[], contentType: string | undefined }
+interface BuiltBody { data: Buffer | string | readonly Buffer[], contentType: string | undefined, length?: number }
 
 /** An operation `body:` template wins; else one body parameter is the whole body and several are
  * assembled into one JSON object by name (DESIGN 2.1). */
@@ -241,7 +244,10 @@ function checkBodyParameter (param: ConsumedParameter, value: unknown): void {
 
 function serialize (value: unknown): BuiltBody | undefined {
   if (value === undefined) return undefined
-  if (value instanceof JsonBody) return { data: value.bytes, contentType: 'application/json' }
+  if (value instanceof JsonBody) {
+    const data = value.bytes
+    return Buffer.isBuffer(data) ? { data, contentType: 'application/json' } : { data, contentType: 'application/json', length: value.length }
+  }
   if (typeof value === 'string') return { data: value, contentType: 'text/plain; charset=utf-8' }
   return { data: JSON.stringify(value), contentType: 'application/json' }
 }

@@ -12,7 +12,12 @@ import type { RuntimeFlags } from '../../src/options.js'
  */
 const MIB = 1024 * 1024
 
+const KEY = 'large-body-key-0123456789'
 const CAPABILITY = `naftiko: 1.0.0-alpha2
+binds:
+- namespace: env
+  keys:
+    KEY: KEY
 capability:
   consumes:
   - type: http
@@ -39,6 +44,23 @@ capability:
           in: query
         - name: body
           in: body
+  - type: http
+    namespace: keyed
+    baseUri: https://keyed.example
+    authentication:
+      type: apikey
+      placement: body
+      key: api_key
+      value: '{{KEY}}'
+    resources:
+    - name: keyed
+      path: /keyed
+      operations:
+      - name: keyed
+        method: POST
+        inputParameters:
+        - name: body
+          in: body
   exposes:
   - type: rest
     namespace: api
@@ -56,6 +78,12 @@ capability:
         call: up.pick
         with:
           model: rest.model
+          body: rest.body
+    - path: /keyed
+      operations:
+      - method: POST
+        call: keyed.keyed
+        with:
           body: rest.body
 `
 
@@ -79,7 +107,7 @@ beforeAll(async () => {
   await once(upstream, 'listening')
   const address = upstream.address()
   const origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
-  gateway = await startGateway(await writeCapability(CAPABILITY), { flags: { 'base-uri': [`up=${origin}`] } as RuntimeFlags })
+  gateway = await startGateway(await writeCapability(CAPABILITY), { flags: { 'base-uri': [`up=${origin}`, `keyed=${origin}`] } as RuntimeFlags, env: { KEY } })
 })
 
 afterAll(async () => {
@@ -178,6 +206,15 @@ describe('large REST bodies', () => {
 
   it('leaves a large body with a misplaced comma to the upstream when it goes upstream as received', async () => {
     await expectRelayed('/identity', misplacedComma())
+  })
+
+  it('adds an API key placed in the body to a large body that arrived in pieces', async () => {
+    const before = received.length
+    const body = conversation(1)
+    const answer = await post('/keyed', body)
+    expect(answer.status, answer.text).toBe(200)
+    const got = received.slice(before).find((r) => r.path === '/keyed')
+    expect(JSON.parse(got?.body.toString() ?? '')).toEqual({ ...JSON.parse(body.toString()) as object, api_key: KEY })
   })
 
   it('answers a large body with a misplaced comma 400 invalid_json on a route that reads a field from it', async () => {
