@@ -455,6 +455,19 @@ describe('expressions: compileValue', () => {
     expect(compileValue({ doc: '{{tools.doc}}' }, SCOPE)(callContext({ doc: raw }, undefined))).toEqual({ doc: { a: 1 } })
   })
 
+  it('a JSON body kept as the pieces it arrived in: typed across pieces, sent as them, joined only when read', () => {
+    const pieces = [Buffer.from('  \n'), Buffer.from(' '), Buffer.from('[1,'), Buffer.from('2]')]
+    const body = new JsonBody(pieces)
+    expect(body.length).toBe(9)
+    expect(body.jsonType).toBe('array')
+    expect(body.bytes).toBe(pieces)
+    expect(body.value).toEqual([1, 2])
+    expect(body.raw.toString()).toBe('  \n [1,2]')
+    expect(new JsonBody([Buffer.from(' \t')]).jsonType).toBe('null')
+    const broken = new JsonBody([Buffer.from('{"a":'), Buffer.from(',}')])
+    expect(() => broken.value).toThrow(expect.objectContaining({ code: 'invalid_json' }) as Error)
+  })
+
   it('a value with no template and no reference compiles to the very value written', () => {
     const data = { type: 'json', list: ['a', 'b'] }
     expect(compileValue(data, SCOPE)(CONTEXT)).toBe(data)
