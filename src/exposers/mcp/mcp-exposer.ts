@@ -123,11 +123,6 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   const log = options.logger.child({ expose: expose.namespace })
   const instance: McpInstance = { calls: new CallRegistry(), connection: new AsyncLocalStorage<Connection>() }
   const connection = instance.connection as AsyncLocalStorage<Connection>
-  /** the JSON-RPC method(s) of each request, for its log line */
-  const rpcMethods = new WeakMap<IncomingMessage, string>()
-  const metricRoutes = new WeakMap<IncomingMessage, string>()
-  // a tool call answered here is logged on its request's line: one line per call
-  const toolFields = new WeakMap<IncomingMessage, ToolCallFields>()
   // The SDK (with zod) is loaded when a request first needs it: tools/call, the common case, is
   // answered without it, and a gateway that serves none of the rest never pays its startup time.
   let sdk: Promise<{ node: (req: IncomingMessage, res: ServerResponse, parsed?: unknown) => Promise<void>, close: () => Promise<void> }> | undefined
@@ -149,12 +144,12 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const span = tracing === undefined ? undefined : startSpan(tracing, req, path, expose.namespace, performance.timeOrigin + started)
     if (span !== undefined) res.once('close', () => span.end(res.headersSent ? res.statusCode : undefined))
+    const notes: RequestNotes = {}
     res.once('finish', () => {
       const ms = performance.now() - started
-      const rpc = rpcMethods.get(req)
-      options.metrics.request(expose.namespace, metricRoutes.get(req) ?? (req.method === 'GET' || req.method === 'DELETE' ? req.method : 'other'), res.statusCode, ms)
-      const tool = toolFields.get(req)
-      log.info({ method: req.method, route: path, rpc, tool: tool?.tool, upstreamStatus: tool?.upstreamStatus, cause: tool?.cause, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
+      options.metrics.request(expose.namespace, notes.metricRoute ?? (req.method === 'GET' || req.method === 'DELETE' ? req.method : 'other'), res.statusCode, ms)
+      const tool = notes.tool
+      log.info({ method: req.method, route: path, rpc: notes.rpc, tool: tool?.tool, upstreamStatus: tool?.upstreamStatus, cause: tool?.cause, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
     })
     if (auth?.resourceServer?.metadataPaths.includes(path) === true && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
@@ -168,10 +163,10 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     if (!ALLOWED_METHODS.has(req.method ?? '')) return sendJsonRpcError(res, 405, -32000, `Method ${req.method ?? ''} is not allowed on /mcp.`, { allow: 'GET, POST, DELETE' })
     if (repeatsCredential(req.rawHeaders)) return sendError(res, new NaftikoError('invalid_request', 'The request carries more than one Authorization header.'))
     if (auth !== undefined) {
-      void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res, span) }, (err: unknown) => sendError(res, err))
+      void authenticate(auth.check, req, res).then((ok) => { if (ok) serve(req, res, span, notes) }, (err: unknown) => sendError(res, err))
       return
     }
-    serve(req, res, span)
+    serve(req, res, span, notes)
   })
 
   const writeDirectResult = directResultWriter(options.serverInfo)
@@ -182,7 +177,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   const clientOf = (req: IncomingMessage): string => auth === undefined
     ? `anonymous|${req.socket.remoteAddress ?? ''}|${req.headers['user-agent'] ?? ''}`
     : `principal|${String(req.headers[credentialHeader] ?? new URL(req.url ?? '/', 'http://x').search)}`
-  const serve = (req: IncomingMessage, res: ServerResponse, span: RequestSpan | undefined): void => {
+  const serve = (req: IncomingMessage, res: ServerResponse, span: RequestSpan | undefined, notes: RequestNotes): void => {
     const client = clientOf(req)
     const viaSdk = (parsed?: unknown): void => {
       const abort = new AbortController()
@@ -195,9 +190,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     }
     if (req.method !== 'POST') return viaSdk()
     readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ pieces, length }) => options.bodies.message(joinPieces(pieces, length))).then((message) => {
-      const rpc = rpcMethodOf(message)
-      if (rpc !== undefined) rpcMethods.set(req, rpc)
-      if (options.metrics !== NO_METRICS) metricRoutes.set(req, metricRouteOf(message, tools))
+      notes.rpc = rpcMethodOf(message)
+      if (options.metrics !== NO_METRICS) notes.metricRoute = metricRouteOf(message, tools)
       if (span !== undefined) nameSpan(span, message, tools)
       // batching was removed in 2025-06-18: one HTTP request must not fan out to many upstream calls
       const version = req.headers['mcp-protocol-version']
@@ -210,8 +204,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
       const watch = watchRequest(options.metrics, expose.namespace, `tools/call ${direct.tool.definition.name}`, span)
-      const logFields: ToolCallFields = {}
-      toolFields.set(req, logFields)
+      // a tool call answered here is logged on its request's line: one line per call
+      const logFields: ToolCallFields = notes.tool = {}
       const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, toolError: toolErrorMetric, trace: traceContextOf(req.headers), watch, logFields }
       return callTool(direct.tool, direct.args, ctx).then((result) => {
         if (result.isError === true) span?.fail('tool_error')
@@ -237,6 +231,15 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       if (sdk !== undefined) await (await sdk).close()
     },
   }
+}
+
+/** What a request's log line and metric learn while it is served. */
+interface RequestNotes {
+  /** the JSON-RPC method(s) */
+  rpc?: string | undefined
+  metricRoute?: string
+  /** a tool call answered without the SDK */
+  tool?: ToolCallFields
 }
 
 const ALLOWED_METHODS = new Set(['GET', 'POST', 'DELETE'])
