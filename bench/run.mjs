@@ -273,7 +273,7 @@ async function main () {
 
   // 4. `naftiko run` to first answer (fresh processes), then memory on the last one
   log('startup and memory')
-  const { startups, proxyStartups, idleRounds, proxyIdleRounds, fresh } = await measureStartAndIdle({
+  const { startups, proxyStartups, coldStartup, idleRounds, proxyIdleRounds, fresh } = await measureStartAndIdle({
     startProxy: () => startNode(['bench/minimal-proxy.mjs', upstreamOrigin], { name: 'minimal proxy', ready: portLine }).then((p) => ({ ...p, url: `http://127.0.0.1:${p.value}/v1/chat/completions` })),
     startGateway: () => startGateway(upstreamOrigin, {}).then((g) => ({ ...g, url: g.rest })),
     rounds: CFG.startups,
@@ -314,7 +314,7 @@ async function main () {
     largeBodiesPart(large, { notes: nginx === undefined ? [`nginx: ${nginxNote}.`] : [] }),
     workersPart(workers, { cores: os.availableParallelism() }),
   ]
-  const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, nginxNote, memory, orchestration, startups, proxyStartups, parts, seconds: (performance.now() - t0) / 1000 }
+  const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, nginxNote, memory, orchestration, startups, proxyStartups, coldStartup, parts, seconds: (performance.now() - t0) / 1000 }
   const report = renderReport(data)
   process.stdout.write(report.markdown + '\n')
   const out = flags.out ?? path.join(ROOT, 'bench', 'results.md')

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// Build step: bundles src/cli.ts into dist/ with esbuild, so that `naftiko run` reads a few files
-// instead of resolving and compiling hundreds of modules at startup. ESM, code splitting: what the
-// sources load lazily with `import()` (the MCP SDK, prom-client, OpenTelemetry, jose, the format
-// converters, the workers...) stays in chunks of its own, loaded when first needed.
-// Usage: node scripts/bundle.mjs [--outdir DIR] [--minify] [--external-packages]  (the last: bundle only
-// the project's code, its dependencies left to node_modules; the two options are there to compare)
+// Build step: bundles src/cli.ts and its dependencies with esbuild into one CommonJS file,
+// dist/naftiko.cjs, and writes dist/cli.js, the bin, from scripts/cli-loader.js. The loader compiles
+// the bundle with V8's code cache (compiled code kept on disk between starts), which node offers for
+// scripts on every version, and for ES modules on none before 22.1. What the sources import lazily
+// with `import()` (the MCP SDK, prom-client, OpenTelemetry, jose, the format converters, the
+// workers...) is in the one file too, wrapped so that it runs only when first imported; with the
+// code cache, what never runs is never compiled either.
+// Usage: node scripts/bundle.mjs [--outdir DIR] [--minify]
 import path from 'node:path'
+import { createHash } from 'node:crypto'
+import { builtinModules } from 'node:module'
 import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -13,13 +17,13 @@ import { build } from 'esbuild'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SRC = path.join(ROOT, 'src')
-const { values: flags } = parseArgs({ options: { 'external-packages': { type: 'boolean', default: false }, outdir: { type: 'string', default: path.join(ROOT, 'dist') }, minify: { type: 'boolean', default: false } } })
-const externalPackages = flags['external-packages']
+const { values: flags } = parseArgs({ options: { outdir: { type: 'string', default: path.join(ROOT, 'dist') }, minify: { type: 'boolean', default: false } } })
+const BUNDLE = 'naftiko.cjs'
 
 /**
- * Every output file lands directly in dist/, so a module's `import.meta.url` is rewritten to the URL
- * its unbundled build had (dist/capability/validate-schema.js...): paths it resolves against it
- * (../package.json, ../../schemas/, ./project-schema.generated.js, createRequire) stay valid.
+ * Every module of the bundle runs from dist/naftiko.cjs, so a module's `import.meta.url` is rewritten
+ * to the URL its unbundled build had (dist/capability/validate-schema.js...): paths it resolves against
+ * it (../package.json, ../../schemas/, ./project-schema.generated.cjs, createRequire) stay valid.
  */
 const unbundledMetaUrl = {
   name: 'unbundled-import-meta-url',
@@ -28,67 +32,64 @@ const unbundledMetaUrl = {
       const source = await readFile(args.path, 'utf8')
       if (!source.includes('import.meta.url') || !args.path.startsWith(SRC + path.sep)) return undefined
       const relative = path.relative(SRC, args.path).split(path.sep).join('/').replace(/\.ts$/, '.js')
-      return { contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(`./${relative}`)}, import.meta.url).href`), loader: 'ts' }
+      return { contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(`./${relative}`)}, __naftikoBundleUrl).href`), loader: 'ts' }
     })
   },
 }
 
 /**
- * A package imported with `import()` that is CommonJS stays external: node loads it from
- * node_modules as it would unbundled, so the namespace has its named exports (`(await
- * import('prom-client')).Registry`); in a split bundle it would have `default` only. Those packages
- * are loaded lazily, so bundling them would not shorten the start anyway.
+ * `import('http')` in a bundled package becomes a require of the built-in: a script compiled from the
+ * code cache has no `import()` (node 20 offers no loader for it there), so the bundle must not need one.
  */
-const lazyCommonJs = {
-  name: 'lazy-commonjs-external',
+const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]))
+const builtinImports = {
+  name: 'builtin-dynamic-imports',
   setup (b) {
-    b.onResolve({ filter: /^[^./]/ }, async (args) => {
-      if (args.kind !== 'dynamic-import' || args.pluginData === 'resolving') return undefined
-      const resolved = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' })
-      if (resolved.errors.length > 0 || resolved.external) return undefined
-      return (await isCommonJs(resolved.path)) ? { path: args.path, external: true } : undefined
-    })
+    b.onResolve({ filter: /.*/ }, (args) => args.kind === 'dynamic-import' && BUILTINS.has(args.path) ? { path: args.path, namespace: 'builtin' } : undefined)
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)})`, loader: 'js' }))
   },
 }
 
-async function isCommonJs (file) {
-  if (file.endsWith('.cjs')) return true
-  if (file.endsWith('.mjs')) return false
-  for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const manifest = await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => undefined)
-    if (manifest !== undefined) return JSON.parse(manifest).type !== 'module'
-  }
-  return true
-}
-
-await build({
-  entryPoints: { main: path.join(SRC, 'cli.ts') },
+const result = await build({
+  entryPoints: { naftiko: path.join(SRC, 'cli.ts') },
   outdir: flags.outdir,
+  outExtension: { '.js': '.cjs' },
   minifyWhitespace: flags.minify,
   minifySyntax: flags.minify,
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  chunkNames: '[name]-[hash]',
-  packages: externalPackages ? 'external' : undefined,
-  // required by name at run time, by fastify when a route declares a schema and by the REST exposer
-  // (createRequire): one copy, from node_modules, instead of a bundled one parsed at every start;
-  // light-my-request only by fastify's inject(), which the gateway never calls (86 KB not parsed at start)
+  charset: 'ascii',
+  // required by name at run time, by fastify when a route declares a schema: one copy, from
+  // node_modules, instead of a bundled one; light-my-request only by fastify's inject(), which the
+  // gateway never calls
   external: ['@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', 'light-my-request'],
-  // bundled CommonJS dependencies require node's built-ins
-  banner: { js: "import { createRequire as __naftikoCreateRequire } from 'node:module'; const require = __naftikoCreateRequire(import.meta.url);" },
-  plugins: [unbundledMetaUrl, lazyCommonJs],
+  banner: { js: "const __naftikoBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [unbundledMetaUrl, builtinImports],
+  metafile: true,
   logLevel: 'warning',
 })
 
-// dist/cli.js, the package's bin: on Node 22.1+ the code node compiles is cached on disk between
-// starts (module.enableCompileCache: in the OS's temporary directory, NODE_COMPILE_CACHE=DIR moves it,
-// NODE_DISABLE_COMPILE_CACHE=1 turns it off; Node 20 has no such cache), then the bundle runs
-await writeFile(path.join(flags.outdir, 'cli.js'), `#!/usr/bin/env node
-// naftiko's command line: the bundle is main.js and the chunks beside it (scripts/bundle.mjs)
-import module from 'node:module'
-module.enableCompileCache?.()
-await import('./main.js')
-`, { mode: 0o755 })
+const output = result.metafile.outputs[path.relative(process.cwd(), path.join(flags.outdir, BUNDLE))]
+const dynamic = (output?.imports ?? []).filter((i) => i.kind === 'dynamic-import').map((i) => i.path)
+if (output === undefined || dynamic.length > 0) throw new Error(`the bundle must not import() at run time: ${dynamic.join(', ') || 'no output'}`)
+
+// The file holds the module wrapped as node wraps CommonJS, so that the loader compiles it as it is
+// (no second 5 MB copy made by wrapping it at start), and ASCII only, so that V8 keeps its source at one
+// byte a character: esbuild writes code in ASCII, the few other characters left are in comments, and an
+// escape means the same character in code as well. Strict, as the sources are (ES modules) and as
+// their split ESM build ran.
+const code = await readFile(path.join(flags.outdir, BUNDLE), 'utf8')
+const bundle = Buffer.from(`(function (exports, require, module, __filename, __dirname) {"use strict";${code.replace(/[^\0-\x7f]/gu, escapeCharacter)}\n})`, 'latin1')
+await writeFile(path.join(flags.outdir, BUNDLE), bundle)
+
+// the bin: the loader, with the bundle's digest, which names its code cache file
+const digest = createHash('sha256').update(bundle).digest('hex').slice(0, 16)
+const loader = await readFile(path.join(ROOT, 'scripts/cli-loader.js'), 'utf8')
+await writeFile(path.join(flags.outdir, 'cli.js'), loader.replace("'BUNDLE_DIGEST'", JSON.stringify(digest)), { mode: 0o755 })
+
+function escapeCharacter (c) {
+  const point = c.codePointAt(0)
+  return point > 0xffff ? `\\u{${point.toString(16)}}` : `\\u${point.toString(16).padStart(4, '0')}`
+}

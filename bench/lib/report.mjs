@@ -134,6 +134,7 @@ export function renderReport (d) {
   if (d.peerRss !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} RSS after its runs | ${mb(d.peerRss)} |`)
   lines.push(`| \`naftiko run\` to first answer, median (min-max of ${d.startups.length}) | ${int(startup)} ms (${int(Math.min(...d.startups))}-${int(Math.max(...d.startups))}) |`)
   lines.push(`| minimal proxy process to first answer, median (min-max of ${d.proxyStartups.length}) | ${int(proxyStartup)} ms (${int(Math.min(...d.proxyStartups))}-${int(Math.max(...d.proxyStartups))}) |`)
+  if (d.coldStartup !== undefined) lines.push(`| \`naftiko run\` to first answer, the first start after a build (no code cache yet, not in the median) | ${int(d.coldStartup)} ms |`)
   lines.push('')
 
   for (const part of d.parts ?? []) lines.push(`## ${part.section.title}`, '', ...part.section.lines, '')

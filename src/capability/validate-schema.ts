@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import type { ErrorObject } from 'ajv'
 import { type DiagnosticList, formatPath } from './diagnostics.js'
 
@@ -9,7 +11,8 @@ interface Validator {
 
 const PROJECT_SCHEMA_URL = new URL('../../schemas/capability.schema.json', import.meta.url)
 // written by scripts/build-schema-validator.mjs next to this module's build output
-const PRECOMPILED_URL = new URL('./project-schema.generated.js', import.meta.url).href
+const PRECOMPILED_PATH = fileURLToPath(new URL('./project-schema.generated.cjs', import.meta.url))
+const require = createRequire(import.meta.url)
 
 let projectValidator: Promise<Validator> | undefined
 
@@ -18,8 +21,7 @@ let projectValidator: Promise<Validator> | undefined
  * suite), the schema is compiled here. Either way `schemas/capability.schema.json` is the one source.
  */
 function loadProjectValidator (): Promise<Validator> {
-  projectValidator ??= import(PRECOMPILED_URL).then(
-    (m: { default: Validator }) => m.default,
+  projectValidator ??= Promise.resolve().then(() => require(PRECOMPILED_PATH) as Validator).catch(
     async () => compile(readFileSync(PROJECT_SCHEMA_URL, 'utf8'))
   )
   return projectValidator

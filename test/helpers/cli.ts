@@ -4,10 +4,10 @@ export const CLI = new URL('../../dist/cli.js', import.meta.url).pathname
 
 export interface CliResult { code: number | null, stdout: string, stderr: string }
 
-/** Runs the built CLI to completion. */
-export function runCli (args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+/** Runs the built CLI (or the bin at `cli`) to completion. */
+export function runCli (args: string[], env: Record<string, string> = {}, cli = CLI): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
+    const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH ?? '', ...env } })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
