@@ -25,28 +25,33 @@ const kind = process.argv[2] === 'run' ? 'run' : 'cli'
 const stamp = `${DIGEST}-${Math.trunc(statSync(bundle).mtimeMs)}-${process.version}-${process.arch}`
 const cacheFile = cacheDir && path.join(cacheDir, `${stamp}-${kind}.bin`)
 
-let cachedData
-try {
-  if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
-} catch {}
-
-// the bundle is one function expression, the module wrapper node puts around CommonJS, in ASCII
-const script = new Script(readFileSync(bundle, 'latin1'), { filename: bundle, cachedData })
-if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
-  let written = false
-  const write = () => {
-    if (written) return
-    written = true
-    saveCache(cacheFile, script.createCachedData())
-  }
-  setTimeout(write, 1000).unref()
-  process.once('exit', write)
-}
+const script = compile()
 
 const bundleModule = new Module(bundle)
 bundleModule.filename = bundle
 bundleModule.paths = Module._nodeModulePaths(dir)
 script.runInThisContext()(bundleModule.exports, createRequire(bundle), bundleModule, bundle, dir)
+
+/** The bundle compiled, from the cache when there is one V8 takes; else the cache is written later. */
+function compile () {
+  let cachedData
+  try {
+    if (cacheFile !== undefined) cachedData = readFileSync(cacheFile)
+  } catch {}
+  // the bundle is one function expression, the module wrapper node puts around CommonJS, in ASCII
+  const compiled = new Script(readFileSync(bundle, 'latin1'), { filename: bundle, cachedData })
+  if (cacheFile !== undefined && (cachedData === undefined || compiled.cachedDataRejected === true)) {
+    let written = false
+    const write = () => {
+      if (written) return
+      written = true
+      saveCache(cacheFile, compiled.createCachedData())
+    }
+    setTimeout(write, 1000).unref()
+    process.once('exit', write)
+  }
+  return compiled
+}
 
 /** Writes the cache whole or not at all (a rename); in dist/.compile-cache, drops the files of other
  * bundles or nodes (a directory named by NAFTIKO_COMPILE_CACHE may be shared by several installs). */
