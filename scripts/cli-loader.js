@@ -56,9 +56,9 @@ function compile () {
 /** Writes the cache whole or not at all (a rename); in dist/.compile-cache, drops the files of other
  * bundles or nodes (a directory named by NAFTIKO_COMPILE_CACHE may be shared by several installs). */
 function saveCache (file, data) {
+  const temporary = `${file}.${process.pid}.tmp`
   try {
     mkdirSync(path.dirname(file), { recursive: true })
-    const temporary = `${file}.${process.pid}.tmp`
     writeFileSync(temporary, data)
     renameSync(temporary, file)
     if (path.dirname(file) !== ownCacheDir) return
@@ -66,5 +66,8 @@ function saveCache (file, data) {
     for (const name of readdirSync(path.dirname(file))) {
       if (name.endsWith('.bin') && !kinds.has(name)) rmSync(path.join(path.dirname(file), name), { force: true })
     }
-  } catch {}
+  } catch {
+    // a full disk leaves no half-written file behind
+    try { rmSync(temporary, { force: true }) } catch {}
+  }
 }
