@@ -18,7 +18,8 @@ const bundle = fileURLToPath(new URL('./naftiko.cjs', import.meta.url))
 const dir = path.dirname(bundle)
 const setting = process.env.NAFTIKO_COMPILE_CACHE
 const ownCacheDir = path.join(dir, '.compile-cache')
-const cacheDir = setting === 'off' ? undefined : setting || ownCacheDir
+// a process measured for coverage (NODE_V8_COVERAGE) compiles for that: it neither reads nor leaves a cache
+const cacheDir = setting === 'off' || process.env.NODE_V8_COVERAGE ? undefined : setting || ownCacheDir
 const kind = process.argv[2] === 'run' ? 'run' : 'cli'
 // the bundle's modification time too: V8 checks a cache against the length of the source only, and a
 // bundle edited in place keeps the digest the build wrote here

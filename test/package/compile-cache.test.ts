@@ -57,6 +57,12 @@ describe('the code cache of the bundle', () => {
     expect(readdirSync(dir)).toEqual([cacheName('run')])
   })
 
+  it('is left alone by a process measured for coverage, which compiles for that', async () => {
+    const dir = scratch()
+    expect(await runCli(['--version'], { NAFTIKO_COMPILE_CACHE: dir, NODE_V8_COVERAGE: scratch() })).toMatchObject({ code: 0, stdout: `${VERSION}\n` })
+    expect(readdirSync(dir)).toEqual([])
+  })
+
   it('is not in the way when it cannot be written', async () => {
     const file = join(scratch(), 'a-file')
     writeFileSync(file, '')
