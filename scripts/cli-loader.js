@@ -2,11 +2,11 @@
 // naftiko's command line. The program is one CommonJS bundle, naftiko.cjs beside this file (built by
 // scripts/bundle.mjs, which writes this loader to dist/cli.js). It is compiled with V8's code cache:
 // the code a start compiled is kept on disk and the next start reads it instead of parsing and
-// compiling again. The cache is in dist/.compile-cache/ (NAFTIKO_COMPILE_CACHE=DIR moves it, =off turns
-// it off), one file per bundle (digest and modification time), node version, architecture and kind of
-// command (`run`, or the short-lived ones), written once: 1 s after a start, or at exit if that comes first. A cache that is
-// missing, unreadable, rejected by V8 (another node, other V8 flags) or not writable only costs the
-// start its compile.
+// compiling again. The cache is in dist/.compile-cache/ (NAFTIKO_COMPILE_CACHE=DIR moves it, =off
+// turns it off), one file per bundle (digest and modification time), node version, architecture and
+// kind of command (`run`, or the short-lived ones), written once: 1 s after a start, or at exit if
+// that comes first. A cache that is missing, unreadable, rejected by V8 (another node, other V8
+// flags) or not writable only costs the start its compile.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import Module, { createRequire } from 'node:module'
 import path from 'node:path'
