@@ -88,12 +88,11 @@ export class UpstreamSource {
   /** Stops reading: the upstream request is aborted if it is still running. */
   destroy (err?: Error): void {
     this.sink = undefined
-    if (this.stream !== undefined) this.stream.destroy(err)
-    else this.stop(err)
+    this.cancel(err)
   }
 
   /** The request was cancelled (its signal): the reader hears of it as an error. */
-  cancel (reason: Error): void {
+  cancel (reason?: Error): void {
     if (this.stream !== undefined) this.stream.destroy(reason)
     else this.stop(reason)
   }

@@ -93,24 +93,28 @@ export class JsonBody {
 
   /** The JSON type of the value, read from its first byte (no parse). */
   get jsonType (): 'object' | 'array' | 'string' | 'number' | 'boolean' | 'null' {
-    for (const byte of firstBytes(this.pieces)) {
-      switch (byte) {
-        case 0x20: case 0x09: case 0x0a: case 0x0d: continue
-        case 0x7b: return 'object'
-        case 0x5b: return 'array'
-        case 0x22: return 'string'
-        case 0x74: case 0x66: return 'boolean'
-        case 0x6e: return 'null'
-        default: return 'number'
-      }
+    switch (edgeByte(this.pieces, 1)) {
+      case -1: return 'null'
+      case 0x7b: return 'object'
+      case 0x5b: return 'array'
+      case 0x22: return 'string'
+      case 0x74: case 0x66: return 'boolean'
+      case 0x6e: return 'null'
+      default: return 'number'
     }
-    return 'null'
   }
 }
 
-/** The bytes of pieces in order, from the first. */
-function * firstBytes (pieces: readonly Buffer[]): Generator<number> {
-  for (const piece of pieces) yield * piece
+/** The first (`step` 1) or last (-1) byte of pieces that is not JSON whitespace; -1 if there is none. */
+export function edgeByte (pieces: readonly Buffer[], step: 1 | -1): number {
+  for (let p = step === 1 ? 0 : pieces.length - 1; p >= 0 && p < pieces.length; p += step) {
+    const piece = pieces[p] as Buffer
+    for (let i = step === 1 ? 0 : piece.length - 1; i >= 0 && i < piece.length; i += step) {
+      const byte = piece[i] as number
+      if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return byte
+    }
+  }
+  return -1
 }
 
 /** The plain value of an input, whatever form it arrived in. */

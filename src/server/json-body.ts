@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { NaftikoError } from '../errors/naftiko-error.js'
-import { JsonBody } from '../expressions/call-context.js'
-import { isJsonSpace, jsonShape } from './json-shape.js'
+import { edgeByte, JsonBody } from '../expressions/call-context.js'
+import { jsonShape } from './json-shape.js'
 import { joinPieces } from './read-json-body.js'
 
 /** Deeper JSON is refused: serialising or walking it would exhaust the stack (a client error, not a crash). */
@@ -48,19 +48,8 @@ export function parseJsonBody (raw: Buffer): unknown {
 
 /** An object or an array, opened and closed: what is seen of a body above SHAPE_UP_TO (its pieces as they came). */
 function framed (pieces: readonly Buffer[]): 'plausible' | 'check' {
-  const open = edge(pieces, 1)
-  return (open === 0x7b || open === 0x5b) && edge(pieces, -1) === open + 2 ? 'plausible' : 'check'
-}
-
-/** The first (`step` 1) or last (-1) byte of the pieces that is not JSON whitespace; -1 if none. */
-function edge (pieces: readonly Buffer[], step: 1 | -1): number {
-  for (let p = step === 1 ? 0 : pieces.length - 1; p >= 0 && p < pieces.length; p += step) {
-    const piece = pieces[p] as Buffer
-    for (let i = step === 1 ? 0 : piece.length - 1; i >= 0 && i < piece.length; i += step) {
-      if (!isJsonSpace(piece[i] as number)) return piece[i] as number
-    }
-  }
-  return -1
+  const open = edgeByte(pieces, 1)
+  return (open === 0x7b || open === 0x5b) && edgeByte(pieces, -1) === open + 2 ? 'plausible' : 'check'
 }
 
 function tooDeep (): NaftikoError {
