@@ -13,7 +13,7 @@ import { CHAT_CAPABILITY, CHAT_NAMESPACE } from '../helpers/gateway.js'
  * calls: read from V8's own call counts (NODE_V8_COVERAGE) for the packages in the bundle, and from
  * node's module debug output (NODE_DEBUG) for those it loads from node_modules by name.
  */
-const NOT_LOADED = ['ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@modelcontextprotocol/server', '@modelcontextprotocol/node', 'zod', 'prom-client', 'jose', '@opentelemetry/sdk-trace-base']
+const NOT_LOADED = ['ajv', '@fastify/ajv-compiler', '@fastify/fast-json-stringify-compiler', '@modelcontextprotocol/server', '@modelcontextprotocol/node', 'zod', 'prom-client', 'jose', '@opentelemetry/sdk-trace-base', '@opentelemetry/api', 'protobufjs', 'avsc', 'node-html-parser', 'fast-xml-parser', 'csv-parse', 'mdast-util-from-markdown']
 const TOOL = 'chatgpt-create-chat-completion'
 const CHAT = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] }
 
