@@ -1,16 +1,17 @@
 // Quick A/B while optimising: REST (and optionally MCP) throughput against the minimal proxy,
 // alternating, median of rounds. Usage: node bench/ab.mjs [--rounds N] [--seconds S] [--mcp] [--large]
-//   [--mib N] [--mcp-version V] [--body-limit BYTES] [--stream] [--base DIR]
+//   [--mib N] [--mcp-version V] [--body-limit BYTES] [--stream] [--base DIR] [--floor]
 // (--large: a 1 MiB conversation as the body, the full bench's large-body rows; --mib N: an N MiB one;
 // --mcp-version: the protocol the MCP row speaks, 2025-11-25 by default or 2026-07-28, or both
 // comma-separated; --stream: the chat request asks for a streamed answer, on every row; --base DIR:
-// a `base` row, the REST route of the gateway built in DIR (another checkout), for before/after)
+// a `base` row, the REST route of the gateway built in DIR (another checkout), for before/after;
+// --floor: a `floor` row, bench/floor-proxy.mjs, the least a node:http + undici relay can do)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { throughput, median } from './lib/measure.mjs'
 import { cleanEnv, killAll, startNode, ticksOf, ROOT } from './lib/processes.mjs'
 
-const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, mib: { type: 'string' }, 'mcp-version': { type: 'string', default: '2025-11-25' }, 'body-limit': { type: 'string' }, 'log-level': { type: 'string' }, stream: { type: 'boolean' }, base: { type: 'string' } } })
+const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, mib: { type: 'string' }, 'mcp-version': { type: 'string', default: '2025-11-25' }, 'body-limit': { type: 'string' }, 'log-level': { type: 'string' }, stream: { type: 'boolean' }, base: { type: 'string' }, floor: { type: 'boolean' } } })
 const rounds = Number(flags.rounds ?? 5)
 const seconds = Number(flags.seconds ?? 3)
 const portLine = (out) => /listening (\d+)/.exec(out)?.[1]
@@ -35,6 +36,7 @@ try {
       return rest && mcp ? { rest, mcp } : undefined
     },
   })
+  const floor = flags.floor ? await startNode(['bench/floor-proxy.mjs', origin], { name: 'floor', ready: portLine }) : undefined
   const gateway = await startGateway(args[0], 'naftiko')
   const base = flags.base === undefined ? undefined : await startGateway(path.resolve(flags.base, 'dist/cli.js'), 'base')
   const targets = {
@@ -42,11 +44,12 @@ try {
     rest: { url: `${gateway.value.rest}/v1/chat/completions`, headers, body: chat },
   }
   if (base !== undefined) targets.base = { url: `${base.value.rest}/v1/chat/completions`, headers, body: chat }
+  if (floor !== undefined) targets.floor = { url: `http://127.0.0.1:${floor.value}/v1/chat/completions`, headers, body: chat }
   // several versions (comma-separated): one row each, named by the version
   const versions = flags['mcp-version'].split(',')
   for (const v of flags.mcp ? versions : []) targets[versions.length === 1 ? 'mcp' : `mcp ${v}`] = { url: gateway.value.mcp, ...mcpCall(v, JSON.parse(chat)) }
   // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
-  const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, k === 'proxy' ? proxy.pid : k === 'base' ? base.pid : gateway.pid]))
+  const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, ({ proxy, base, floor })[k]?.pid ?? gateway.pid]))
   const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [], ticks: 0, total: 0 }]))
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()
