@@ -1,8 +1,8 @@
 // Profiles the gateway under one kind of load: `node --cpu-prof dist/cli.js run ...` against the
 // bench upstream, load from autocannon at 32 connections, then a summary of the profile.
-// Usage: node bench/profile.mjs rest|rest-stream|mcp|mcp-2025|startup|proxy [--seconds 10 | --requests N] [--out DIR] [--large | --mib N]
+// Usage: node bench/profile.mjs rest|rest-stream|mcp|mcp-2025|startup|proxy|floor [--seconds 10 | --requests N] [--out DIR] [--large | --mib N]
 // (--large: a 1 MiB conversation as the body, as in bench/ab.mjs --large; proxy: the minimal proxy
-// under the rest load, for comparison). Every thread's profile of the run is summarised (the JSON worker too).
+// under the rest load, for comparison; floor: bench/floor-proxy.mjs the same way). Every thread's profile of the run is summarised (the JSON worker too).
 import { mkdirSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -25,8 +25,8 @@ try {
   const up = await startNode(['bench/upstream.mjs'], { name: 'upstream', ready: portLine })
   const args = ['dist/cli.js', 'run', 'capabilities/chat-completions.yaml', '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `chat-completions-chat-completions=http://127.0.0.1:${up.value}/v1`]
   if (values['log-level'] !== undefined) args.push('--log-level', values['log-level'])
-  const gw = kind === 'proxy'
-    ? await startProxy(`http://127.0.0.1:${up.value}`)
+  const gw = kind === 'proxy' || kind === 'floor'
+    ? await startProxy(kind, `http://127.0.0.1:${up.value}`)
     : await startNode(args, {
       name: 'naftiko',
       nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out],
@@ -37,6 +37,7 @@ try {
   const targets = {
     rest: { url: gw.value.rest, headers: json, body: JSON.stringify(chat) },
     proxy: { url: gw.value.rest, headers: json, body: JSON.stringify(chat) },
+    floor: { url: gw.value.rest, headers: json, body: JSON.stringify(chat) },
     'rest-stream': { url: gw.value.rest, headers: json, body: JSON.stringify({ ...chat, stream: true }) },
     mcp: { url: gw.value.mcp, headers: { ...json, accept: 'application/json, text/event-stream', 'mcp-method': 'tools/call', 'mcp-name': TOOL, 'mcp-protocol-version': '2026-07-28' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: TOOL, arguments: { body: chat }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'naftiko-bench', version: '1.0.0' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }) },
     'mcp-2025': { url: gw.value.mcp, headers: { ...json, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: TOOL, arguments: { body: chat } } }) },
@@ -53,7 +54,7 @@ try {
   killAll()
 }
 
-async function startProxy (origin) {
-  const proxy = await startNode(['bench/minimal-proxy.mjs', origin], { name: 'proxy', nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out], ready: portLine })
+async function startProxy (kind, origin) {
+  const proxy = await startNode([kind === 'floor' ? 'bench/floor-proxy.mjs' : 'bench/minimal-proxy.mjs', origin], { name: kind, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', out], ready: portLine })
   return { ...proxy, value: { rest: `http://127.0.0.1:${proxy.value}/v1/chat/completions` } }
 }
