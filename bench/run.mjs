@@ -103,6 +103,7 @@ async function main () {
   } else {
     peerNote = QUICK ? 'not run in --quick' : 'not run (--no-peer)'
   }
+  let floor
   let nginx
   let nginxNote
   if (!QUICK) {
@@ -129,6 +130,12 @@ async function main () {
   // other rows (the large-body ones among them) are in the full run
   if (QUICK) {
     for (const key of Object.keys(targets)) if (key !== 'proxy' && key !== 'rest') delete targets[key]
+  }
+  if (!QUICK) {
+    // what node:http and undici cost on their own (bench/floor-proxy.mjs): the part of the gateway's
+    // CPU per request that is neither node's nor undici's is its row minus this one
+    floor = await startNode(['bench/floor-proxy.mjs', upstreamOrigin], { name: 'floor proxy', ready: portLine, logFile: path.join(work, 'floor.log') })
+    targets.floor = { label: 'node:http + undici floor (no checks, no log)', url: `http://127.0.0.1:${floor.value}/v1/chat/completions`, headers: jsonHeaders, body: JSON.stringify(chat), expect: 'chat.completion' }
   }
   if (nginx !== undefined) targets.nginx = { label: `nginx ${nginx.version} (C reference)`, url: nginx.url, headers: jsonHeaders, body: JSON.stringify(chat), expect: 'chat.completion' }
   let peerTarget
@@ -167,7 +174,7 @@ async function main () {
   progress(`throughput: warm-up ${CFG.warmSeconds} s per target`)
   for (const key of tpKeys) await throughput(targets[key], { seconds: CFG.warmSeconds })
   // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
-  const pidOf = (key) => key.startsWith('direct') ? upstream.pid : key.startsWith('proxy') ? proxy.pid : key === 'peer' ? peer?.pid : gateway.pid
+  const pidOf = (key) => key.startsWith('direct') ? upstream.pid : key.startsWith('proxy') ? proxy.pid : key === 'peer' ? peer?.pid : key === 'floor' ? floor.pid : gateway.pid
   // nginx: its master's and its worker's counters together
   const ticksFor = (key) => key === 'nginx' ? nginx.ticks() : ticksOf(pidOf(key))
   for (let round = 0; round < CFG.rounds; round++) {

@@ -97,7 +97,7 @@ export function renderReport (d) {
   if (d.peerNote !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} | ${d.peerNote} | | | | | | | |`)
   if (d.nginxNote !== undefined) lines.push(`| nginx (C reference) | ${d.nginxNote} | | | | | | | |`)
   lines.push('')
-  lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. nginx: one worker, upstream keep-alive, no access log; its CPU is the master\'s and the worker\'s together. The large-body rows have their own section.')
+  lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. nginx: one worker, upstream keep-alive, no access log; its CPU is the master\'s and the worker\'s together. The large-body rows have their own section.' + (tp.floor === undefined ? '' : ' The floor row (`bench/floor-proxy.mjs`) is no gateway: the request body read whole, one undici `dispatch()` with a bare handler, the chunks written straight back, no checks and no log; what a relay on node:http and undici costs before it does anything of its own.'))
   lines.push('')
 
   lines.push(`## Latency at 1 connection (${env.cfg.latencyCount} sequential requests per target and round)`, '')
