@@ -4,7 +4,8 @@
 // (--large: a 1 MiB conversation as the body, the full bench's large-body rows; --mib N: an N MiB one;
 // --mcp-version: the protocol the MCP row speaks, 2025-11-25 by default or 2026-07-28, or both
 // comma-separated; --stream: the chat request asks for a streamed answer, on every row; --base DIR:
-// a `base` row, the REST route of the gateway built in DIR (another checkout), for before/after;
+// a `base` row, the REST route of the gateway built in DIR (another checkout), for before/after,
+// and with --mcp a `base mcp` row;
 // --floor: a `floor` row, bench/floor-proxy.mjs, the least a node:http + undici relay can do)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -38,18 +39,20 @@ try {
   })
   const floor = flags.floor ? await startNode(['bench/floor-proxy.mjs', origin], { name: 'floor', ready: portLine }) : undefined
   const gateway = await startGateway(args[0], 'naftiko')
+  const versions = flags['mcp-version'].split(',')
   const base = flags.base === undefined ? undefined : await startGateway(path.resolve(flags.base, 'dist/cli.js'), 'base')
   const targets = {
     proxy: { url: `http://127.0.0.1:${proxy.value}/v1/chat/completions`, headers, body: chat },
     rest: { url: `${gateway.value.rest}/v1/chat/completions`, headers, body: chat },
   }
   if (base !== undefined) targets.base = { url: `${base.value.rest}/v1/chat/completions`, headers, body: chat }
+  // with --mcp, the other checkout's MCP route too (the first version given)
+  if (base !== undefined && flags.mcp) targets['base mcp'] = { url: base.value.mcp, ...mcpCall(versions[0], JSON.parse(chat)) }
   if (floor !== undefined) targets.floor = { url: `http://127.0.0.1:${floor.value}/v1/chat/completions`, headers, body: chat }
   // several versions (comma-separated): one row each, named by the version
-  const versions = flags['mcp-version'].split(',')
   for (const v of flags.mcp ? versions : []) targets[versions.length === 1 ? 'mcp' : `mcp ${v}`] = { url: gateway.value.mcp, ...mcpCall(v, JSON.parse(chat)) }
   // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
-  const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, ({ proxy, base, floor })[k]?.pid ?? gateway.pid]))
+  const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, ({ proxy, base, 'base mcp': base, floor })[k]?.pid ?? gateway.pid]))
   const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [], ticks: 0, total: 0 }]))
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()
