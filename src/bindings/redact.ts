@@ -57,6 +57,9 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
     for (const needle of list) if (out.includes(needle)) out = out.split(needle).join(REDACTED)
     return out
   }
+  // one pass for the common case, a text that holds none of them (a request's log line): about a
+  // third of the time of an includes() per needle
+  const anyNeedle = new RegExp(ordered.map(escapeRegExp).join('|'))
   const scrubBytes = (data: Buffer): Buffer => {
     let found = false
     for (const b of buffers) if (data.indexOf(b) !== -1) { found = true; break }
@@ -75,8 +78,8 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
   return {
     active: true,
     textForms: [...textForms].sort((a, b) => b.length - a.length).map((n) => Buffer.from(n).toString('latin1')),
-    redact: (text) => replace(text, ordered),
-    holds: (text) => ordered.some((n) => text.includes(n)),
+    redact: (text) => anyNeedle.test(text) ? replace(text, ordered) : text,
+    holds: (text) => anyNeedle.test(text),
     releasable: (text) => text.length - partialEnd(text, ordered),
     scanner () {
       let held: Buffer | undefined
@@ -112,6 +115,10 @@ export function partialEnd (text: string, needles: readonly string[]): number {
     }
   }
   return keep
+}
+
+function escapeRegExp (text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')
 }
 
 const NONE: Redactor = {

@@ -7,21 +7,22 @@ import { startFakeOpenAI } from '../helpers/fake-openai.js'
 
 const SECRET = 'sk-bound-secret-never-to-be-shown-42'
 
-/** An upstream that answers every call 400 and echoes the credential it received. */
+/** An upstream that answers every call 400 and echoes the credential it received, in its body and a header. */
 let leaky: Server
 let leakyUrl: string
+let leakyCapability: string
 let gateway: Gateway
 
 beforeAll(async () => {
   leaky = createServer((req, res) => {
-    res.writeHead(400, { 'content-type': 'application/json' })
+    res.writeHead(400, { 'content-type': 'application/json', 'x-echo': req.headers.authorization ?? '' })
     res.end(JSON.stringify({ error: { message: `rejected credential ${req.headers.authorization ?? ''} for ${req.url ?? ''}`, type: 'invalid_request_error', param: null, code: null } }))
   })
   leaky.listen(0, '127.0.0.1')
   await once(leaky, 'listening')
   const address = leaky.address()
   leakyUrl = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
-  const file = await writeCapability(`naftiko: 1.0.0-alpha2
+  const file = leakyCapability = await writeCapability(`naftiko: 1.0.0-alpha2
 binds:
 - namespace: env
   keys:
@@ -94,6 +95,31 @@ describe('bound secrets in upstream error answers', () => {
   it('never reach the log, even at debug level', () => {
     expect(gateway.logs.lines.length).toBeGreaterThan(0)
     expect(gateway.logs.text).not.toContain(SECRET)
+  })
+
+  it('are found whatever characters they hold: one made of pattern syntax is withheld from a header and scrubbed from a body, a result and the log', async () => {
+    // every character a regular expression gives a meaning to, each standing for itself
+    const special = 'sk-(a)+[b]{2}|c?.*^$\\/-d'
+    const other = await startGateway(leakyCapability, { flags: { 'base-uri': [`leaky=${leakyUrl}`], 'log-level': 'debug' }, env: { API_KEY: special } })
+    try {
+      const response = await fetch(`${other.url('rest')}/things`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' })
+      expect(response.status).toBe(400)
+      expect(response.headers.get('x-echo')).toBeNull()
+      expect(await response.text()).toContain('Bearer [redacted]')
+      const client = new Client({ name: 'secrets-special', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
+      await client.connect(new StreamableHTTPClientTransport(new URL(other.url('mcp'))))
+      const result = await client.callTool({ name: 'create-thing', arguments: { body: { a: 1 } } })
+      await client.close()
+      const text = JSON.stringify(result)
+      expect(result.isError).toBe(true)
+      expect(text).toContain('[redacted]')
+      // the JSON-escaped form (the backslash doubled) is a form of the secret too
+      expect(text).not.toContain('sk-(a)+[b]{2}')
+      expect(other.logs.lines.length).toBeGreaterThan(0)
+      expect(other.logs.text).not.toContain('sk-(a)+[b]{2}')
+    } finally {
+      await other.close()
+    }
   })
 
   it('are scrubbed from an MCP success result that echoes them', async () => {

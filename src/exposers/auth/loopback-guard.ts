@@ -4,6 +4,10 @@ const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]'])
 /** `name`, `name:port`, `[v6]`, `[v6]:port`: anything else (userinfo, paths) is not a Host */
 const HOST_SYNTAX = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
 
+/** The Host last found to name loopback: a client sends the same one on every request (the verdict
+ * depends on the string alone) */
+let lastLoopbackHost: string | undefined
+
 export interface OriginPolicy {
   /** the expose listens on a loopback address: Host and Origin must name loopback (DNS rebinding) */
   loopback: boolean
@@ -20,7 +24,10 @@ export function refuseHostOrOrigin (headers: IncomingHttpHeaders, policy: Origin
   if (policy.loopback) {
     const host = headers.host
     if (host === undefined) return 'Missing Host header'
-    if (!HOST_SYNTAX.test(host) || !(isLoopbackHost(host) || LOOPBACK_NAMES.has(hostnameOf(`http://${host}`) ?? ''))) return `Invalid Host header: ${host}`
+    if (host !== lastLoopbackHost) {
+      if (!HOST_SYNTAX.test(host) || !(isLoopbackHost(host) || LOOPBACK_NAMES.has(hostnameOf(`http://${host}`) ?? ''))) return `Invalid Host header: ${host}`
+      lastLoopbackHost = host
+    }
   }
   const origin = headers.origin
   if (origin === undefined || origin === '') return undefined
