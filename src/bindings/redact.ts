@@ -117,7 +117,8 @@ export function partialEnd (text: string, needles: readonly string[]): number {
   return keep
 }
 
-function escapeRegExp (text: string): string {
+/** `text` as a regular expression that matches it literally (no `u` flag). */
+export function escapeRegExp (text: string): string {
   return text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&')
 }
 

@@ -2,7 +2,7 @@ import type { Dirent } from 'node:fs'
 import { readdir, readFile, realpath, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type * as ServerSdk from '@modelcontextprotocol/server'
-import type { Redactor } from '../../bindings/redact.js'
+import { escapeRegExp, type Redactor } from '../../bindings/redact.js'
 import { filePathOf } from '../../capability/file-location.js'
 import type { McpDynamicResource, McpExpose, McpStaticResource } from '../../capability/model.js'
 import { toErrorResponse } from '../../errors/envelope.js'
@@ -193,7 +193,7 @@ function compileUriTemplate (uriTemplate: string): ((uri: string) => Record<stri
   const parts = splitPath(uriTemplate)
   const names = parts.filter((p) => typeof p !== 'string').map((p) => p.name)
   if (names.length === 0) return undefined
-  const pattern = new RegExp(`^${parts.map((p) => typeof p === 'string' ? p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '([^/]+)').join('')}$`)
+  const pattern = new RegExp(`^${parts.map((p) => typeof p === 'string' ? escapeRegExp(p) : '([^/]+)').join('')}$`)
   return (uri) => {
     const m = pattern.exec(uri)
     if (m === null) return undefined
