@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { NaftikoError } from '../errors/naftiko-error.js'
 import { edgeByte, JsonBody } from '../expressions/call-context.js'
+import { checkJson } from './json-check.js'
 import { jsonShape } from './json-shape.js'
 import { joinPieces } from './read-json-body.js'
 
@@ -42,7 +43,7 @@ export function parseJsonBody (raw: Buffer): unknown {
   try {
     return JSON.parse(raw.toString('utf8'))
   } catch (err) {
-    throw new NaftikoError('invalid_json', 'The request body is not valid JSON.', { cause: err })
+    throw notJson(err)
   }
 }
 
@@ -50,6 +51,10 @@ export function parseJsonBody (raw: Buffer): unknown {
 function framed (pieces: readonly Buffer[]): 'plausible' | 'check' {
   const open = edgeByte(pieces, 1)
   return (open === 0x7b || open === 0x5b) && edgeByte(pieces, -1) === open + 2 ? 'plausible' : 'check'
+}
+
+function notJson (cause?: unknown): NaftikoError {
+  return new NaftikoError('invalid_json', 'The request body is not valid JSON.', cause === undefined ? undefined : { cause })
 }
 
 function tooDeep (): NaftikoError {
@@ -119,14 +124,18 @@ export class JsonBodyReader {
   private readonly waiting = new Map<number, { resolve: (r: Reply) => void, reject: (err: unknown) => void }>()
 
   /**
-   * A REST body. A small one is parsed here. A large one is parsed here only if something reads it;
-   * it is checked for its shape (balanced, not too deep) here when that is quick, which is enough for
-   * bytes that go upstream as they are, and else checked in full off this thread.
+   * A REST body, parsed here only if something reads it. A small one is checked in full here, without
+   * building its value (`checkJson`: about half the time of `JSON.parse`, and nothing to collect). A
+   * large one is checked for its shape (balanced, not too deep) here when that is quick, which is
+   * enough for bytes that go upstream as they are, and else checked in full off this thread.
    */
   async body (pieces: readonly Buffer[], length: number, shape?: 'plausible' | 'check'): Promise<JsonBody> {
     if (length < WORKER_FROM) {
       const raw = joinPieces(pieces, length)
-      return new JsonBody(raw, parseJsonBody(raw))
+      const verdict = checkJson(raw, MAX_JSON_DEPTH)
+      if (verdict === 'deep') throw tooDeep()
+      if (verdict === 'syntax') throw notJson()
+      return new JsonBody(raw)
     }
     const body = new JsonBody(pieces)
     shape ??= length > SHAPE_UP_TO ? framed(pieces) : jsonShape(body.raw, MAX_JSON_DEPTH, SHAPE_BUDGET)
@@ -152,7 +161,7 @@ export class JsonBodyReader {
 
   private check (reply: Reply): Reply {
     if (reply.error === 'deep') throw tooDeep()
-    if (reply.error === 'syntax') throw new NaftikoError('invalid_json', 'The request body is not valid JSON.')
+    if (reply.error === 'syntax') throw notJson()
     return reply
   }
 
