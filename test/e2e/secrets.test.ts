@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
-import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
+import { startCliServing } from '../helpers/cli.js'
+import { CHAT_CAPABILITY, CHAT_NAMESPACE, startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
 import { startFakeOpenAI } from '../helpers/fake-openai.js'
 
 const SECRET = 'sk-bound-secret-never-to-be-shown-42'
@@ -165,5 +166,24 @@ capability:
       await mirror.close()
       await upstream.close()
     }
+  })
+})
+
+describe('bound secrets on the CLI\'s stderr', () => {
+  // the CLI writes its lines in batches, and the redactor scrubs each batch as a whole
+  it('are scrubbed from the request lines of paths a client chose to hold them, in every form', async () => {
+    const cli = await startCliServing(['run', CHAT_CAPABILITY, '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `${CHAT_NAMESPACE}=http://127.0.0.1:9`], { CHATGPT_API_KEY: SECRET }, { exposes: 2, upstreams: 1 })
+    const mcp = new URL(cli.addresses.find((a) => a.type === 'mcp')?.url ?? '')
+    const forms = [SECRET, Buffer.from(`:${SECRET}`).toString('base64url')]
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`${mcp.origin}/${i}/${forms[i % 2] ?? ''}/x`)
+      expect(response.status).toBe(404)
+      await response.arrayBuffer()
+    }
+    expect(await cli.stop()).toBe(0)
+    const lines = cli.stderr().split('\n').filter((line) => line.includes('"msg":"request"'))
+    expect(lines).toHaveLength(50)
+    for (const line of lines) expect((JSON.parse(line) as { route: string }).route).toMatch(/^\/\d+\/[^/]*\[redacted\][^/]*\/x$/)
+    for (const form of forms) expect(cli.stderr()).not.toContain(form)
   })
 })

@@ -6,7 +6,7 @@ import { toErrorResponse } from '../../errors/envelope.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { traceContextOf, type TraceContext } from '../../expressions/trace-context.js'
 import { Cancellation } from '../../server/cancellation.js'
-import type { Logger } from '../../server/logger.js'
+import { logFlat, type Logger } from '../../server/logger.js'
 import { NO_METRICS, type Metrics } from '../../server/metrics.js'
 import { watchRequest } from '../../server/request-watch.js'
 import type { RequestSpan, SpanAttributes, Tracing } from '../../server/tracing.js'
@@ -149,7 +149,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const ms = performance.now() - started
       options.metrics.request(expose.namespace, notes.metricRoute ?? (req.method === 'GET' || req.method === 'DELETE' ? req.method : 'other'), res.statusCode, ms)
       const tool = notes.tool
-      log.info({ method: req.method, route: path, rpc: notes.rpc, tool: tool?.tool, upstreamStatus: tool?.upstreamStatus, cause: tool?.cause, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
+      logFlat(log, { method: req.method, route: path, rpc: notes.rpc, tool: tool?.tool, upstreamStatus: tool?.upstreamStatus, cause: tool?.cause, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
     })
     if (auth?.resourceServer?.metadataPaths.includes(path) === true && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })

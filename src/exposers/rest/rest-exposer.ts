@@ -12,7 +12,7 @@ import { compileInvocation, type Invocation, type InvocationContext } from '../.
 import { compileForward, type Forward, type ForwardRequest } from '../../invocations/compile-forward.js'
 import type { Outcome } from '../../invocations/outcome.js'
 import { Cancellation } from '../../server/cancellation.js'
-import type { Logger } from '../../server/logger.js'
+import { logFlat, type Logger } from '../../server/logger.js'
 import type { Metrics } from '../../server/metrics.js'
 import { watchRequest } from '../../server/request-watch.js'
 import type { RequestSpan, Tracing } from '../../server/tracing.js'
@@ -313,7 +313,7 @@ interface RequestLog {
 function logRequest (log: RequestLog, request: FastifyRequest, route: string, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
   request.span?.end(status)
   log.metrics.request(log.expose, route, status, ms, request.upstreamError)
-  log.logger.info({
+  logFlat(log.logger, {
     reqId: request.id,
     method: request.method,
     route: route === 'unknown' ? null : route,

@@ -1,0 +1,54 @@
+import { Writable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { buildRedactor } from '../../src/bindings/redact.js'
+import { createLogger, logFlat, type FlatFields } from '../../src/server/logger.js'
+
+const SECRET = 'sk-logger-test-0123456789'
+
+/** A logger writing to an array of lines, with SECRET bound. */
+function capture (level: 'info' | 'warn' = 'info'): { lines: string[], logger: ReturnType<typeof createLogger>['logger'] } {
+  const lines: string[] = []
+  const out = new Writable({
+    write (chunk: Buffer, _encoding, done) {
+      lines.push(...chunk.toString('utf8').split('\n').filter((l) => l !== ''))
+      done()
+    },
+  })
+  return { lines, logger: createLogger(level, buildRedactor([SECRET]), out).logger }
+}
+
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+describe('logFlat', () => {
+  it('writes the line logger.info writes: the same fields in the same order, with the bindings', async () => {
+    const { lines, logger } = capture()
+    const child = logger.child({ expose: 'rest-x' })
+    const fields: FlatFields = { reqId: 'a-1', method: 'POST', route: null, status: 200, upstreamStatus: undefined, ms: 1.25, quoted: 'say "hi"\n\u0001', huge: Infinity }
+    child.info(fields, 'request')
+    logFlat(child, fields, 'request')
+    await settle()
+    expect(lines).toHaveLength(2)
+    const [fromPino, flat] = lines.map((line) => JSON.parse(line) as Record<string, unknown>) as [Record<string, unknown>, Record<string, unknown>]
+    expect(Object.keys(flat)).toEqual(Object.keys(fromPino))
+    expect({ ...flat, time: 0 }).toEqual({ ...fromPino, time: 0 })
+    expect(flat).toMatchObject({ level: 30, name: 'naftiko', expose: 'rest-x', route: null, huge: null, quoted: 'say "hi"\n\u0001', msg: 'request' })
+    expect(flat.upstreamStatus).toBeUndefined()
+    expect(Math.abs((flat.time as number) - Date.now())).toBeLessThan(5_000)
+  })
+
+  it('writes nothing below the logger\'s level', async () => {
+    const { lines, logger } = capture('warn')
+    logFlat(logger, { status: 200 }, 'request')
+    await settle()
+    expect(lines).toEqual([])
+  })
+
+  it('passes the line through the redactor', async () => {
+    const { lines, logger } = capture()
+    logFlat(logger, { route: `/x/${SECRET}`, cause: Buffer.from(`u:${SECRET}`).toString('base64') }, 'request')
+    await settle()
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).not.toContain(SECRET)
+    expect(lines[0]).toContain('[redacted]')
+  })
+})
