@@ -26,6 +26,8 @@ export interface StreamScanner {
 }
 
 export const REDACTED = '[redacted]'
+/** from this length a text is searched for each needle in turn rather than with one pattern */
+const LONG_TEXT = 1024
 const EMPTY = Buffer.alloc(0)
 
 /**
@@ -57,9 +59,11 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
     for (const needle of list) if (out.includes(needle)) out = out.split(needle).join(REDACTED)
     return out
   }
-  // one pass for the common case, a text that holds none of them (a request's log line): about a
-  // third of the time of an includes() per needle
+  // one pass for the common case, a short text that holds none of them (a header value): about a
+  // third of the time of an includes() per needle; a long text (a batch of log lines) is searched
+  // for each needle natively, about a third of the time of the pattern's pass over it
   const anyNeedle = new RegExp(ordered.map(escapeRegExp).join('|'))
+  const holds = (text: string): boolean => text.length < LONG_TEXT ? anyNeedle.test(text) : ordered.some((needle) => text.includes(needle))
   const scrubBytes = (data: Buffer): Buffer => {
     let found = false
     for (const b of buffers) if (data.indexOf(b) !== -1) { found = true; break }
@@ -78,8 +82,8 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
   return {
     active: true,
     textForms: [...textForms].sort((a, b) => b.length - a.length).map((n) => Buffer.from(n).toString('latin1')),
-    redact: (text) => anyNeedle.test(text) ? replace(text, ordered) : text,
-    holds: (text) => anyNeedle.test(text),
+    redact: (text) => holds(text) ? replace(text, ordered) : text,
+    holds,
     releasable: (text) => text.length - partialEnd(text, ordered),
     scanner () {
       let held: Buffer | undefined
