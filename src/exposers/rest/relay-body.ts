@@ -33,6 +33,8 @@ class Relay implements BodySink {
   private tap: BodyTap | undefined
   /** what may leave of the chunks that came before the relay started; undefined once the head is written */
   private first: Buffer[] | undefined = []
+  /** listening for `drain`: only once a write was refused (a short answer never is) */
+  private draining = false
   private readonly onDrain = (): void => { this.tap?.resume() }
   private readonly onClose = (): void => {
     if (this.res.writableFinished) return
@@ -43,7 +45,6 @@ class Relay implements BodySink {
   constructor (private readonly res: ServerResponse, private readonly status: number, private readonly headers: OutgoingHttpHeaders, private readonly body: UpstreamBody, private readonly eventStream: boolean, private readonly resolve: (outcome: RelayOutcome) => void) {}
 
   start (): void {
-    this.res.on('drain', this.onDrain)
     this.res.on('close', this.onClose)
     // the chunks that came already are taken now, possibly the whole body
     this.tap = this.body.tap(this)
@@ -61,7 +62,12 @@ class Relay implements BodySink {
   data (chunk: Buffer): boolean {
     const out = this.body.take(chunk)
     if (out.length === 0) return true
-    if (this.first === undefined) return this.res.write(out)
+    if (this.first === undefined) {
+      if (this.res.write(out)) return true
+      if (!this.draining) this.res.on('drain', this.onDrain)
+      this.draining = true
+      return false
+    }
     this.first.push(out)
     return true
   }
@@ -111,7 +117,7 @@ class Relay implements BodySink {
   private finish (outcome: RelayOutcome): void {
     if (this.settled) return
     this.settled = true
-    this.res.off('drain', this.onDrain)
+    if (this.draining) this.res.off('drain', this.onDrain)
     this.res.off('close', this.onClose)
     this.resolve(outcome)
   }
