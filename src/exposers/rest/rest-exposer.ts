@@ -107,8 +107,9 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   // JSON only: a web page cannot send a JSON body without a CORS preflight, which the gateway never
   // grants, so it cannot spend the key with a simple request; any other body is 415
   const bodies = options.bodies
+  // no route sets a limit of its own (and `request.routeOptions` builds a new object at each read)
+  const limits = { limit: options.bodyLimit, shape: SHAPE_CHECKED }
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, (request, payload, done) => {
-    const limits = { limit: request.routeOptions.bodyLimit ?? options.bodyLimit, shape: SHAPE_CHECKED }
     readJsonBody(payload, request.headers['content-length'], limits)
       // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
       .then(({ pieces, length, shape }) => length === 0 ? undefined : bodies.body(pieces, length, shape))
