@@ -44,6 +44,9 @@ export function matchDirectCall (message: unknown, headers: IncomingHttpHeaders,
   return undefined
 }
 
+const LINE_BREAK = /[\r\n]/
+const LINE_BREAKS = /[\r\n]/g
+
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/'
 const PLAIN_ENVELOPE = new Set([VERSION_KEY, `${ENVELOPE_PREFIX}clientInfo`, `${ENVELOPE_PREFIX}clientCapabilities`])
 
@@ -81,7 +84,10 @@ export function directResultWriter (serverInfo: { name: string, title?: string, 
       res.end(body)
       return
     }
-    const body = `event: message\ndata: {"result":${json},"jsonrpc":"2.0","id":${id}}\n\n`
+    // one data line: a line break in the upstream's JSON text (whitespace between tokens, as in
+    // pretty-printed JSON; never inside a string) would end it, and the client would wait forever
+    const data = LINE_BREAK.test(json) ? json.replace(LINE_BREAKS, ' ') : json
+    const body = `event: message\ndata: {"result":${data},"jsonrpc":"2.0","id":${id}}\n\n`
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   }
