@@ -9,6 +9,8 @@ import { NaftikoError } from '../errors/naftiko-error.js'
 import { plainValue, type CallContext, type CallInputs } from '../expressions/call-context.js'
 import { compileValue, type ExpressionScope, type ValueExpression } from '../expressions/compile-value.js'
 import { normalizeName } from '../expressions/template.js'
+import { MAX_JSON_DEPTH } from '../server/json-body.js'
+import { checkJson } from '../server/json-check.js'
 import type { Logger } from '../server/logger.js'
 import { assembleEventStream, type StreamProgress } from './assemble-stream.js'
 import { compileOutputMapping } from './compile-mapping.js'
@@ -240,13 +242,15 @@ export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamP
       const value = await shape.convert(await body.bytes(), outcome.headers['content-type'] as string | undefined)
       return jsonOutcome(status, headers, shape.output.map(value), shape.redactor)
     }
-    const text = await body.text()
     if (shape.output.identity) {
-      const value = parseJson(text)
-      if (value === NOT_JSON) return { kind: 'text', status, headers: outcome.headers, text }
-      // the upstream's JSON text is the answer as it is: no second serialisation
-      return { kind: 'json', status, headers, value, text }
+      // the upstream's JSON text is the answer as it is: checked here, parsed only if read
+      const bytes = await body.whole()
+      const text = bytes.toString('utf8')
+      const verdict = bytes.length === 0 ? 'ok' : checkJson(bytes, MAX_JSON_DEPTH)
+      if (verdict === 'syntax' || (verdict === 'deep' && parseJson(text) === NOT_JSON)) return { kind: 'text', status, headers: outcome.headers, text }
+      return jsonFromText(status, headers, text)
     }
+    const text = await body.text()
     const value = parseJson(text)
     if (value === NOT_JSON) return { kind: 'error', error: new NaftikoError('upstream_invalid_response', 'The upstream answered with a body that is not valid JSON.') }
     return jsonOutcome(status, headers, shape.output.map(value), shape.redactor)
@@ -256,6 +260,23 @@ export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamP
 }
 
 const NOT_JSON = Symbol('not JSON')
+const UNREAD = Symbol('not parsed yet')
+
+/** A `json` outcome of text known to be JSON, its value parsed when first read (an MCP result and a
+ * REST answer need only the text). */
+function jsonFromText (status: number, headers: OutgoingHttpHeaders, text: string): Outcome {
+  let value: unknown = UNREAD
+  return {
+    kind: 'json',
+    status,
+    headers,
+    text,
+    get value (): unknown {
+      if (value === UNREAD) value = text === '' ? null : JSON.parse(text)
+      return value
+    },
+  }
+}
 
 function parseJson (text: string): unknown {
   if (text === '') return null

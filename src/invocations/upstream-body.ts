@@ -69,6 +69,11 @@ export class UpstreamBody {
     return this.readWhole(true, toText)
   }
 
+  /** The whole body, scanned, as bytes. */
+  whole (): Promise<Buffer> {
+    return this.readWhole(true, (bytes) => bytes)
+  }
+
   /**
    * The whole body as the upstream sent it, not scanned: for an answer converted from another format
    * than JSON, whose JSON value passes the redactor instead (`jsonOutcome`). Scanning the raw bytes

@@ -15,6 +15,9 @@ import { McpInputs, type PreparedTool } from './mcp-tools.js'
  */
 export const STRUCTURED_JSON: unique symbol = Symbol('structuredContent as JSON text')
 
+/** JSON text of an object: its first character after whitespace */
+const OBJECT_TEXT = /^[ \t\n\r]*\{/
+
 export interface CallToolResult {
   content: Array<{ type: 'text', text: string }>
   structuredContent?: Record<string, unknown>
@@ -86,12 +89,18 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
 function toolResult (outcome: Outcome, ctx: ToolCallContext, tool: string): CallToolResult {
   switch (outcome.kind) {
     case 'json': {
-      const value = outcome.value
-      const plain = value !== null && typeof value === 'object' && !Array.isArray(value)
-      const structuredContent = plain ? value as Record<string, unknown> : { result: value }
+      // an object is the structured content as it is; any other value is wrapped. Known from the
+      // text's first character: the value is parsed only if something reads it (the direct writer
+      // puts the text in place; the SDK's path reads the value)
+      const plain = OBJECT_TEXT.test(outcome.text)
       // the text is the value's JSON, or empty for an empty answer (null)
       const json = outcome.text === '' ? 'null' : outcome.text
-      return { content: [{ type: 'text', text: outcome.text }], structuredContent, [STRUCTURED_JSON]: plain ? json : `{"result":${json}}` }
+      const result: CallToolResult = { content: [{ type: 'text', text: outcome.text }], [STRUCTURED_JSON]: plain ? json : `{"result":${json}}` }
+      return Object.defineProperty(result, 'structuredContent', {
+        enumerable: true,
+        configurable: true,
+        get: () => plain ? outcome.value as Record<string, unknown> : { result: outcome.value },
+      })
     }
     case 'text':
       return { content: [{ type: 'text', text: outcome.text }] }
