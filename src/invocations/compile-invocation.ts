@@ -248,7 +248,7 @@ export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamP
       const text = bytes.toString('utf8')
       const verdict = bytes.length === 0 ? 'ok' : checkJson(bytes, MAX_JSON_DEPTH)
       if (verdict === 'syntax' || (verdict === 'deep' && parseJson(text) === NOT_JSON)) return { kind: 'text', status, headers: outcome.headers, text }
-      return jsonFromText(status, headers, text)
+      return new JsonText(status, headers, text)
     }
     const text = await body.text()
     const value = parseJson(text)
@@ -264,17 +264,15 @@ const UNREAD = Symbol('not parsed yet')
 
 /** A `json` outcome of text known to be JSON, its value parsed when first read (an MCP result and a
  * REST answer need only the text). */
-function jsonFromText (status: number, headers: OutgoingHttpHeaders, text: string): Outcome {
-  let value: unknown = UNREAD
-  return {
-    kind: 'json',
-    status,
-    headers,
-    text,
-    get value (): unknown {
-      if (value === UNREAD) value = text === '' ? null : JSON.parse(text)
-      return value
-    },
+class JsonText {
+  readonly kind = 'json'
+  private parsed: unknown = UNREAD
+
+  constructor (readonly status: number, readonly headers: OutgoingHttpHeaders, readonly text: string) {}
+
+  get value (): unknown {
+    if (this.parsed === UNREAD) this.parsed = this.text === '' ? null : JSON.parse(this.text)
+    return this.parsed
   }
 }
 

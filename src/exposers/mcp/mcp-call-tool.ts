@@ -9,11 +9,19 @@ import type { Logger } from '../../server/logger.js'
 import { McpInputs, type PreparedTool } from './mcp-tools.js'
 
 /**
- * Where a result's `structuredContent` is known as JSON text already (the outcome's text), the text
- * under this key: the direct writer puts it in place instead of serialising the value a second time.
- * A symbol, so that nothing that serialises or validates the result sees it.
+ * Where a result's `structuredContent` is known as JSON text (the outcome's text), the text under
+ * this key, and no `structuredContent` yet: the direct writer puts the text in place; a result that
+ * goes through the SDK gets the parsed value (`withStructuredContent`). A symbol, so that nothing that
+ * serialises or validates the result sees it.
  */
 export const STRUCTURED_JSON: unique symbol = Symbol('structuredContent as JSON text')
+
+/** The result with its structured content as a value, for the SDK, which validates and serialises it. */
+export function withStructuredContent (result: CallToolResult): CallToolResult {
+  const json = result[STRUCTURED_JSON]
+  if (json === undefined || result.structuredContent !== undefined) return result
+  return { ...result, structuredContent: JSON.parse(json) as Record<string, unknown> }
+}
 
 /** JSON text of an object: its first character after whitespace */
 const OBJECT_TEXT = /^[ \t\n\r]*\{/
@@ -90,17 +98,12 @@ function toolResult (outcome: Outcome, ctx: ToolCallContext, tool: string): Call
   switch (outcome.kind) {
     case 'json': {
       // an object is the structured content as it is; any other value is wrapped. Known from the
-      // text's first character: the value is parsed only if something reads it (the direct writer
-      // puts the text in place; the SDK's path reads the value)
+      // text's first character, so the value is not parsed here: the direct writer puts the text in
+      // place, and the SDK's path parses it (`withStructuredContent`)
       const plain = OBJECT_TEXT.test(outcome.text)
       // the text is the value's JSON, or empty for an empty answer (null)
       const json = outcome.text === '' ? 'null' : outcome.text
-      const result: CallToolResult = { content: [{ type: 'text', text: outcome.text }], [STRUCTURED_JSON]: plain ? json : `{"result":${json}}` }
-      return Object.defineProperty(result, 'structuredContent', {
-        enumerable: true,
-        configurable: true,
-        get: () => plain ? outcome.value as Record<string, unknown> : { result: outcome.value },
-      })
+      return { content: [{ type: 'text', text: outcome.text }], [STRUCTURED_JSON]: plain ? json : `{"result":${json}}` }
     }
     case 'text':
       return { content: [{ type: 'text', text: outcome.text }] }

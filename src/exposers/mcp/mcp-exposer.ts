@@ -17,7 +17,7 @@ import type { JsonBodyReader } from '../../server/json-body.js'
 import { joinPieces, readJsonBody } from '../../server/read-json-body.js'
 import type { buildInboundAuth, InboundCheck } from '../auth/inbound-auth.js'
 import { CallRegistry } from './call-registry.js'
-import { callTool, type ToolCallContext, type ToolCallFields } from './mcp-call-tool.js'
+import { callTool, withStructuredContent, type ToolCallContext, type ToolCallFields } from './mcp-call-tool.js'
 import { directResultWriter, matchDirectCall } from './mcp-direct-call.js'
 import type { PreparedTool } from './mcp-tools.js'
 import { servePrompts, type PreparedPrompts } from './mcp-prompts.js'
@@ -98,7 +98,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         }
       }
       try {
-        const result = await callTool(tool, request.params.arguments, callCtx)
+        const result = withStructuredContent(await callTool(tool, request.params.arguments, callCtx))
         if (result.isError === true) span?.fail('tool_error')
         return server.projectCallToolResult(result as never, tool.definition.outputSchema) as never
       } finally {
