@@ -1,8 +1,10 @@
 // Profiles the gateway under one kind of load: `node --cpu-prof dist/cli.js run ...` against the
 // bench upstream, load from autocannon at 32 connections, then a summary of the profile.
-// Usage: node bench/profile.mjs rest|rest-stream|mcp|mcp-2025|startup|proxy|floor [--seconds 10 | --requests N] [--out DIR] [--large | --mib N]
+// Usage: node bench/profile.mjs rest|rest-stream|mcp|mcp-2025|startup|proxy|floor [--seconds 10 | --requests N] [--out DIR] [--large | --mib N] [--gap MS]
 // (--large: a 1 MiB conversation as the body, as in bench/ab.mjs --large; proxy: the minimal proxy
-// under the rest load, for comparison; floor: bench/floor-proxy.mjs the same way). Every thread's profile of the run is summarised (the JSON worker too).
+// under the rest load, for comparison; floor: bench/floor-proxy.mjs the same way; --gap MS: rest-stream's
+// events written one by one, MS apart, 16 content events, as in the 512-streams row). Every thread's
+// profile of the run is summarised (the JSON worker too).
 import { mkdirSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -10,7 +12,7 @@ import { execFileSync } from 'node:child_process'
 import { cleanEnv, killAll, startNode } from './lib/processes.mjs'
 import { throughput } from './lib/measure.mjs'
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '10' }, out: { type: 'string', default: 'bench/profiles' }, 'log-level': { type: 'string' }, large: { type: 'boolean' }, mib: { type: 'string' }, requests: { type: 'string' } } })
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { seconds: { type: 'string', default: '10' }, out: { type: 'string', default: 'bench/profiles' }, 'log-level': { type: 'string' }, large: { type: 'boolean' }, mib: { type: 'string' }, requests: { type: 'string' }, gap: { type: 'string' } } })
 const kind = positionals[0] ?? 'rest'
 const out = path.resolve(values.out, kind)
 mkdirSync(out, { recursive: true })
@@ -38,7 +40,7 @@ try {
     rest: { url: gw.value.rest, headers: json, body: JSON.stringify(chat) },
     proxy: { url: gw.value.rest, headers: json, body: JSON.stringify(chat) },
     floor: { url: gw.value.rest, headers: json, body: JSON.stringify(chat) },
-    'rest-stream': { url: gw.value.rest, headers: json, body: JSON.stringify({ ...chat, stream: true }) },
+    'rest-stream': { url: gw.value.rest, headers: json, body: JSON.stringify({ ...chat, stream: true, ...(values.gap === undefined ? {} : { bench_gap_ms: Number(values.gap), bench_chunks: 16 }) }) },
     mcp: { url: gw.value.mcp, headers: { ...json, accept: 'application/json, text/event-stream', 'mcp-method': 'tools/call', 'mcp-name': TOOL, 'mcp-protocol-version': '2026-07-28' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: TOOL, arguments: { body: chat }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'naftiko-bench', version: '1.0.0' }, 'io.modelcontextprotocol/clientCapabilities': {} } } }) },
     'mcp-2025': { url: gw.value.mcp, headers: { ...json, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: TOOL, arguments: { body: chat } } }) },
   }

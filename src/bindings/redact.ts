@@ -69,8 +69,13 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
     for (const b of buffers) if (data.indexOf(b) !== -1) { found = true; break }
     return found ? Buffer.from(replace(data.toString('latin1'), binary), 'latin1') : data
   }
+  // the bytes a needle holds before its last: an end of data that could start a needle ends in one
+  // of them (an event stream's chunks end in a line feed, which no needle holds)
+  const startsEnd = new Uint8Array(256)
+  for (const b of buffers) for (let i = 0; i < b.length - 1; i++) startsEnd[b[i] as number] = 1
   /** the length of the longest end of `data` that could be the start of a needle */
   const partialTail = (data: Buffer): number => {
+    if (data.length === 0 || startsEnd[data[data.length - 1] as number] === 0) return 0
     let keep = 0
     for (const b of buffers) {
       for (let k = Math.min(b.length - 1, data.length); k > keep; k--) {

@@ -25,3 +25,27 @@ describe('the redactor', () => {
     expect(redactor.redact(text)).toBe(text)
   })
 })
+
+describe('the redactor\'s stream scanner', () => {
+  it('scrubs a secret cut between two chunks at any byte, and holds back only what could start one', () => {
+    for (const form of forms) {
+      const text = `data: {"x":"${form}"}\n\n`
+      for (let cut = 1; cut < text.length; cut++) {
+        const scanner = redactor.scanner()
+        const first = scanner.push(Buffer.from(text.slice(0, cut)))
+        const out = Buffer.concat([first, scanner.push(Buffer.from(text.slice(cut))), scanner.end()]).toString()
+        expect(out, `${form} cut at ${cut}`).toBe(redactor.redact(text))
+        expect(out).not.toContain(SECRET)
+        // what was held back is at most a form's length
+        expect(cut - first.length).toBeLessThan(form.length)
+      }
+    }
+  })
+
+  it('passes a chunk that ends in a line feed through whole', () => {
+    const scanner = redactor.scanner()
+    const chunk = Buffer.from(`data: {"x":"${SECRET.slice(0, 10)}\n\n`)
+    expect(scanner.push(chunk)).toEqual(chunk)
+    expect(scanner.end().length).toBe(0)
+  })
+})
