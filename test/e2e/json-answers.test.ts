@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
-import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
+import { listenOnLoopback } from '../helpers/loopback.js'
 import { CLIENTS, type McpSdkClient } from '../helpers/mcp-clients.js'
 
 /**
@@ -32,10 +32,7 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(answer?.body ?? '')
   })
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  const address = upstream.address()
-  const origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+  const origin = await listenOnLoopback(upstream)
   const file = await writeCapability(`naftiko: 1.0.0-alpha2
 capability:
   consumes:

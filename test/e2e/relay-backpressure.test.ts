@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http'
-import { once } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
 import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
+import { listenOnLoopback } from '../helpers/loopback.js'
 
 /**
  * A relayed answer moves at the pace of the client that reads it: the gateway stops reading the
@@ -34,10 +34,7 @@ beforeAll(async () => {
     }
     more()
   })
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  const address = upstream.address()
-  const origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+  const origin = await listenOnLoopback(upstream)
   const file = await writeCapability(`naftiko: 1.0.0-alpha2
 capability:
   consumes:
