@@ -88,16 +88,16 @@ export function renderReport (d) {
   lines.push('')
 
   lines.push(`## Throughput at 32 connections (${env.cfg.seconds} s per target and round)`, '')
-  lines.push('| Target | req/s | rounds min-max | p50 ms | p99 ms | vs minimal proxy | CPU µs per request | CPU vs minimal proxy\'s | failed requests |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  lines.push('| Target | req/s | rounds min-max | p50 ms | p99 ms | vs minimal proxy | CPU µs per request | CPU vs minimal proxy\'s | CPU µs per request, each round | failed requests |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const key of Object.keys(tp)) {
     const rs = rounds(key)
     const base = key.endsWith('Stream') ? 'proxyStream' : 'proxy'
-    lines.push(`| ${labels[key]} | ${int(rpsMedian(key))} | ${int(Math.min(...rs.map((r) => r.rps)))}-${int(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${x(ratio(key, base))} | ${int(cpuMedian(key))} | ${key.startsWith('direct') ? '-' : x(cpuMedian(key) / cpuMedian(base))} | ${sum(rs.map((r) => r.failed))} |`)
+    lines.push(`| ${labels[key]} | ${int(rpsMedian(key))} | ${int(Math.min(...rs.map((r) => r.rps)))}-${int(Math.max(...rs.map((r) => r.rps)))} | ${median(rs.map((r) => r.p50))} | ${median(rs.map((r) => r.p99))} | ${x(ratio(key, base))} | ${int(cpuMedian(key))} | ${key.startsWith('direct') ? '-' : x(cpuMedian(key) / cpuMedian(base))} | ${rs.map((r) => int(r.cpuUs)).join(' / ')} | ${sum(rs.map((r) => r.failed))} |`)
   }
-  if (d.peerNote !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} | ${d.peerNote} | | | | | | | |`)
-  if (d.nginxNote !== undefined) lines.push(`| nginx (C reference) | ${d.nginxNote} | | | | | | | |`)
+  if (d.peerNote !== undefined) lines.push(`| @portkey-ai/gateway ${env.peerVersion} | ${d.peerNote} | | | | | | | | |`)
+  if (d.nginxNote !== undefined) lines.push(`| nginx (C reference) | ${d.nginxNote} | | | | | | | | |`)
   lines.push('')
-  lines.push('Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. nginx: one worker, upstream keep-alive, no access log; its CPU is the master\'s and the worker\'s together. The large-body rows have their own section.' + (tp.floor === undefined ? '' : ' The floor row (`bench/floor-proxy.mjs`) is no gateway: the request body read whole, one undici `dispatch()` with a bare handler, the chunks written straight back, no checks and no log; what a relay on node:http and undici costs before it does anything of its own.'))
+  lines.push('Each round\'s CPU per request is listed in the order the rounds ran (the targets\' order rotates from round to round); the median is the figure. Stream rows: `stream: true` with no gaps (one write upstream); their ratio is to the minimal proxy relaying the same stream. nginx: one worker, upstream keep-alive, no access log; its CPU is the master\'s and the worker\'s together. The large-body rows have their own section.' + (tp.floor === undefined ? '' : ' The floor row (`bench/floor-proxy.mjs`) is no gateway: the request body read whole, one undici `dispatch()` with a bare handler, the chunks written straight back, no checks and no log; what a relay on node:http and undici costs before it does anything of its own.'))
   lines.push('')
 
   lines.push(`## Latency at 1 connection (${env.cfg.latencyCount} sequential requests per target and round)`, '')
