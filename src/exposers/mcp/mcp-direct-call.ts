@@ -44,7 +44,6 @@ export function matchDirectCall (message: unknown, headers: IncomingHttpHeaders,
   return undefined
 }
 
-const LINE_BREAK = /[\r\n]/
 const LINE_BREAKS = /[\r\n]/g
 
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/'
@@ -86,7 +85,7 @@ export function directResultWriter (serverInfo: { name: string, title?: string, 
     }
     // one data line: a line break in the upstream's JSON text (whitespace between tokens, as in
     // pretty-printed JSON; never inside a string) would end it, and the client would wait forever
-    const data = LINE_BREAK.test(json) ? json.replace(LINE_BREAKS, ' ') : json
+    const data = json.replace(LINE_BREAKS, ' ')
     const body = `event: message\ndata: {"result":${data},"jsonrpc":"2.0","id":${id}}\n\n`
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', 'content-length': Buffer.byteLength(body) })
     res.end(body)
