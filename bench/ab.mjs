@@ -73,7 +73,9 @@ try {
   const po = overall(results.proxy)
   for (const [name, r] of Object.entries(results)) {
     const { rps, cpu } = r
-    console.log(`${name.padEnd(16)} ${Math.round(median(rps))} req/s  ${(median(rps) / p).toFixed(2)}x proxy  ${Math.round(median(cpu))} µs CPU/req  ${(median(cpu) / pc).toFixed(2)}x proxy's (all rounds: ${Math.round(overall(r))} µs, ${(overall(r) / po).toFixed(2)}x)   rounds ${rps.map(Math.round).join(' ')}`)
+    // the ratio within each round (the two measured back to back), then the median of those
+    const paired = median(cpu.map((c, i) => c / results.proxy.cpu[i]))
+    console.log(`${name.padEnd(16)} ${Math.round(median(rps))} req/s  ${(median(rps) / p).toFixed(2)}x proxy  ${Math.round(median(cpu))} µs CPU/req  ${(median(cpu) / pc).toFixed(2)}x proxy's (all rounds: ${Math.round(overall(r))} µs, ${(overall(r) / po).toFixed(2)}x; per round: ${paired.toFixed(2)}x)   rounds ${rps.map(Math.round).join(' ')}`)
   }
 } finally {
   killAll()

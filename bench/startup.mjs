@@ -1,11 +1,12 @@
 // Start time and idle memory, the gateway against the minimal proxy, as bench/run.mjs measures them
 // (bench/lib/startup.mjs): spawn to the first 200 answer of a chat completion, fresh processes
-// alternating, then the resident memory of each 1 s after its first answer. Median of the runs; the
+// alternating, then the resident memory of each 1 s after its first answer. Median of the start times,
+// mean of the RSS readings (a fresh process's is one of two values about 10 MB apart); the
 // gateway's first start after its code cache is cleared is timed on its own.
 // Usage: node bench/startup.mjs [--runs 10]
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { median } from './lib/measure.mjs'
+import { mean, median } from './lib/measure.mjs'
 import { cleanEnv, killAll, startNode, ROOT } from './lib/processes.mjs'
 import { measureStartAndIdle } from './lib/startup.mjs'
 
@@ -28,10 +29,10 @@ try {
   })
   await m.fresh.stop()
   const s = { proxy: median(m.proxyStartups), naftiko: median(m.startups) }
-  const rss = { proxy: median(m.proxyIdleRounds) / 1e6, naftiko: median(m.idleRounds) / 1e6 }
+  const rss = { proxy: mean(m.proxyIdleRounds) / 1e6, naftiko: mean(m.idleRounds) / 1e6 }
   console.log(`start to first answer: naftiko ${Math.round(s.naftiko)} ms, proxy ${Math.round(s.proxy)} ms (${(s.naftiko / s.proxy).toFixed(2)}x)   runs ${m.startups.map(Math.round).join(' ')} | ${m.proxyStartups.map(Math.round).join(' ')}`)
   console.log(`first start without the code cache: naftiko ${Math.round(m.coldStartup)} ms`)
-  console.log(`idle RSS: naftiko ${rss.naftiko.toFixed(1)} MB, proxy ${rss.proxy.toFixed(1)} MB (${(rss.naftiko / rss.proxy).toFixed(2)}x)`)
+  console.log(`idle RSS: naftiko ${rss.naftiko.toFixed(1)} MB, proxy ${rss.proxy.toFixed(1)} MB (${(rss.naftiko / rss.proxy).toFixed(2)}x)   runs ${m.idleRounds.map((b) => (b / 1e6).toFixed(0)).join(' ')} | ${m.proxyIdleRounds.map((b) => (b / 1e6).toFixed(0)).join(' ')}`)
 } finally {
   killAll()
 }

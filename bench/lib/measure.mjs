@@ -107,6 +107,11 @@ export function median (values) {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
+export function mean (values) {
+  const finite = values.filter((v) => Number.isFinite(v))
+  return finite.length === 0 ? NaN : finite.reduce((a, b) => a + b, 0) / finite.length
+}
+
 export function percentile (values, p) {
   const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
   if (sorted.length === 0) return NaN
