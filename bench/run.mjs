@@ -169,7 +169,13 @@ async function main () {
   }
 
   // 1. throughput at 32 connections, rounds alternate the order of the targets
-  const tpKeys = Object.keys(targets)
+  // the targets a ratio compares run back to back in every round (a block), so that a change in the
+  // host's state between rounds moves both sides of the ratio alike: the minimal proxy, REST and MCP
+  // in one block, the two relayed streams in another; the blocks' order rotates from round to round
+  // and the order within a block reverses every other round
+  const blocks = [['direct'], ['proxy', 'rest', 'mcpModern', 'mcpLegacy'], ['directStream'], ['proxyStream', 'restStream'], ['floor'], ['nginx'], ['peer']]
+    .map((block) => block.filter((key) => targets[key] !== undefined)).filter((block) => block.length > 0)
+  const tpKeys = blocks.flat()
   const tp = Object.fromEntries(tpKeys.map((k) => [k, []]))
   progress(`throughput: warm-up ${CFG.warmSeconds} s per target`)
   for (const key of tpKeys) await throughput(targets[key], { seconds: CFG.warmSeconds })
@@ -178,7 +184,7 @@ async function main () {
   // nginx: its master's and its worker's counters together
   const ticksFor = (key) => key === 'nginx' ? nginx.ticks() : ticksOf(pidOf(key))
   for (let round = 0; round < CFG.rounds; round++) {
-    for (const key of rotate(tpKeys, round)) {
+    for (const key of rotate(blocks, round).flatMap((block) => round % 2 === 0 ? block : [...block].reverse())) {
       const before = ticksFor(key)
       const r = await throughput(targets[key], { seconds: CFG.seconds })
       r.cpuUs = r.total > 0 ? (ticksFor(key) - before) * 10_000 / r.total : NaN
