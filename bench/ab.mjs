@@ -54,6 +54,8 @@ try {
   // CPU per request from the serving process's own counters: steadier than req/s on a shared machine
   const pids = Object.fromEntries(Object.keys(targets).map((k) => [k, ({ proxy, base, 'base mcp': base, floor })[k]?.pid ?? gateway.pid]))
   const results = Object.fromEntries(Object.keys(targets).map((k) => [k, { rps: [], cpu: [], ticks: 0, total: 0 }]))
+  // warm-up, not counted: a fresh process's first second runs mostly unoptimised code
+  for (const name of Object.keys(targets)) await throughput(targets[name], { seconds: 2 })
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? Object.keys(targets) : Object.keys(targets).reverse()
     for (const name of order) {

@@ -32,7 +32,8 @@ export function matchDirectCall (message: unknown, headers: IncomingHttpHeaders,
   if (tool === undefined || params._meta?.progressToken !== undefined) return undefined
   const accept = headers.accept ?? ''
   if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined
-  if (!(headers['content-type'] ?? '').startsWith('application/json')) return undefined
+  // a slice compared, not `startsWith` (several times slower on Node 20)
+  if ((headers['content-type'] ?? '').slice(0, 16) !== 'application/json') return undefined
   const version = headers['mcp-protocol-version']
   const claimed = params._meta?.[VERSION_KEY]
   if (version === MODERN && claimed === MODERN && headers['mcp-method'] === 'tools/call' && headers['mcp-name'] === params.name && validEnvelope(params._meta)) {
@@ -56,7 +57,8 @@ const PLAIN_ENVELOPE = new Set([VERSION_KEY, `${ENVELOPE_PREFIX}clientInfo`, `${
  */
 function validEnvelope (meta: Record<string, unknown> | undefined): boolean {
   if (meta === undefined) return false
-  for (const key in meta) if (key.startsWith(ENVELOPE_PREFIX) && !PLAIN_ENVELOPE.has(key)) return false
+  // the set first: a plain key needs no more (and `startsWith` costs several lookups on Node 20)
+  for (const key in meta) if (!PLAIN_ENVELOPE.has(key) && key.startsWith(ENVELOPE_PREFIX)) return false
   const capabilities = meta[`${ENVELOPE_PREFIX}clientCapabilities`]
   if (capabilities === null || typeof capabilities !== 'object' || Array.isArray(capabilities)) return false
   const info = meta[`${ENVELOPE_PREFIX}clientInfo`] as { name?: unknown, version?: unknown } | undefined
