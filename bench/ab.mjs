@@ -1,18 +1,19 @@
 // Quick A/B while optimising: REST (and optionally MCP) throughput against the minimal proxy,
 // alternating, median of rounds. Usage: node bench/ab.mjs [--rounds N] [--seconds S] [--mcp] [--large]
-//   [--mib N] [--mcp-version V] [--body-limit BYTES] [--stream] [--base DIR] [--floor]
+//   [--mib N] [--mcp-version V] [--body-limit BYTES] [--stream] [--base DIR [--base-log-level L]] [--floor]
 // (--large: a 1 MiB conversation as the body, the full bench's large-body rows; --mib N: an N MiB one;
 // --mcp-version: the protocol the MCP row speaks, 2025-11-25 by default or 2026-07-28, or both
 // comma-separated; --stream: the chat request asks for a streamed answer, on every row; --base DIR:
 // a `base` row, the REST route of the gateway built in DIR (another checkout), for before/after,
-// and with --mcp a `base mcp` row;
+// and with --mcp a `base mcp` row (--base-log-level LEVEL: the base's own log level, so that
+// `--base . --base-log-level warn` measures what the request log costs);
 // --floor: a `floor` row, bench/floor-proxy.mjs, the least a node:http + undici relay can do)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { throughput, median } from './lib/measure.mjs'
 import { cleanEnv, killAll, startNode, ticksOf, ROOT } from './lib/processes.mjs'
 
-const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, mib: { type: 'string' }, 'mcp-version': { type: 'string', default: '2025-11-25' }, 'body-limit': { type: 'string' }, 'log-level': { type: 'string' }, stream: { type: 'boolean' }, base: { type: 'string' }, floor: { type: 'boolean' } } })
+const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, mib: { type: 'string' }, 'mcp-version': { type: 'string', default: '2025-11-25' }, 'body-limit': { type: 'string' }, 'log-level': { type: 'string' }, stream: { type: 'boolean' }, base: { type: 'string' }, floor: { type: 'boolean' }, 'base-log-level': { type: 'string' } } })
 const rounds = Number(flags.rounds ?? 5)
 const seconds = Number(flags.seconds ?? 3)
 const portLine = (out) => /listening (\d+)/.exec(out)?.[1]
@@ -28,7 +29,7 @@ try {
   const args = ['dist/cli.js', 'run', path.join(ROOT, 'capabilities/chat-completions.yaml'), '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `chat-completions-chat-completions=${origin}/v1`]
   if (flags['log-level'] !== undefined) args.push('--log-level', flags['log-level'])
   if (flags['body-limit'] !== undefined) args.push('--body-limit', flags['body-limit'])
-  const startGateway = (cli, name) => startNode([cli, ...args.slice(1)], {
+  const startGateway = (cli, name) => startNode([cli, ...args.slice(1), ...(name === 'base' && flags['base-log-level'] ? ['--log-level', flags['base-log-level']] : [])], {
     name,
     env: cleanEnv({ CHATGPT_API_KEY: 'sk-bench' }),
     ready: (out) => {

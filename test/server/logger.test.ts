@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { buildRedactor } from '../../src/bindings/redact.js'
-import { createLogger, logFlat, type FlatFields } from '../../src/server/logger.js'
+import { createLogger, LineBatch, logFlat, type FlatFields } from '../../src/server/logger.js'
 
 const SECRET = 'sk-logger-test-0123456789'
 
@@ -50,5 +50,42 @@ describe('logFlat', () => {
     expect(lines).toHaveLength(1)
     expect(lines[0]).not.toContain(SECRET)
     expect(lines[0]).toContain('[redacted]')
+  })
+})
+
+describe('LineBatch', () => {
+  /** A batch writing into a list of buffers, kept as they are given, as sonic-boom in buffer mode keeps them until written. */
+  function batch (): { writes: Buffer[], lines: LineBatch } {
+    const writes: Buffer[] = []
+    return { writes, lines: new LineBatch({ write: (data) => { writes.push(data); return true } }, buildRedactor([SECRET])) }
+  }
+
+  it('writes the lines as UTF-8, whole, in order, in batches of about 16 KiB, scrubbed', () => {
+    const { writes, lines } = batch()
+    const samples = ['plain', 'é à ü', '漢字かな', '😀 pair', 'x'.repeat(7_000), '€'.repeat(6_000), 'y'.repeat(300)]
+    const expected: string[] = []
+    for (let i = 0; i < 400; i++) {
+      // a secret in a few batches only: the others are written as they were gathered
+      const line = `{"n":${i},"text":${JSON.stringify(i % 97 === 5 ? `key ${SECRET} inside` : samples[i % samples.length])}}\n`
+      lines.write(line)
+      expected.push(line.replace(SECRET, '[redacted]'))
+    }
+    lines.flush()
+    expect(Buffer.concat(writes).toString('utf8')).toBe(expected.join(''))
+    // each write ends with a line's end, so no secret (nor UTF-8 character) is cut between two writes
+    for (const write of writes) expect(write.at(-1)).toBe(0x0a)
+    expect(writes.length).toBeGreaterThan(20)
+    expect(Math.max(...writes.map((w) => w.length))).toBeLessThanOrEqual(6_000 * 3 + 20)
+  })
+
+  it('writes nothing for an empty batch, and a line longer than a batch alone', () => {
+    const { writes, lines } = batch()
+    lines.flush()
+    expect(writes).toEqual([])
+    lines.write('short\n')
+    const long = `${'z'.repeat(20_000)}${SECRET}\n`
+    lines.write(long)
+    lines.flush()
+    expect(writes.map((w) => w.toString('utf8'))).toEqual(['short\n', long.replace(SECRET, '[redacted]')])
   })
 })
