@@ -125,11 +125,24 @@ export function logFlat (logger: Logger, fields: FlatFields, msg: string): void 
   for (const key in fields) {
     const value = fields[key]
     if (value === undefined) continue
-    line += `,"${key}":${typeof value === 'string' ? JSON.stringify(value) : value === null || !Number.isFinite(value) ? 'null' : value}`
+    line += `,"${key}":${typeof value === 'string' ? quote(value) : value === null || !Number.isFinite(value) ? 'null' : value}`
   }
-  line += `,"msg":${JSON.stringify(msg)}}\n`
+  line += `,"msg":${quote(msg)}}\n`
   const hook = internal<{ streamWrite?: (line: string) => string }>(logger, hooksSym).streamWrite
   internal<{ write (line: string): unknown }>(logger, streamSym).write(hook === undefined ? line : hook(line))
+}
+
+/**
+ * `JSON.stringify(text)` for a string: a short printable ASCII one (a method, a route, an id) needs
+ * only its quotes, which a look at its characters finds in about half of `JSON.stringify`'s time.
+ */
+function quote (text: string): string {
+  if (text.length > 64) return JSON.stringify(text)
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(text)
+  }
+  return `"${text}"`
 }
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' }
