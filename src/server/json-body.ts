@@ -128,8 +128,10 @@ export class JsonBodyReader {
    * building its value (`checkJson`: about half the time of `JSON.parse`, and nothing to collect). A
    * large one is checked for its shape (balanced, not too deep) here when that is quick, which is
    * enough for bytes that go upstream as they are, and else checked in full off this thread.
+   * A small body is answered (or refused, by a throw) at once, not through a promise: the callers
+   * are promise callbacks, and a promise returned there costs the request two more turns.
    */
-  async body (pieces: readonly Buffer[], length: number, shape?: 'plausible' | 'check'): Promise<JsonBody> {
+  body (pieces: readonly Buffer[], length: number, shape?: 'plausible' | 'check'): JsonBody | Promise<JsonBody> {
     if (length < WORKER_FROM) {
       const raw = joinPieces(pieces, length)
       const verdict = checkJson(raw, MAX_JSON_DEPTH)
@@ -137,6 +139,10 @@ export class JsonBodyReader {
       if (verdict === 'syntax') throw notJson()
       return new JsonBody(raw)
     }
+    return this.largeBody(pieces, length, shape)
+  }
+
+  private async largeBody (pieces: readonly Buffer[], length: number, shape?: 'plausible' | 'check'): Promise<JsonBody> {
     const body = new JsonBody(pieces)
     shape ??= length > SHAPE_UP_TO ? framed(pieces) : jsonShape(body.raw, MAX_JSON_DEPTH, SHAPE_BUDGET)
     if (shape === 'check') this.check(await this.ask(body.raw, 'body'))
@@ -144,8 +150,11 @@ export class JsonBodyReader {
   }
 
   /** An MCP message: taken apart off this thread when large; large arguments stay JSON text. */
-  async message (raw: Buffer): Promise<unknown> {
-    if (raw.length < WORKER_FROM) return parseJsonBody(raw)
+  message (raw: Buffer): unknown {
+    return raw.length < WORKER_FROM ? parseJsonBody(raw) : this.largeMessage(raw)
+  }
+
+  private async largeMessage (raw: Buffer): Promise<unknown> {
     const reply = this.check(await this.ask(raw, 'message'))
     const value = reply.value as { params?: { arguments?: Record<string, unknown> } } | undefined
     const args = value?.params?.arguments
