@@ -90,7 +90,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         logger,
         toolError: (kind, tool) => options.metrics.toolError(options.serverInfo.name, kind, `tools/call ${tool}`),
         trace: http?.trace ?? traceOfMeta(ctx.mcpReq._meta),
-        watch: watchRequest(options.metrics, options.serverInfo.name, `tools/call ${tool.definition.name}`, span),
+        watch: watchRequest(options.metrics, options.serverInfo.name, tool.route, span),
       }
       if (progressToken !== undefined) {
         callCtx.progress = (progress, message) => {
@@ -203,7 +203,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const cancellation = new Cancellation()
       res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
-      const watch = watchRequest(options.metrics, expose.namespace, `tools/call ${direct.tool.definition.name}`, span)
+      const watch = watchRequest(options.metrics, expose.namespace, direct.tool.route, span)
       // a tool call answered here is logged on its request's line: one line per call
       const logFields: ToolCallFields = notes.tool = {}
       const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, toolError: toolErrorMetric, trace: traceContextOf(req.headers), watch, logFields }
@@ -263,7 +263,7 @@ function metricRouteOf (message: unknown, tools: ReadonlyMap<string, PreparedToo
   if (!MCP_METHODS.has(m.method)) return 'other'
   if (m.method !== 'tools/call') return m.method
   const name = m.params?.name
-  return typeof name === 'string' && tools.has(name) ? `tools/call ${name}` : 'tools/call (unknown tool)'
+  return (typeof name === 'string' ? tools.get(name)?.route : undefined) ?? 'tools/call (unknown tool)'
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ToolDefinition {
 /** Everything a tool needs on the request path, built once at startup. */
 export interface PreparedTool {
   readonly definition: ToolDefinition
+  /** `tools/call NAME`: the call's label in metrics (built once, not per call) */
+  readonly route: string
   readonly checkArguments: ArgumentCheck
   readonly invocation: Invocation
 }
@@ -36,7 +38,7 @@ export function prepareTools (expose: McpExpose, context: InvocationContext): Ma
     if (annotations !== undefined) definition.annotations = annotations
     const outputSchema = outputSchemaOf(tool.outputParameters)
     if (outputSchema !== undefined) definition.outputSchema = outputSchema
-    tools.set(definition.name, { definition, checkArguments: compileArgumentCheck(inputSchema), invocation })
+    tools.set(definition.name, { definition, route: `tools/call ${definition.name}`, checkArguments: compileArgumentCheck(inputSchema), invocation })
   }
   return tools
 }
