@@ -16,10 +16,10 @@ export function renderReport (d) {
   const rpsMedian = (key) => median(rounds(key).map((r) => r.rps))
   /** CPU time of the serving process per request (its own counters), µs */
   const cpuMedian = (key) => median(rounds(key).map((r) => r.cpuUs))
-  /** median over rounds of a per-round ratio (targets of one round ran side by side) */
-  const ratio = (a, b) => median(rounds(a).map((r, i) => r.rps / rounds(b)[i]?.rps))
-  /** the same for CPU per request: the targets a ratio compares ran back to back in each round */
-  const cpuRatio = (a, b) => median(rounds(a).map((r, i) => r.cpuUs / rounds(b)[i]?.cpuUs))
+  /** median over rounds of a per-round ratio of `field` (the targets a ratio compares ran back to back in each round) */
+  const roundRatio = (field) => (a, b) => median(rounds(a).map((r, i) => r[field] / rounds(b)[i]?.[field]))
+  const ratio = roundRatio('rps')
+  const cpuRatio = roundRatio('cpuUs')
   const latP50 = (key) => median((lat[key] ?? []).map((r) => r.p50))
   const latP99 = (key) => median((lat[key] ?? []).map((r) => r.p99))
   const added = (key) => median((lat[key] ?? []).map((r, i) => r.p50 - lat.direct[i].p50))
