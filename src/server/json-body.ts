@@ -26,7 +26,7 @@ export const SHAPE_BUDGET = 2 * 1024 * 1024
 /**
  * Up to this size a large REST body that goes upstream as received gets the shape check; a larger
  * one is looked at only at its ends (an object or array, opened and closed). The check costs about
- * 0.25 ms per MiB of conversation, a tenth of what relaying the body costs, for a body the upstream
+ * 0.1 ms per MiB of conversation, under a tenth of what relaying the body costs, for a body the upstream
  * parses anyway; the upstream judges the larger ones.
  */
 export const SHAPE_UP_TO = 4 * 1024 * 1024

@@ -3,7 +3,7 @@
  * anything: one container at the top, brackets balanced and matched, nesting within the limit,
  * strings closed, nothing but whitespace after the end, and no byte outside a string that JSON
  * never has there. String contents are skipped with `indexOf` (native, memchr speed): a body of
- * long strings (a conversation) costs about 0.25 ms per MiB.
+ * long strings (a conversation) costs about 0.1 ms per MiB.
  *
  * The body may come in pieces (`push` each chunk as it arrives, while it is in the CPU's cache),
  * or whole. `plausible` is not a full check: a misplaced comma or a control character inside a
@@ -110,9 +110,10 @@ const QUOTE = 0x22
 const NEAR = 32
 const BACKSLASH = 0x5c
 
-/** The index of the next quote from `from`, or -1 (natively: memchr). */
+/** The index of the next quote from `from`, or -1 (natively: memchr). A request's chunks are
+ * Buffers already: a view made per call cost about as much as the search of a 4 KiB string. */
 function indexOfQuote (chunk: Uint8Array, from: number): number {
-  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).indexOf(QUOTE, from)
+  return (Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)).indexOf(QUOTE, from)
 }
 
 /** How many backslashes come right before `end`, counting no further back than `from`. */

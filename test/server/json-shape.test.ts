@@ -66,4 +66,12 @@ describe('jsonShape', () => {
     const whole = Buffer.from(`"x${inner}"yy`)
     expect(jsonShape(whole.subarray(2, 2 + inner.length), 512, 1000)).toBe('plausible')
   })
+
+  it('reads a plain Uint8Array view (not a Buffer) the same way', () => {
+    for (const text of [...PLAUSIBLE, ...CHECK.map(([, t]) => t)]) {
+      const padded = Buffer.from(`"x${text}"yy`)
+      const view = new Uint8Array(padded.buffer, padded.byteOffset + 2, padded.length - 5)
+      expect(jsonShape(view, 512, Infinity), JSON.stringify(text.slice(0, 40))).toBe(jsonShape(Buffer.from(text), 512, Infinity))
+    }
+  })
 })
