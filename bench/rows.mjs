@@ -25,7 +25,7 @@ const { values: flags } = parseArgs({
     'many-streams': { type: 'string', default: '10000' },
     'gap-ms': { type: 'string', default: '1000' },
     chunks: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '3' },
     sizes: { type: 'string', default: '1,10' },
     startups: { type: 'string', default: '5' },
