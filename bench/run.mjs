@@ -40,7 +40,7 @@ const { values: flags } = parseArgs({
 const QUICK = flags.quick
 const CFG = QUICK
   ? { rounds: 8, seconds: 1.5, warmSeconds: 2, peer: false, limitMs: 90_000, quietWaitS: 10 }
-  : { rounds: 5, seconds: 5, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, streamRounds: 3, memWarm: 150_000, memRequests: 100_000, startups: 15, peer: true, limitMs: 1_200_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 5, largeSeconds: 3, workerRounds: 3 }
+  : { rounds: 7, seconds: 4, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, streamRounds: 3, memWarm: 150_000, memRequests: 100_000, startups: 15, peer: true, limitMs: 1_200_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 5, largeSeconds: 3, workerRounds: 3 }
 if (flags.rounds !== undefined) CFG.rounds = CFG.latencyRounds = CFG.ttfbRounds = Math.max(1, Number(flags.rounds))
 if (flags.seconds !== undefined) CFG.seconds = Math.max(1, Number(flags.seconds))
 if (flags['no-peer']) CFG.peer = false
