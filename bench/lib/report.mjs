@@ -53,7 +53,7 @@ export function renderReport (d) {
   lines.push('# naftiko benchmark', '')
   lines.push(`${m.date} · ${m.cpu}, ${m.cores} cores, ${m.memGb} GB · ${m.os} · Node ${m.node} · naftiko ${env.gatewayRef}`)
   lines.push('')
-  lines.push(`${env.mode} run (\`npm run bench${env.mode === 'quick' ? ' -- --quick' : ''}\`, ${Math.round(d.seconds)} s): every figure is the median of ${env.cfg.rounds} rounds, ` +
+  lines.push(`${env.mode} run (\`npm run bench${env.mode === 'quick' ? ' -- --quick' : ''}\`, ${Math.round(d.seconds)} s): every figure is the median of rounds (throughput ${env.cfg.rounds}, latency and time to first byte ${env.cfg.latencyRounds ?? env.cfg.rounds}; the other rows say theirs), ` +
     'the targets alternating order from round to round; load from autocannon (throughput) and a sequential undici loop timed with `process.hrtime` (latency), ' +
     `all against one fake OpenAI upstream on loopback. Gateway log level: ${env.logLevel}.`)
   lines.push('')
