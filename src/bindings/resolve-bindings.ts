@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { parse } from 'yaml'
+import { compactStrings } from '../capability/one-byte-strings.js'
 import type { Diagnostic, Path, SourceMap } from '../capability/diagnostics.js'
 import type { Bind, CapabilityModel } from '../capability/model.js'
 import { filePathOf } from '../capability/file-location.js'
@@ -81,7 +82,7 @@ async function loadProvider (bind: Bind, capabilityPath: string, env: NodeJS.Pro
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new Error(`cannot read ${location} (${err.code ?? 'error'})`)
   })
-  const data: unknown = parse(text)
+  const data: unknown = compactStrings(parse(text))
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new Error(`${location} is not a JSON or YAML object`)
   return data as Record<string, unknown>
 }

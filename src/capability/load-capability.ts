@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { LineCounter, parseDocument } from 'yaml'
 import { StartupError } from '../errors/startup-error.js'
 import { buildSourceMap, type Diagnostic, type SourceMap } from './diagnostics.js'
+import { compactStrings } from './one-byte-strings.js'
 
 export interface LoadedDocument {
   /** Absolute path of the capability file; relative `file://` bindings resolve against its folder. */
@@ -46,7 +47,7 @@ export function parseCapabilityText (text: string, displayName: string, path = r
       diagnostics.push({ severity, file: displayName, line, col, message: `YAML: ${firstLine(problem.message)}` })
     }
   }
-  const data = doc.errors.length > 0 ? undefined : doc.toJS({ maxAliasCount: 100 })
+  const data = doc.errors.length > 0 ? undefined : compactStrings(doc.toJS({ maxAliasCount: 100 }) as unknown)
   return { path, data, source, diagnostics }
 }
 

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parse } from 'yaml'
+import { compactStrings } from './one-byte-strings.js'
 import type { DiagnosticList } from './diagnostics.js'
 
 interface ImportedConsumes { import: string, location: string, as?: string }
@@ -24,7 +25,7 @@ export async function resolveImports (doc: Record<string, unknown>, capabilityPa
     const file = resolve(dirname(capabilityPath), entry.location.replace(/^file:\/\//, ''))
     let shared: { consumes?: Array<{ namespace?: unknown }> }
     try {
-      shared = parse(await readFile(file, 'utf8')) as typeof shared
+      shared = compactStrings(parse(await readFile(file, 'utf8'))) as typeof shared
     } catch (err) {
       out.error([...path, 'location'], `cannot import consumes from ${entry.location}: ${(err as Error).message.split('\n')[0]}`)
       continue
