@@ -10,14 +10,16 @@ const WIDE = /[\u0100-\uffff]/
  * that fits one byte per character with a one-byte copy. Object keys stay as they are: V8 keeps one
  * copy of each key, the first made.
  */
-export function compactStrings<T> (value: T): T {
+export function compactStrings<T> (value: T, seen = new Set<object>()): T {
+  if (typeof value === 'string') return (WIDE.test(value) ? value : Buffer.from(value, 'latin1').toString('latin1')) as T
+  // YAML aliases can make the same object appear twice, or inside itself
+  if (value === null || typeof value !== 'object' || seen.has(value)) return value
+  seen.add(value)
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = compactStrings(value[i])
-  } else if (value !== null && typeof value === 'object') {
+    for (let i = 0; i < value.length; i++) value[i] = compactStrings(value[i], seen)
+  } else {
     const record = value as Record<string, unknown>
-    for (const key of Object.keys(record)) record[key] = compactStrings(record[key])
-  } else if (typeof value === 'string' && !WIDE.test(value)) {
-    return Buffer.from(value, 'latin1').toString('latin1') as T
+    for (const key of Object.keys(record)) record[key] = compactStrings(record[key], seen)
   }
   return value
 }

@@ -41,4 +41,13 @@ describe('compactStrings', () => {
     const value = { a: ['x', 'é', '—', '🙂', '', 1, true, null], b: { c: 'd\u0000e', n: 2.5 } }
     expect(compactStrings(structuredClone(value))).toEqual(value)
   })
+
+  it('walks a document whose aliases repeat an object or put one inside itself', () => {
+    const { data, diagnostics } = parseCapabilityText('a: &x\n  b: *x\n  c: plain\nd: *x\n', 'loop.yaml')
+    expect(diagnostics).toEqual([])
+    const doc = data as { a: { b: unknown, c: string }, d: unknown }
+    expect(doc.a.b).toBe(doc.a)
+    expect(doc.d).toBe(doc.a)
+    expect(doc.a.c).toBe('plain')
+  })
 })
