@@ -1,0 +1,62 @@
+// Two relays measured at the same moment: each gets its own autocannon load (16 connections by
+// default) and both run at once, so that whatever else the host does falls on both alike; CPU per
+// request comes from each process's own counters, and the figure is the median of the rounds'
+// ratios (B's CPU per request over A's). For changes of a few percent, which bench/ab.mjs (targets
+// one after the other) cannot tell from noise: the same build against itself reads within about 3%.
+// Usage: node bench/side-by-side.mjs A B [--rounds 16] [--seconds 3] [--connections 16]
+//   [--node-b FLAG]...   A and B: a checkout with a built dist/ (the gateway's REST route), or
+//   `proxy` (bench/minimal-proxy.mjs) or `floor` (bench/floor-proxy.mjs); --node-b: a node flag for
+//   B's process (`--node-b=--max-semi-space-size=64`).
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { throughput, median } from './lib/measure.mjs'
+import { cleanEnv, killAll, startNode, ticksOf } from './lib/processes.mjs'
+
+const { values: flags, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { rounds: { type: 'string', default: '16' }, seconds: { type: 'string', default: '3' }, connections: { type: 'string', default: '16' }, 'node-b': { type: 'string', multiple: true, default: [] } },
+})
+if (positionals.length !== 2) {
+  process.stderr.write('usage: node bench/side-by-side.mjs A B [--rounds N] [--seconds S] [--connections C] [--node-b FLAG]\n')
+  process.exit(2)
+}
+const portLine = (out) => /listening (\d+)/.exec(out)?.[1]
+const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] })
+const headers = { 'content-type': 'application/json' }
+
+/** A relay in front of `origin`: its pid and its chat completions URL. */
+async function start (which, origin, nodeArgs) {
+  if (which === 'proxy' || which === 'floor') {
+    const p = await startNode([`bench/${which === 'proxy' ? 'minimal' : 'floor'}-proxy.mjs`, origin], { name: which, ready: portLine, nodeArgs })
+    return { pid: p.pid, url: `http://127.0.0.1:${p.value}/v1/chat/completions` }
+  }
+  const args = [path.resolve(which, 'dist/cli.js'), 'run', 'capabilities/chat-completions.yaml', '--port', 'rest=0', '--port', 'mcp=0', '--base-uri', `chat-completions-chat-completions=${origin}/v1`]
+  const g = await startNode(args, { name: which, nodeArgs, env: cleanEnv({ CHATGPT_API_KEY: 'sk-bench-0000000000000000' }), ready: (out) => /rest \S+ listening on (\S+)/.exec(out)?.[1] })
+  return { pid: g.pid, url: `${g.value}/v1/chat/completions` }
+}
+
+try {
+  const upstream = await startNode(['bench/upstream.mjs'], { name: 'upstream', ready: portLine })
+  const origin = `http://127.0.0.1:${upstream.value}`
+  const a = await start(positionals[0], origin, [])
+  const b = await start(positionals[1], origin, flags['node-b'])
+  const load = { connections: Number(flags.connections) }
+  const both = (seconds) => Promise.all([a, b].map((t) => throughput({ url: t.url, headers, body }, { ...load, seconds })))
+  // warm-up, not counted
+  await both(2)
+  const cpu = { a: [], b: [] }
+  const ratios = []
+  for (let round = 0; round < Number(flags.rounds); round++) {
+    const before = [ticksOf(a.pid), ticksOf(b.pid)]
+    const [ra, rb] = await both(Number(flags.seconds))
+    const ua = (ticksOf(a.pid) - before[0]) * 10_000 / ra.total
+    const ub = (ticksOf(b.pid) - before[1]) * 10_000 / rb.total
+    cpu.a.push(ua)
+    cpu.b.push(ub)
+    ratios.push(ub / ua)
+  }
+  console.log(`A ${positionals[0]}: ${Math.round(median(cpu.a))} µs CPU/request; B ${positionals[1]}: ${Math.round(median(cpu.b))} µs`)
+  console.log(`B/A ${median(ratios).toFixed(3)} (median of ${ratios.length} rounds: ${ratios.map((r) => r.toFixed(2)).join(' ')})`)
+} finally {
+  killAll()
+}
