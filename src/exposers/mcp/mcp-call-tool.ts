@@ -43,8 +43,9 @@ export interface ToolCallContext {
   /** shortest time between two progress notifications of a stream */
   coalesceMs: number
   logger: Logger
-  /** counts a call that failed on the upstream's side, by kind (`upstream_timeout`, `status_503`) */
-  toolError: (kind: string, tool: string) => void
+  /** counts a call that failed on the upstream's side, by kind (`upstream_timeout`, `status_503`), and
+   * the tool's metric route (`tools/call NAME`) */
+  toolError: (kind: string, route: string) => void
   /** the HTTP caller's W3C trace context, which the upstream call joins */
   trace?: TraceContext | undefined
   /** what the upstream call reports to (its duration, its span), when something watches */
@@ -87,8 +88,8 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
   const upstreamStatus = outcome.kind === 'error' ? null : outcome.status
   // a failure names its cause: the gateway's error code, or the upstream's own
   const cause = outcome.kind === 'error' ? (ctx.signal.aborted ? 'cancelled' : toErrorResponse(outcome.error).body.error.code) : outcome.kind === 'upstream_error' ? (outcome.code ?? `upstream ${outcome.status}`) : undefined
-  if (outcome.kind === 'upstream_error') ctx.toolError(`status_${outcome.status}`, tool.definition.name)
-  else if (cause?.startsWith('upstream_') === true) ctx.toolError(cause, tool.definition.name)
+  if (outcome.kind === 'upstream_error') ctx.toolError(`status_${outcome.status}`, tool.route)
+  else if (cause?.startsWith('upstream_') === true) ctx.toolError(cause, tool.route)
   if (ctx.logFields !== undefined) Object.assign(ctx.logFields, { tool: tool.definition.name, upstreamStatus, cause })
   else ctx.logger.info({ method: 'tools/call', tool: tool.definition.name, upstreamStatus, cause, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
   return toolResult(outcome, ctx, tool.definition.name)

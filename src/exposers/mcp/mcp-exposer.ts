@@ -88,7 +88,7 @@ export function serverFactory (sdk: typeof ServerSdk, tools: ReadonlyMap<string,
         heartbeatMs: options.heartbeatMs,
         coalesceMs: options.coalesceMs,
         logger,
-        toolError: (kind, tool) => options.metrics.toolError(options.serverInfo.name, kind, `tools/call ${tool}`),
+        toolError: (kind, route) => options.metrics.toolError(options.serverInfo.name, kind, route),
         trace: http?.trace ?? traceOfMeta(ctx.mcpReq._meta),
         watch: watchRequest(options.metrics, options.serverInfo.name, tool.route, span),
       }
@@ -170,7 +170,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   })
 
   const writeDirectResult = directResultWriter(options.serverInfo)
-  const toolErrorMetric = (kind: string, tool: string): void => options.metrics.toolError(expose.namespace, kind, `tools/call ${tool}`)
+  const toolErrorMetric = (kind: string, route: string): void => options.metrics.toolError(expose.namespace, kind, route)
   // who may cancel a call: with inbound authentication, the principal (the credential it presented,
   // wherever it connects from); without, the address and user agent (the only cue there is)
   const credentialHeader = expose.authentication?.type === 'apikey' && expose.authentication.placement === 'header' ? expose.authentication.key.toLowerCase() : 'authorization'
