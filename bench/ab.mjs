@@ -10,7 +10,7 @@
 // --floor: a `floor` row, bench/floor-proxy.mjs, the least a node:http + undici relay can do)
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { throughput, median } from './lib/measure.mjs'
+import { throughput, median, medianRatio } from './lib/measure.mjs'
 import { cleanEnv, killAll, startNode, ticksOf, ROOT } from './lib/processes.mjs'
 
 const { values: flags } = parseArgs({ options: { rounds: { type: 'string' }, seconds: { type: 'string' }, mcp: { type: 'boolean' }, large: { type: 'boolean' }, mib: { type: 'string' }, 'mcp-version': { type: 'string', default: '2025-11-25' }, 'body-limit': { type: 'string' }, 'log-level': { type: 'string' }, stream: { type: 'boolean' }, base: { type: 'string' }, floor: { type: 'boolean' }, 'base-log-level': { type: 'string' } } })
@@ -77,7 +77,7 @@ try {
   for (const [name, r] of Object.entries(results)) {
     const { rps, cpu } = r
     // the ratio within each round (the two measured back to back), then the median of those
-    const paired = median(cpu.map((c, i) => c / results.proxy.cpu[i]))
+    const paired = medianRatio(cpu, results.proxy.cpu)
     console.log(`${name.padEnd(16)} ${Math.round(median(rps))} req/s  ${(median(rps) / p).toFixed(2)}x proxy  ${Math.round(median(cpu))} µs CPU/req  ${(median(cpu) / pc).toFixed(2)}x proxy's (all rounds: ${Math.round(overall(r))} µs, ${(overall(r) / po).toFixed(2)}x; per round: ${paired.toFixed(2)}x)   rounds ${rps.map(Math.round).join(' ')}`)
   }
 } finally {

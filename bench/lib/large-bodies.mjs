@@ -3,7 +3,7 @@
 // req/s, request-body MB/s, and CPU time per request from the serving process's own counters
 // (nginx: master and worker together), each the median of rounds that alternate the targets' order;
 // a ratio is the median of the rounds' ratios (the two targets ran back to back in each round).
-import { median, throughput } from './measure.mjs'
+import { median, medianRatio, throughput } from './measure.mjs'
 import { MB, int, sum, x } from './format.mjs'
 
 export const LARGE_SIZES = [1 * MB, 10 * MB]
@@ -55,7 +55,7 @@ export async function measureLargeBodies ({ targets, sizes = LARGE_SIZES, rounds
 export function largeBodiesPart (l, { key = 'rest', reference = 'proxy', maxRatio = 1.1, notes = [] } = {}) {
   const cpu = (s, k) => median((s.runs[k] ?? []).map((r) => r.cpuUs))
   // the targets' order reverses from round to round, so the two were measured back to back in each
-  const cpuRatio = (s, k) => median((s.runs[k] ?? []).map((r, i) => r.cpuUs / s.runs[reference][i].cpuUs))
+  const cpuRatio = (s, k) => medianRatio((s.runs[k] ?? []).map((r) => r.cpuUs), s.runs[reference].map((r) => r.cpuUs))
   const targets = l.bySize.map((s) => {
     const ratio = cpuRatio(s, key)
     const others = Object.keys(s.runs).filter((k) => k !== key && k !== reference).map((k) => `; ${l.labels[k]} ${int(cpu(s, k))} µs`).join('')

@@ -107,6 +107,11 @@ export function median (values) {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
+/** The median of `values[i] / bases[i]`: for two targets measured back to back in each round. */
+export function medianRatio (values, bases) {
+  return median(values.map((v, i) => v / bases[i]))
+}
+
 export function mean (values) {
   const finite = values.filter((v) => Number.isFinite(v))
   return finite.length === 0 ? NaN : finite.reduce((a, b) => a + b, 0) / finite.length

@@ -4,7 +4,7 @@
 // true, false, or a sentence when the target could only be tested in part). Its target
 // rows join the table of targets and its section follows the sections here, in the order of
 // `d.parts`; a new row of the bench is a module, one call in run.mjs and one part, nothing here.
-import { mean, median } from './measure.mjs'
+import { mean, median, medianRatio } from './measure.mjs'
 import { MB, int, mb, ms1, pct, signedPct, sum, verdict, x } from './format.mjs'
 /** a stream silent for this long while the upstream sends every 20 ms has stalled */
 export const STALL_MS = 1000
@@ -17,7 +17,7 @@ export function renderReport (d) {
   /** CPU time of the serving process per request (its own counters), µs */
   const cpuMedian = (key) => median(rounds(key).map((r) => r.cpuUs))
   /** median over rounds of a per-round ratio of `field` (the targets a ratio compares ran back to back in each round) */
-  const roundRatio = (field) => (a, b) => median(rounds(a).map((r, i) => r[field] / rounds(b)[i]?.[field]))
+  const roundRatio = (field) => (a, b) => medianRatio(rounds(a).map((r) => r[field]), rounds(b).map((r) => r[field]))
   const ratio = roundRatio('rps')
   const cpuRatio = roundRatio('cpuUs')
   const latP50 = (key) => median((lat[key] ?? []).map((r) => r.p50))
