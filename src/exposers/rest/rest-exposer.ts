@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
 import type { Readable } from 'node:stream'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
@@ -10,9 +11,7 @@ import { NaftikoError } from '../../errors/naftiko-error.js'
 import { toErrorResponse } from '../../errors/envelope.js'
 import { compileInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
 import { compileForward, type Forward, type ForwardRequest } from '../../invocations/compile-forward.js'
-import type { Outcome } from '../../invocations/outcome.js'
-import { Cancellation } from '../../server/cancellation.js'
-import { logFlat, type Logger } from '../../server/logger.js'
+import type { Logger } from '../../server/logger.js'
 import type { Metrics } from '../../server/metrics.js'
 import { watchRequest } from '../../server/request-watch.js'
 import type { RequestSpan, Tracing } from '../../server/tracing.js'
@@ -21,7 +20,8 @@ import { MAX_JSON_DEPTH, SHAPE_UP_TO, WORKER_FROM, type JsonBodyReader } from '.
 import { readJsonBody } from '../../server/read-json-body.js'
 import { buildInboundAuth, credentialInputs, repeatsCredential } from '../auth/inbound-auth.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
-import { relayBody, relayEventStream, type RelayOutcome } from './relay-body.js'
+import { directRoutes } from './direct-route.js'
+import { answer, logRequest, REQUEST_ID, rejection, type RawReply, type RequestLog, type RestExchange } from './rest-answer.js'
 import { compileRouteInputs, RestInputs, type RouteInputs } from './rest-inputs.js'
 
 export interface RestExposerOptions {
@@ -48,12 +48,11 @@ const LAZY_COMPILERS = {
   buildValidator: (...args: unknown[]) => (require('@fastify/ajv-compiler') as () => CompilerFactory)()(...args),
   buildSerializer: (...args: unknown[]) => (require('@fastify/fast-json-stringify-compiler') as () => CompilerFactory)()(...args),
 }
-/** names the log line of a response */
-const REQUEST_ID = 'x-naftiko-request-id'
-
 interface CompiledRoute {
   method: string
   url: string
+  /** normalized name -> fastify's name for each path parameter */
+  pathParams: ReadonlyMap<string, string>
   /** the path as the capability writes it */
   template: string
   inputs: RouteInputs
@@ -68,7 +67,7 @@ declare module 'fastify' {
     upstreamStatus?: number
     /** the kind of upstream failure the request answers: `status_503`, `upstream_timeout`, ... */
     upstreamError?: string
-    /** set when the handler logs the request itself (relayed responses, clients gone) */
+    /** set when the handler logs the request itself (answers, clients gone) */
     logged?: boolean
     /** the request's SERVER span, when spans are exported */
     span?: RequestSpan
@@ -109,11 +108,11 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   const bodies = options.bodies
   // no route sets a limit of its own (and `request.routeOptions` builds a new object at each read)
   const limits = { limit: options.bodyLimit, shape: SHAPE_CHECKED }
+  const readBody = (payload: Readable, contentLength: string | undefined): Promise<unknown> => readJsonBody(payload, contentLength, limits)
+    // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
+    .then(({ pieces, length, shape }) => length === 0 ? undefined : bodies.body(pieces, length, shape))
   app.addContentTypeParser(/^application\/([\w.+-]*\+)?json\s*(;.*)?$/i, (request, payload, done) => {
-    readJsonBody(payload, request.headers['content-length'], limits)
-      // the check that the body is well-formed (off this thread when large); the bytes go upstream as received
-      .then(({ pieces, length, shape }) => length === 0 ? undefined : bodies.body(pieces, length, shape))
-      .then((body) => done(null, body), (err: Error) => done(err, undefined))
+    readBody(payload, request.headers['content-length']).then((body) => done(null, body), (err: Error) => done(err, undefined))
   })
 
   const tracing = options.tracing
@@ -144,18 +143,8 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   }
 
   app.setErrorHandler((err, request, reply) => {
-    if (reply.raw.destroyed || request.raw.socket?.destroyed === true) {
-      // the client went away (its upstream call was aborted because of that): nothing to answer
-      request.logged = true
-      logRequest(log, request, routeOf(request), 499, reply.elapsedTime, { outcome: 'client_gone' })
-      return
-    }
-    const { status, body } = toErrorResponse(err)
-    if (status >= 500) request.span?.fail(body.error.code)
-    if (status >= 500) log.logger.error({ reqId: request.id, err }, 'request failed')
-    else log.logger.debug({ reqId: request.id, code: body.error.code }, 'request rejected')
-    if (body.error.code.startsWith('upstream_')) request.upstreamError = body.error.code
-    void reply.code(status).header('content-type', 'application/json').header(REQUEST_ID, request.id).send(body)
+    const failed = rejection(log, request, routeOf(request), err, reply.raw.destroyed || request.raw.socket?.destroyed === true, reply.elapsedTime)
+    if (failed !== undefined) void reply.code(failed.status).header('content-type', 'application/json').header(REQUEST_ID, request.id).send(failed.body)
   })
   app.setNotFoundHandler((request, reply) => {
     const { status, body } = toErrorResponse(new NaftikoError('unknown_route', `No route for ${request.method} ${request.url.split('?')[0] ?? ''}.`))
@@ -167,13 +156,18 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
   })
 
   const hidden = credentialInputs(expose.authentication)
-  for (const route of compileRoutes(expose, context, hidden)) {
+  const routes = compileRoutes(expose, context, hidden)
+  for (const route of routes) {
     app.route({
       method: route.method as 'GET',
       url: route.url,
       config: { template: route.template },
       handler: (request, reply) => handle(route, request, reply, log),
     })
+  }
+  if (auth === undefined && tracing === undefined) {
+    const direct = directRoutes(routes, { log, bodyLimit: options.bodyLimit, origins, readBody, handle: (route, exchange, reply) => handle(route, exchange, reply, log) })
+    if (direct !== undefined) serveDirectFirst(app, direct)
   }
   const forwards = expose.resources.filter((r) => r.forward !== undefined && r.operations.length === 0)
   if (forwards.length > 0) {
@@ -185,6 +179,22 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     })
   }
   return app
+}
+
+/**
+ * The direct route's listener in front of fastify's on the fastify server: what it does not take,
+ * and everything once the server is closing (fastify answers 503), goes to fastify.
+ */
+function serveDirectFirst (app: FastifyInstance, direct: (req: IncomingMessage, res: ServerResponse) => boolean): void {
+  const server = app.server
+  const [fastifyListener, ...others] = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>
+  if (fastifyListener === undefined || others.length > 0) return
+  let closing = false
+  app.addHook('preClose', (done) => { closing = true; done() })
+  server.removeListener('request', fastifyListener)
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (closing || !direct(req, res)) fastifyListener.call(server, req, res)
+  })
 }
 
 /** The caller's credential for this expose, which a `forward` never relays. */
@@ -225,6 +235,7 @@ function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: 
       routes.push({
         method: op.method,
         url,
+        pathParams,
         template: op.path,
         inputs: compileRouteInputs(pathParams, [...resource.inputParameters, ...op.inputParameters], hidden),
         invocation: compileInvocation(op, context),
@@ -247,81 +258,14 @@ export function toFastifyPath (path: string): { url: string, pathParams: Map<str
   return { url, pathParams }
 }
 
-function handle (route: CompiledRoute, request: FastifyRequest, reply: FastifyReply, log: RequestLog): Promise<void> {
-  const inputs = new RestInputs(request, route.inputs, watchRequest(log.metrics, log.expose, route.url, request.span))
+function handle (route: CompiledRoute, exchange: RestExchange, reply: RawReply, log: RequestLog): Promise<void> {
+  const inputs = new RestInputs(exchange, route.inputs, watchRequest(log.metrics, log.expose, route.url, exchange.span))
   const problem = inputs.check()
   if (problem !== undefined) throw problem
-  return answer(request, reply, log, route.url, (gone) => route.invocation.invoke(inputs, gone))
-}
-
-/** Runs an invocation (aborted when the client goes away) and renders its outcome as the answer.
- * `route`: the route's fastify path, which names it in the log line and the metrics. */
-async function answer (request: FastifyRequest, reply: FastifyReply, log: RequestLog, route: string, invoke: (gone: Cancellation) => Promise<Outcome>): Promise<void> {
-  const raw = reply.raw
-  const gone = new Cancellation()
-  raw.once('close', () => { if (!raw.writableFinished) gone.abort() })
-  const started = performance.now()
-  const outcome = await invoke(gone)
-  switch (outcome.kind) {
-    case 'error':
-      throw outcome.error
-    case 'json':
-    case 'text':
-      request.upstreamStatus = outcome.status
-      await reply.code(outcome.status).headers(outcome.headers).header(REQUEST_ID, request.id).send(outcome.text)
-      return
-    case 'upstream_error':
-      request.upstreamStatus = outcome.status
-      request.upstreamError = `status_${outcome.status}`
-      await reply.code(outcome.status).headers(outcome.headers).header(REQUEST_ID, request.id).send(outcome.body)
-      return
-  }
-  request.upstreamStatus = outcome.status
-  const upstreamMs = performance.now() - started
-  request.logged = true
-  // a relayed answer is written on the raw response: fastify's reply (headers, serialisation,
-  // onSend) has nothing to do for it
-  reply.hijack()
-  // the relayed headers are a fresh object per answer (relayHeaders)
-  const headers = outcome.headers
-  headers[REQUEST_ID] = request.id
-  let relayed: RelayOutcome
-  if (outcome.kind === 'stream') {
-    log.metrics.streamOpened(log.expose)
-    try {
-      relayed = await relayEventStream(raw, outcome.status, headers, outcome.body)
-    } finally {
-      log.metrics.streamClosed(log.expose)
-    }
-  } else {
-    relayed = await relayBody(raw, outcome.status, headers, outcome.body)
-  }
-  logRequest(log, request, route, outcome.status, performance.now() - started, { upstreamMs, outcome: relayed })
+  return answer(exchange, reply, log, route.url, (gone) => route.invocation.invoke(inputs, gone))
 }
 
 /** The route a request matched (fastify's path), or `unknown` before routing. */
 function routeOf (request: FastifyRequest): string {
   return request.routeOptions.url ?? 'unknown'
-}
-
-/** Where an expose's request lines and metrics go. */
-interface RequestLog {
-  readonly logger: Logger
-  readonly metrics: Metrics
-  readonly expose: string
-}
-
-function logRequest (log: RequestLog, request: FastifyRequest, route: string, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
-  request.span?.end(status)
-  log.metrics.request(log.expose, route, status, ms, request.upstreamError)
-  logFlat(log.logger, {
-    reqId: request.id,
-    method: request.method,
-    route: route === 'unknown' ? null : route,
-    status,
-    upstreamStatus: request.upstreamStatus ?? null,
-    ms: Math.round(ms * 100) / 100,
-    upstreamMs: extra?.upstreamMs === undefined ? undefined : Math.round(extra.upstreamMs * 100) / 100,
-    outcome: extra?.outcome,
-  }, 'request')
 }

@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify'
 import type { ExposedInputParameter } from '../../capability/model.js'
 import { type CallInputs, JsonBody, plainValue, type UpstreamWatch } from '../../expressions/call-context.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
@@ -6,6 +5,7 @@ import { hasType } from '../../invocations/input-types.js'
 import { normalizeName } from '../../expressions/template.js'
 import { traceContextOf, type TraceContext } from '../../expressions/trace-context.js'
 import { compileJsonPath, type Extractor } from '../../invocations/compile-mapping.js'
+import type { RestExchange } from './rest-answer.js'
 
 /** Headers that are credentials or connection details of the client: never an input. */
 const PRIVATE_HEADERS = new Set(['authorization', 'cookie', 'proxyauthorization', 'host', 'connection', 'contentlength', 'transferencoding'])
@@ -42,7 +42,7 @@ export class RestInputs implements CallInputs {
   private headers?: Map<string, unknown>
   private fields?: Map<string, unknown>
 
-  constructor (private readonly request: FastifyRequest, private readonly route: RouteInputs, readonly watch?: UpstreamWatch) {}
+  constructor (private readonly request: RestExchange, private readonly route: RouteInputs, readonly watch?: UpstreamWatch) {}
 
   get body (): unknown { return this.request.body }
 
