@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { repeatsCredential } from '../auth/inbound-auth.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
-import { logRequest, REQUEST_ID, rejection, writeWhole, type RawReply, type RequestLog, type RestExchange } from './rest-answer.js'
+import { logRequest, rejection, writeWhole, type RawReply, type RequestLog, type RestExchange } from './rest-answer.js'
 
 /** A route the direct path may answer: its fastify path has no parameter. */
 export interface DirectRoute {
@@ -63,7 +63,7 @@ export function directRoutes<R extends DirectRoute> (routes: readonly R[], optio
       if (failed === undefined) return
       // a relay that failed after its head left can only be cut
       if (res.headersSent) res.destroy()
-      else writeWhole(res, failed.status, { 'content-type': 'application/json', [REQUEST_ID]: exchange.id }, JSON.stringify(failed.body))
+      else writeWhole(res, failed.status, failed.headers, failed.text)
       logRequest(log, exchange, route.url, failed.status, ms)
     }
   }

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { toErrorResponse, type ErrorEnvelope } from '../../errors/envelope.js'
+import { toErrorResponse } from '../../errors/envelope.js'
 import type { Outcome } from '../../invocations/outcome.js'
 import { Cancellation } from '../../server/cancellation.js'
 import { logFlat, type Logger } from '../../server/logger.js'
@@ -88,11 +88,18 @@ export async function answer (exchange: RestExchange, reply: RawReply, log: Requ
   logRequest(log, exchange, route, outcome.status, performance.now() - started, { upstreamMs, outcome: relayed })
 }
 
+/** A failed request's answer: its status, headers and the OpenAI-style envelope as text. */
+export interface Rejection {
+  readonly status: number
+  readonly headers: OutgoingHttpHeaders
+  readonly text: string
+}
+
 /**
- * What a failed request is answered with: the OpenAI-style envelope, or nothing when the client
- * went away (its upstream call was aborted because of that), whose 499 line is logged here.
+ * What a failed request is answered with, or nothing when the client went away (its upstream call
+ * was aborted because of that), whose 499 line is logged here.
  */
-export function rejection (log: RequestLog, exchange: RestExchange, route: string, err: unknown, clientGone: boolean, ms: number): { status: number, body: ErrorEnvelope } | undefined {
+export function rejection (log: RequestLog, exchange: RestExchange, route: string, err: unknown, clientGone: boolean, ms: number): Rejection | undefined {
   if (clientGone) {
     exchange.logged = true
     logRequest(log, exchange, route, 499, ms, { outcome: 'client_gone' })
@@ -106,7 +113,7 @@ export function rejection (log: RequestLog, exchange: RestExchange, route: strin
     log.logger.debug({ reqId: exchange.id, code: body.error.code }, 'request rejected')
   }
   if (body.error.code.startsWith('upstream_')) exchange.upstreamError = body.error.code
-  return { status, body }
+  return { status, headers: { 'content-type': 'application/json; charset=utf-8', [REQUEST_ID]: exchange.id }, text: JSON.stringify(body) }
 }
 
 /**

@@ -144,7 +144,7 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
 
   app.setErrorHandler((err, request, reply) => {
     const failed = rejection(log, request, routeOf(request), err, reply.raw.destroyed || request.raw.socket?.destroyed === true, reply.elapsedTime)
-    if (failed !== undefined) void reply.code(failed.status).header('content-type', 'application/json').header(REQUEST_ID, request.id).send(failed.body)
+    if (failed !== undefined) void reply.code(failed.status).headers(failed.headers).send(failed.text)
   })
   app.setNotFoundHandler((request, reply) => {
     const { status, body } = toErrorResponse(new NaftikoError('unknown_route', `No route for ${request.method} ${request.url.split('?')[0] ?? ''}.`))
