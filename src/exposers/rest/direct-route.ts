@@ -53,7 +53,7 @@ export function directRoutes<R extends DirectRoute> (routes: readonly R[], optio
 
   const serve = async (route: R, req: IncomingMessage, res: ServerResponse, contentLength: string): Promise<void> => {
     const started = performance.now()
-    const exchange: { -readonly [K in keyof RestExchange]: RestExchange[K] } = { id: randomUUID(), method: route.method, headers: req.headers, body: undefined, params: NOTHING, query: NOTHING }
+    const exchange: RestExchange = { id: randomUUID(), method: route.method, headers: req.headers, body: undefined, params: NOTHING, query: NOTHING }
     try {
       exchange.body = await readBody(req, contentLength)
       await handle(route, exchange, { raw: res, hijack: KEEP })

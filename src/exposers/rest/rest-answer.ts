@@ -18,7 +18,7 @@ export interface RestExchange {
   readonly id: string
   readonly method: string
   readonly headers: IncomingHttpHeaders
-  readonly body: unknown
+  body: unknown
   readonly params: unknown
   readonly query: unknown
   /** the request's SERVER span, when spans are exported */
