@@ -4,11 +4,11 @@ import { repeatsCredential } from '../auth/inbound-auth.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { logRequest, rejection, writeWhole, type RawReply, type RequestLog, type RestExchange } from './rest-answer.js'
 
-/** A route the direct path may answer: its fastify path has no parameter. */
+/** A route the direct path may answer when its fastify path has no parameter. */
 export interface DirectRoute {
   readonly method: string
   readonly url: string
-  readonly pathParams: ReadonlyMap<string, string>
+  readonly inputs: { readonly pathParams: ReadonlyMap<string, string> }
 }
 
 export interface DirectOptions<R extends DirectRoute> {
@@ -43,7 +43,7 @@ const PLAIN_JSON = /^application\/json(?:; ?charset=utf-8)?$/i
 export function directRoutes<R extends DirectRoute> (routes: readonly R[], options: DirectOptions<R>): ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined {
   const byUrl = new Map<string, Map<string, R>>()
   for (const route of routes) {
-    if (route.pathParams.size > 0 || !BODY_METHODS.has(route.method)) continue
+    if (route.inputs.pathParams.size > 0 || !BODY_METHODS.has(route.method)) continue
     const methods = byUrl.get(route.url) ?? new Map<string, R>()
     methods.set(route.method, route)
     byUrl.set(route.url, methods)

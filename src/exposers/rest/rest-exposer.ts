@@ -51,8 +51,6 @@ const LAZY_COMPILERS = {
 interface CompiledRoute {
   method: string
   url: string
-  /** normalized name -> fastify's name for each path parameter */
-  pathParams: ReadonlyMap<string, string>
   /** the path as the capability writes it */
   template: string
   inputs: RouteInputs
@@ -235,7 +233,6 @@ function compileRoutes (expose: RestExpose, context: InvocationContext, hidden: 
       routes.push({
         method: op.method,
         url,
-        pathParams,
         template: op.path,
         inputs: compileRouteInputs(pathParams, [...resource.inputParameters, ...op.inputParameters], hidden),
         invocation: compileInvocation(op, context),
