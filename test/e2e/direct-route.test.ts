@@ -1,6 +1,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
 
@@ -290,5 +291,75 @@ describe('the direct REST route', () => {
     const twice = await send({ authorization: ['Bearer a', 'Bearer b'] })
     expect(twice.status).toBe(400)
     expect(twice.text).toContain('more than one Authorization header')
+  })
+})
+
+describe('the direct REST route while the gateway drains', () => {
+  it('leaves a request that arrives on a kept-alive connection after shutdown began to fastify, which answers 503', async () => {
+    // the first call is held by the upstream until shutdown has begun; the second is answered at once
+    const held: ServerResponse[] = []
+    const slow = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        if (held.length === 0) {
+          held.push(res)
+          return
+        }
+        res.writeHead(200, { 'content-type': 'application/json' })
+        res.end('{"second":true}')
+      })
+    })
+    slow.listen(0, '127.0.0.1')
+    await once(slow, 'listening')
+    const file = await writeCapability(`naftiko: 1.0.0-alpha2
+capability:
+  consumes:
+  - type: http
+    namespace: up
+    baseUri: http://127.0.0.1:${(slow.address() as { port: number }).port}
+    resources:
+    - name: held
+      path: /held
+      operations:
+      - name: held
+        method: POST
+  exposes:
+  - type: rest
+    namespace: api
+    port: 0
+    resources:
+    - path: /held
+      operations:
+      - method: POST
+        call: up.held
+`)
+    const draining = await startGateway(file, { flags: { 'shutdown-timeout': '3000' } })
+    const url = new URL(draining.url())
+    const socket = connect(Number(url.port), url.hostname)
+    let received = ''
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => { received += chunk })
+    const call = 'POST /held HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'
+    try {
+      socket.write(call)
+      while (held.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+      const closed = draining.close()
+      await new Promise((resolve) => setTimeout(resolve, 30))
+      const first = held[0] as ServerResponse
+      first.writeHead(200, { 'content-type': 'application/json' })
+      first.end('{"first":true}')
+      while (!received.includes('{"first":true}')) await new Promise((resolve) => setTimeout(resolve, 2))
+      expect(received).toMatch(/^HTTP\/1.1 200 /)
+      expect(received).toMatch(/connection: keep-alive/i)
+      socket.write(call)
+      for (let i = 0; i < 100 && !received.includes('HTTP/1.1 503'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(received).toContain('HTTP/1.1 503 Service Unavailable')
+      expect(received).not.toContain('{"second":true}')
+      await closed
+    } finally {
+      socket.destroy()
+      slow.closeAllConnections()
+      slow.close()
+    }
   })
 })
