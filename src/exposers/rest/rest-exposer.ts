@@ -14,7 +14,7 @@ import { compileForward, type Forward, type ForwardRequest } from '../../invocat
 import type { Logger } from '../../server/logger.js'
 import type { Metrics } from '../../server/metrics.js'
 import { watchRequest } from '../../server/request-watch.js'
-import type { RequestSpan, Tracing } from '../../server/tracing.js'
+import type { Tracing } from '../../server/tracing.js'
 import { answerClientError } from '../../server/client-error.js'
 import { MAX_JSON_DEPTH, SHAPE_UP_TO, WORKER_FROM, type JsonBodyReader } from '../../server/json-body.js'
 import { readJsonBody } from '../../server/read-json-body.js'
@@ -61,15 +61,8 @@ interface CompiledRoute {
 const SHAPE_CHECKED = { from: WORKER_FROM, upTo: SHAPE_UP_TO, maxDepth: MAX_JSON_DEPTH }
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    upstreamStatus?: number
-    /** the kind of upstream failure the request answers: `status_503`, `upstream_timeout`, ... */
-    upstreamError?: string
-    /** set when the handler logs the request itself (answers, clients gone) */
-    logged?: boolean
-    /** the request's SERVER span, when spans are exported */
-    span?: RequestSpan
-  }
+  /** a fastify request is a `RestExchange`: what its answer and its log line record */
+  interface FastifyRequest extends Pick<RestExchange, 'span' | 'upstreamStatus' | 'upstreamError' | 'logged'> {}
   interface FastifyContextConfig {
     /** the route as the capability writes it (`/ships/{imo}`), for span names */
     template?: string
