@@ -212,12 +212,20 @@ function upstreamErrorOf (body: string): { message: string, code: string | undef
  * stream is assembled (reporting progress), other text stays text. Any other outcome is returned as
  * it is.
  */
+/** An upstream answer's headers for the JSON text read from it: its type JSON, its length and encoding the text's to set. */
+function jsonHeaders (upstream: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {}
+  for (const name in upstream) {
+    if (name !== 'content-length' && name !== 'content-encoding' && name !== 'content-type') headers[name] = upstream[name]
+  }
+  headers['content-type'] = 'application/json; charset=utf-8'
+  return headers
+}
+
 export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamProgress) => void): Promise<Outcome> {
   if (outcome.kind !== 'relay' && outcome.kind !== 'stream') return outcome
   const { status, body, shape } = outcome
-  const headers = { ...outcome.headers, 'content-type': 'application/json; charset=utf-8' }
-  delete headers['content-length']
-  delete headers['content-encoding']
+  const headers = jsonHeaders(outcome.headers)
   // progress text is assembled across events: a secret split between two events is whole in it; an
   // end that could be the start of a secret waits for the next event
   const redactor = shape.redactor

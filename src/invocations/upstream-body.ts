@@ -109,7 +109,9 @@ export class UpstreamBody {
         end: () => {
           if (failed) return
           try {
-            if (scan) parts.push(this.finish())
+            const tail = scan ? this.finish() : undefined
+            if (tail !== undefined && tail.length > 0) parts.push(tail)
+            // one chunk (a small answer) is the body as it is, not a copy
             resolve(as(parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)))
           } catch (err) {
             fail(err)

@@ -103,23 +103,48 @@ function internal<T> (logger: Logger, symbol: symbol): T {
 /** Fields of one line, flat: a string, a number, null, or undefined (left out). */
 export type FlatFields = Record<string, string | number | null | undefined>
 
+/** Writes one info line of flat fields. */
+export type FlatLine = (fields: FlatFields, msg: string) => void
+
 /**
- * An info line of flat fields, the same JSON line `logger.info(fields, msg)` writes (its bindings,
- * time and write hook), built directly: the line of every request, where pino's general serialiser
- * cost about 3 µs of a REST request's 75 (bench/profile.mjs rest). Keys are plain names; a number
- * that is not finite is written null, as pino does.
+ * A logger's writer of info lines of flat fields, built once per logger (an expose's request log):
+ * the same JSON line `logger.info(fields, msg)` writes (its bindings, time and write hook), built
+ * directly. The request line is the one line of every request: pino's general serialiser cost about
+ * 3 µs of a REST request's 75 (bench/profile.mjs rest), and reading the logger's internals per line
+ * (a child logger's symbols, looked up megamorphically) showed in the profile too. Keys are plain
+ * names; a number that is not finite is written null, as pino does. The level is asked per line, so
+ * that a change of level applies at once.
  */
-export function logFlat (logger: Logger, fields: FlatFields, msg: string): void {
-  if (!logger.isLevelEnabled('info')) return
-  let line = `{"level":30${internal<() => string>(logger, timeSym).call(logger)}${internal<string>(logger, chindingsSym)}`
-  for (const key in fields) {
-    const value = fields[key]
-    if (value === undefined) continue
-    line += `,"${key}":${typeof value === 'string' ? quote(value) : value === null || !Number.isFinite(value) ? 'null' : value}`
-  }
-  line += `,"msg":${quote(msg)}}\n`
+export function flatLine (logger: Logger): FlatLine {
+  const time = internal<() => string>(logger, timeSym)
+  const bindings = internal<string>(logger, chindingsSym)
   const hook = internal<{ streamWrite?: (line: string) => string }>(logger, hooksSym).streamWrite
-  internal<{ write (line: string): unknown }>(logger, streamSym).write(hook === undefined ? line : hook(line))
+  const stream = internal<{ write (line: string): unknown }>(logger, streamSym)
+  return (fields, msg) => {
+    if (!logger.isLevelEnabled('info')) return
+    let line = `{"level":30${time.call(logger)}${bindings}`
+    for (const key in fields) {
+      const value = fields[key]
+      if (value === undefined) continue
+      line += `,"${key}":${typeof value === 'string' ? quote(value) : value === null ? 'null' : numberText(value)}`
+    }
+    line += `,"msg":${quote(msg)}}\n`
+    stream.write(hook === undefined ? line : hook(line))
+  }
+}
+
+/**
+ * A number as JSON text; a duration in hundredths of a millisecond (the request line's `ms`) is
+ * written from integers: formatting a fraction as text costs about three times as much.
+ */
+function numberText (value: number): string {
+  if (Number.isInteger(value)) return `${value}`
+  const hundredths = Math.round(value * 100)
+  // anything but a whole number of hundredths (not finite, finer, negative, large) as JavaScript writes it
+  if (hundredths / 100 !== value || hundredths < 0 || hundredths > 0x3fffffff) return Number.isFinite(value) ? `${value}` : 'null'
+  const whole = Math.floor(hundredths / 100)
+  const rest = hundredths - whole * 100
+  return rest % 10 === 0 ? `${whole}.${rest / 10}` : `${whole}.${rest < 10 ? '0' : ''}${rest}`
 }
 
 /**

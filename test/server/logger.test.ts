@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { buildRedactor } from '../../src/bindings/redact.js'
-import { createLogger, LineBatch, logFlat, type FlatFields } from '../../src/server/logger.js'
+import { createLogger, flatLine, LineBatch, type FlatFields } from '../../src/server/logger.js'
 
 const SECRET = 'sk-logger-test-0123456789'
 
@@ -19,13 +19,13 @@ function capture (level: 'info' | 'warn' = 'info'): { lines: string[], logger: R
 
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
-describe('logFlat', () => {
+describe('flatLine', () => {
   it('writes the line logger.info writes: the same fields in the same order, with the bindings', async () => {
     const { lines, logger } = capture()
     const child = logger.child({ expose: 'rest-x' })
     const fields: FlatFields = { reqId: 'a-1', method: 'POST', route: null, status: 200, upstreamStatus: undefined, ms: 1.25, quoted: 'say "hi"\n\u0001', huge: Infinity, accent: 'café', slash: 'a\\b', tab: 'a\tb', del: 'x\u007f', lone: 'x\ud800', long: 'r'.repeat(70), empty: '' }
     child.info(fields, 'request')
-    logFlat(child, fields, 'request')
+    flatLine(child)(fields, 'request')
     await settle()
     expect(lines).toHaveLength(2)
     const [fromPino, flat] = lines.map((line) => JSON.parse(line) as Record<string, unknown>) as [Record<string, unknown>, Record<string, unknown>]
@@ -40,14 +40,33 @@ describe('logFlat', () => {
 
   it('writes nothing below the logger\'s level', async () => {
     const { lines, logger } = capture('warn')
-    logFlat(logger, { status: 200 }, 'request')
+    const line = flatLine(logger)
+    line({ status: 200 }, 'request')
     await settle()
     expect(lines).toEqual([])
+    // the level is asked per line
+    logger.level = 'info'
+    line({ status: 201 }, 'request')
+    await settle()
+    expect(lines.map((l) => (JSON.parse(l) as { status: number }).status)).toEqual([201])
+  })
+
+  it('writes numbers as JSON.stringify does: hundredths from integers, the rest as they are', async () => {
+    const { lines, logger } = capture()
+    const line = flatLine(logger)
+    const values = [0, 7, -3, 0.5, 0.07, 1.05, 12.3, 99.99, 123456.78, Math.round(1.005 * 100) / 100, -1.25, 0.001, 1.0000001, 0.1 + 0.2, 5e-7, 1e21, 2 ** 40 + 0.5, NaN, Infinity]
+    for (let i = 0; i < 2000; i++) values.push(Math.round(Math.random() * 1e7) / 100)
+    for (const ms of values) line({ ms }, 'request')
+    await settle()
+    expect(lines).toHaveLength(values.length)
+    lines.forEach((text, i) => {
+      expect(/"ms":([^,}]*)/.exec(text)?.[1]).toBe(JSON.stringify(values[i]))
+    })
   })
 
   it('passes the line through the redactor', async () => {
     const { lines, logger } = capture()
-    logFlat(logger, { route: `/x/${SECRET}`, cause: Buffer.from(`u:${SECRET}`).toString('base64') }, 'request')
+    flatLine(logger)({ route: `/x/${SECRET}`, cause: Buffer.from(`u:${SECRET}`).toString('base64') }, 'request')
     await settle()
     expect(lines).toHaveLength(1)
     expect(lines[0]).not.toContain(SECRET)

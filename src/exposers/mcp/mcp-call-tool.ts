@@ -90,8 +90,12 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
   const cause = outcome.kind === 'error' ? (ctx.signal.aborted ? 'cancelled' : toErrorResponse(outcome.error).body.error.code) : outcome.kind === 'upstream_error' ? (outcome.code ?? `upstream ${outcome.status}`) : undefined
   if (outcome.kind === 'upstream_error') ctx.toolError(`status_${outcome.status}`, tool.route)
   else if (cause?.startsWith('upstream_') === true) ctx.toolError(cause, tool.route)
-  if (ctx.logFields !== undefined) Object.assign(ctx.logFields, { tool: tool.definition.name, upstreamStatus, cause })
-  else ctx.logger.info({ method: 'tools/call', tool: tool.definition.name, upstreamStatus, cause, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
+  const fields = ctx.logFields
+  if (fields !== undefined) {
+    fields.tool = tool.definition.name
+    fields.upstreamStatus = upstreamStatus
+    fields.cause = cause
+  } else ctx.logger.info({ method: 'tools/call', tool: tool.definition.name, upstreamStatus, cause, ms: Math.round((performance.now() - started) * 100) / 100 }, 'tool call')
   return toolResult(outcome, ctx, tool.definition.name)
 }
 

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
-import { STRUCTURED_JSON, type CallToolResult } from './mcp-call-tool.js'
+import type { CallToolResult } from './mcp-call-tool.js'
 import type { PreparedTool } from './mcp-tools.js'
+import { resultBytes } from './result-bytes.js'
 
 /**
  * The common case of MCP traffic, a single `tools/call` with no progress requested, is answered
@@ -45,8 +46,6 @@ export function matchDirectCall (message: unknown, headers: IncomingHttpHeaders,
   return undefined
 }
 
-const LINE_BREAKS = /[\r\n]/g
-
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/'
 const PLAIN_ENVELOPE = new Set([VERSION_KEY, `${ENVELOPE_PREFIX}clientInfo`, `${ENVELOPE_PREFIX}clientCapabilities`])
 
@@ -73,31 +72,20 @@ function validEnvelope (meta: Record<string, unknown> | undefined): boolean {
  * of five buffers per call).
  */
 export function directResultWriter (serverInfo: { name: string, title?: string, version: string }): (res: ServerResponse, call: DirectCall, result: CallToolResult) => void {
-  const modernTail = `,"resultType":"complete","_meta":${JSON.stringify({ 'io.modelcontextprotocol/serverInfo': serverInfo })}},"jsonrpc":"2.0","id":`
+  // the two members the 2026-07-28 result adds
+  const members = `"resultType":"complete","_meta":${JSON.stringify({ 'io.modelcontextprotocol/serverInfo': serverInfo })}`
   return (res, call, result) => {
-    const json = serialise(result)
     const id = JSON.stringify(call.id)
     if (call.era === 'modern') {
-      // the result's closing brace makes way for the two members the 2026-07-28 result adds
-      const members = json === '{}' ? `{${modernTail.slice(1)}` : `${json.slice(0, -1)}${modernTail}`
-      const body = `{"result":${members}${id}}`
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+      const body = resultBytes(result, { head: '{"result":', members, after: `,"jsonrpc":"2.0","id":${id}}`, flatten: false })
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length })
       res.end(body)
       return
     }
     // one data line: a line break in the upstream's JSON text (whitespace between tokens, as in
     // pretty-printed JSON; never inside a string) would end it, and the client would wait forever
-    const data = json.replace(LINE_BREAKS, ' ')
-    const body = `event: message\ndata: {"result":${data},"jsonrpc":"2.0","id":${id}}\n\n`
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', 'content-length': Buffer.byteLength(body) })
+    const body = resultBytes(result, { head: 'event: message\ndata: {"result":', members: '', after: `,"jsonrpc":"2.0","id":${id}}\n\n`, flatten: true })
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', 'content-length': body.length })
     res.end(body)
   }
-}
-
-/** `JSON.stringify(result)`, with a structured value known as JSON text put in place as it is. */
-function serialise (result: CallToolResult): string {
-  const structured = result[STRUCTURED_JSON]
-  const [first, ...more] = result.content
-  if (structured === undefined || first === undefined || more.length > 0 || result.isError !== undefined) return JSON.stringify(result)
-  return `{"content":[{"type":"text","text":${JSON.stringify(first.text)}}],"structuredContent":${structured}}`
 }

@@ -6,7 +6,7 @@ import { toErrorResponse } from '../../errors/envelope.js'
 import { NaftikoError } from '../../errors/naftiko-error.js'
 import { traceContextOf, type TraceContext } from '../../expressions/trace-context.js'
 import { Cancellation } from '../../server/cancellation.js'
-import { logFlat, type Logger } from '../../server/logger.js'
+import { flatLine, type Logger } from '../../server/logger.js'
 import { NO_METRICS, type Metrics } from '../../server/metrics.js'
 import { watchRequest } from '../../server/request-watch.js'
 import type { RequestSpan, SpanAttributes, Tracing } from '../../server/tracing.js'
@@ -121,6 +121,7 @@ export interface McpHttpExposer {
 /** Streamable HTTP at `/mcp`: one endpoint for 2026-07-28 clients and, statelessly, 2025-era ones. */
 export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<string, PreparedTool>, options: McpExposerOptions, origins: OriginPolicy, auth: ReturnType<typeof buildInboundAuth>): McpHttpExposer {
   const log = options.logger.child({ expose: expose.namespace })
+  const requestLine = flatLine(log)
   const instance: McpInstance = { calls: new CallRegistry(), connection: new AsyncLocalStorage<Connection>() }
   const connection = instance.connection as AsyncLocalStorage<Connection>
   // The SDK (with zod) is loaded when a request first needs it: tools/call, the common case, is
@@ -149,7 +150,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const ms = performance.now() - started
       options.metrics.request(expose.namespace, notes.metricRoute ?? (req.method === 'GET' || req.method === 'DELETE' ? req.method : 'other'), res.statusCode, ms)
       const tool = notes.tool
-      logFlat(log, { method: req.method, route: path, rpc: notes.rpc, tool: tool?.tool, upstreamStatus: tool?.upstreamStatus, cause: tool?.cause, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
+      requestLine({ method: req.method, route: path, rpc: notes.rpc, tool: tool?.tool, upstreamStatus: tool?.upstreamStatus, cause: tool?.cause, status: res.statusCode, ms: Math.round(ms * 100) / 100 }, 'request')
     })
     if (auth?.resourceServer?.metadataPaths.includes(path) === true && req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*' })
@@ -189,7 +190,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       })
     }
     if (req.method !== 'POST') return viaSdk()
-    readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ pieces, length }) => options.bodies.message(joinPieces(pieces, length))).then((message) => {
+    const handle = (message: unknown): Promise<void> | void => {
       notes.rpc = rpcMethodOf(message)
       if (options.metrics !== NO_METRICS) notes.metricRoute = metricRouteOf(message, tools)
       if (span !== undefined) nameSpan(span, message, tools)
@@ -211,6 +212,11 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
         if (result.isError === true) span?.fail('tool_error')
         writeDirectResult(res, direct, result)
       }).finally(done)
+    }
+    readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ pieces, length }) => {
+      // a small message is parsed here and handled at once; a large one comes back from the worker
+      const message = options.bodies.message(joinPieces(pieces, length))
+      return message instanceof Promise ? message.then(handle) : handle(message)
     }).catch((err: unknown) => {
       if (res.headersSent) {
         res.destroy()

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import { toErrorResponse } from '../../errors/envelope.js'
 import type { Outcome } from '../../invocations/outcome.js'
 import { Cancellation } from '../../server/cancellation.js'
-import { logFlat, type Logger } from '../../server/logger.js'
+import type { FlatLine, Logger } from '../../server/logger.js'
 import type { Metrics } from '../../server/metrics.js'
 import type { RequestSpan } from '../../server/tracing.js'
 import { relayBody, relayEventStream, type RelayOutcome } from './relay-body.js'
@@ -39,6 +39,8 @@ export interface RawReply {
 /** Where an expose's request lines and metrics go. */
 export interface RequestLog {
   readonly logger: Logger
+  /** the logger's request line */
+  readonly line: FlatLine
   readonly metrics: Metrics
   readonly expose: string
 }
@@ -139,7 +141,7 @@ export function writeWhole (res: ServerResponse, status: number, headers: Outgoi
 export function logRequest (log: RequestLog, exchange: RestExchange, route: string, status: number, ms: number, extra?: { upstreamMs?: number, outcome: RelayOutcome }): void {
   exchange.span?.end(status)
   log.metrics.request(log.expose, route, status, ms, exchange.upstreamError)
-  logFlat(log.logger, {
+  log.line({
     reqId: exchange.id,
     method: exchange.method,
     route: route === 'unknown' ? null : route,

@@ -11,7 +11,7 @@ import { NaftikoError } from '../../errors/naftiko-error.js'
 import { toErrorResponse } from '../../errors/envelope.js'
 import { compileInvocation, type Invocation, type InvocationContext } from '../../invocations/compile-invocation.js'
 import { compileForward, type Forward, type ForwardRequest } from '../../invocations/compile-forward.js'
-import type { Logger } from '../../server/logger.js'
+import { flatLine, type Logger } from '../../server/logger.js'
 import type { Metrics } from '../../server/metrics.js'
 import { watchRequest } from '../../server/request-watch.js'
 import type { Tracing } from '../../server/tracing.js'
@@ -74,7 +74,8 @@ declare module 'fastify' {
  * compiled at startup; every error the gateway itself produces is an OpenAI-style envelope.
  */
 export function buildRestExposer (expose: RestExpose, context: InvocationContext, options: RestExposerOptions): FastifyInstance {
-  const log: RequestLog = { logger: options.logger.child({ expose: expose.namespace }), metrics: options.metrics, expose: expose.namespace }
+  const logger = options.logger.child({ expose: expose.namespace })
+  const log: RequestLog = { logger, line: flatLine(logger), metrics: options.metrics, expose: expose.namespace }
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimit,

@@ -1,0 +1,113 @@
+import { STRUCTURED_JSON, type CallToolResult } from './mcp-call-tool.js'
+
+/**
+ * How a direct answer wraps its result: `head`, the result with `members` added (JSON members
+ * without their leading comma, or none), then `after`. `flatten`: line breaks between the tokens of
+ * the structured content become spaces (an SSE data line).
+ */
+export interface ResultFrame {
+  head: string
+  members: string
+  after: string
+  flatten: boolean
+}
+
+/** Above this many characters of text a result is serialised as text (the scratch space stays small). */
+const BYTES_UP_TO = 16 * 1024
+
+/**
+ * The bytes of a direct answer. The common result, one text that is the upstream's JSON answer and
+ * the same JSON as structured content, is written straight into bytes: the text escaped as
+ * `JSON.stringify` escapes it, the structured content copied. Measured side by side, a tools/call
+ * cost about 3% less CPU than serialising the text and encoding the joined answer (three fresh
+ * strings and a buffer per call). Any other result is serialised whole.
+ */
+export function resultBytes (result: CallToolResult, frame: ResultFrame): Buffer {
+  const structured = result[STRUCTURED_JSON]
+  const content = result.content
+  const text = content.length === 1 ? content[0]?.text : undefined
+  if (structured === undefined || text === undefined || result.isError !== undefined || text.length > BYTES_UP_TO || structured.length > BYTES_UP_TO) {
+    return Buffer.from(`${frame.head}${withMembers(serialise(result, frame.flatten), frame.members)}${frame.after}`)
+  }
+  const need = 3 * (frame.head.length + frame.members.length + frame.after.length + structured.length) + 6 * text.length + 64
+  if (raw.length < 3 * text.length) raw = Buffer.allocUnsafe(Math.max(raw.length * 2, 3 * text.length))
+  if (out.length < need) out = Buffer.allocUnsafe(Math.max(out.length * 2, need))
+  const textBytes = raw.write(text, 0, 'utf8')
+  let at = out.write(frame.head, 0, 'utf8')
+  at += out.write(TEXT_OPEN, at, 'latin1')
+  at = escapeInto(raw, textBytes, out, at)
+  at += out.write(STRUCTURED_OPEN, at, 'latin1')
+  const from = at
+  // plain structured content is the text itself: its bytes are already here
+  at += structured === text ? raw.copy(out, at, 0, textBytes) : out.write(structured, at, 'utf8')
+  if (frame.flatten) flattenLineBreaks(out, from, at)
+  if (frame.members !== '') at += out.write(`,${frame.members}`, at, 'utf8')
+  at += out.write('}', at, 'latin1')
+  at += out.write(frame.after, at, 'utf8')
+  const body = Buffer.allocUnsafe(at)
+  out.copy(body, 0, 0, at)
+  return body
+}
+
+const TEXT_OPEN = '{"content":[{"type":"text","text":"'
+const STRUCTURED_OPEN = '"}],"structuredContent":'
+
+/** Scratch space: the text's UTF-8 bytes, and the answer as it is put together (copied out whole). */
+let raw = Buffer.allocUnsafe(4096)
+let out = Buffer.allocUnsafe(16384)
+
+/** the letter of a control character's short escape (`\n`), or 0 for `\u00XX` */
+const SHORT = (() => {
+  const table = new Uint8Array(0x20)
+  for (const [code, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f'], [0x0d, 'r']] as const) table[code] = letter.charCodeAt(0)
+  return table
+})()
+const HEX = Buffer.from('0123456789abcdef')
+
+/** The UTF-8 bytes of a string's contents as `JSON.stringify` writes them (a decoded text holds no lone surrogate). */
+function escapeInto (source: Buffer, length: number, target: Buffer, at: number): number {
+  let j = at
+  for (let i = 0; i < length; i++) {
+    const c = source[i] as number
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      target[j++] = c
+      continue
+    }
+    target[j++] = 0x5c
+    if (c === 0x22 || c === 0x5c) {
+      target[j++] = c
+    } else if (SHORT[c] !== 0) {
+      target[j++] = SHORT[c] as number
+    } else {
+      target[j++] = 0x75
+      target[j++] = 0x30
+      target[j++] = 0x30
+      target[j++] = HEX[c >> 4] as number
+      target[j++] = HEX[c & 15] as number
+    }
+  }
+  return j
+}
+
+/** Line breaks become spaces: in JSON text they only stand between tokens (a string holds them escaped). */
+function flattenLineBreaks (bytes: Buffer, from: number, to: number): void {
+  for (let i = from; i < to; i++) if (bytes[i] === 0x0a || bytes[i] === 0x0d) bytes[i] = 0x20
+}
+
+const LINE_BREAKS = /[\r\n]/g
+
+/** `JSON.stringify(result)`, with a structured value known as JSON text put in place as it is. */
+function serialise (result: CallToolResult, flatten: boolean): string {
+  const structured = result[STRUCTURED_JSON]
+  const content = result.content
+  const json = structured === undefined || content.length !== 1 || result.isError !== undefined
+    ? JSON.stringify(result)
+    : `{"content":[{"type":"text","text":${JSON.stringify(content[0]?.text)}}],"structuredContent":${structured}}`
+  return flatten ? json.replace(LINE_BREAKS, ' ') : json
+}
+
+/** A serialised object with members added before its closing brace. */
+function withMembers (json: string, members: string): string {
+  if (members === '') return json
+  return json === '{}' ? `{${members}}` : `${json.slice(0, -1)},${members}}`
+}
