@@ -206,12 +206,6 @@ function upstreamErrorOf (body: string): { message: string, code: string | undef
   return { message: body.length > MESSAGE_LIMIT ? `${body.slice(0, MESSAGE_LIMIT)}…` : body, code: undefined }
 }
 
-/**
- * Reads a relayed or streamed answer whole, for a caller that needs one value (an MCP tool result, a
- * mapping): JSON is mapped, an answer in another declared format is converted and mapped, an event
- * stream is assembled (reporting progress), other text stays text. Any other outcome is returned as
- * it is.
- */
 /** An upstream answer's headers for the JSON text read from it: its type JSON, its length and encoding the text's to set. */
 function jsonHeaders (upstream: OutgoingHttpHeaders): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {}
@@ -222,10 +216,37 @@ function jsonHeaders (upstream: OutgoingHttpHeaders): OutgoingHttpHeaders {
   return headers
 }
 
-export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamProgress) => void): Promise<Outcome> {
+/**
+ * Reads a relayed or streamed answer whole, for a caller that needs one value (an MCP tool result, a
+ * mapping): JSON is mapped, an answer in another declared format is converted and mapped, an event
+ * stream is assembled (reporting progress), other text stays text. Any other outcome is returned as
+ * it is. An answer already in is read at once (the common JSON relay), without a promise.
+ */
+export function collectOutcome (outcome: Outcome, onProgress?: (p: StreamProgress) => void): Outcome | Promise<Outcome> {
   if (outcome.kind !== 'relay' && outcome.kind !== 'stream') return outcome
   const { status, body, shape } = outcome
   const headers = jsonHeaders(outcome.headers)
+  if (outcome.kind === 'relay' && shape.convert === undefined && shape.output.identity) {
+    // the common case, answered without a promise when the answer is in already
+    const bytes = body.whole()
+    return bytes instanceof Promise
+      ? bytes.then((whole) => identityOutcome(status, headers, outcome.headers, whole), (error: unknown): Outcome => ({ kind: 'error', error }))
+      : identityOutcome(status, headers, outcome.headers, bytes)
+  }
+  return collectWhole(outcome, headers, onProgress)
+}
+
+/** The upstream's JSON text is the answer as it is: checked here, parsed only if read. */
+function identityOutcome (status: number, headers: OutgoingHttpHeaders, upstreamHeaders: OutgoingHttpHeaders, bytes: Buffer): Outcome {
+  const text = bytes.toString('utf8')
+  const verdict = bytes.length === 0 ? 'ok' : checkJson(bytes, MAX_JSON_DEPTH)
+  if (verdict === 'syntax' || (verdict === 'deep' && parseJson(text) === NOT_JSON)) return { kind: 'text', status, headers: upstreamHeaders, text }
+  return new JsonText(status, headers, text)
+}
+
+/** A stream assembled, an answer converted or mapped: read whole, then shaped. */
+async function collectWhole (outcome: Outcome & { kind: 'relay' | 'stream' }, headers: OutgoingHttpHeaders, onProgress?: (p: StreamProgress) => void): Promise<Outcome> {
+  const { status, body, shape } = outcome
   // progress text is assembled across events: a secret split between two events is whole in it; an
   // end that could be the start of a secret waits for the next event
   const redactor = shape.redactor
@@ -249,14 +270,6 @@ export async function collectOutcome (outcome: Outcome, onProgress?: (p: StreamP
       // the format escaped (`&#65;`, a quoted CSV field) included
       const value = await shape.convert(await body.bytes(), outcome.headers['content-type'] as string | undefined)
       return jsonOutcome(status, headers, shape.output.map(value), shape.redactor)
-    }
-    if (shape.output.identity) {
-      // the upstream's JSON text is the answer as it is: checked here, parsed only if read
-      const bytes = await body.whole()
-      const text = bytes.toString('utf8')
-      const verdict = bytes.length === 0 ? 'ok' : checkJson(bytes, MAX_JSON_DEPTH)
-      if (verdict === 'syntax' || (verdict === 'deep' && parseJson(text) === NOT_JSON)) return { kind: 'text', status, headers: outcome.headers, text }
-      return new JsonText(status, headers, text)
     }
     const text = await body.text()
     const value = parseJson(text)

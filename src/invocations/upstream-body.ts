@@ -65,12 +65,12 @@ export class UpstreamBody {
   }
 
   /** The whole body as text (events, not an async iterator: this is every MCP result's path). */
-  text (): Promise<string> {
+  text (): string | Promise<string> {
     return this.readWhole(true, toText)
   }
 
   /** The whole body, scanned, as bytes. */
-  whole (): Promise<Buffer> {
+  whole (): Buffer | Promise<Buffer> {
     return this.readWhole(true, (bytes) => bytes)
   }
 
@@ -79,45 +79,55 @@ export class UpstreamBody {
    * than JSON, whose JSON value passes the redactor instead (`jsonOutcome`). Scanning the raw bytes
    * would miss a secret the format escapes, and could break a binary encoding.
    */
-  bytes (): Promise<Buffer> {
+  bytes (): Buffer | Promise<Buffer> {
     return this.readWhole(false, (bytes) => bytes)
   }
 
-  private readWhole<T> (scan: boolean, as: (bytes: Buffer) => T): Promise<T> {
+  /**
+   * Reads the body whole: the value itself when the answer is in already (a small answer usually
+   * arrives with its head, and the parser's chunks are replayed at once), else a promise of it.
+   * A failure is always a rejected promise.
+   */
+  private readWhole<T> (scan: boolean, as: (bytes: Buffer) => T): T | Promise<T> {
+    const parts: Buffer[] = []
+    let outcome: { value: T } | { error: unknown } | undefined
+    let settle: ((result: { value: T } | { error: unknown }) => void) | undefined
+    const finish = (result: { value: T } | { error: unknown }): false => {
+      if (outcome !== undefined) return false
+      outcome = result
+      settle?.(result)
+      return false
+    }
+    // the chunks as the parser hands them over: no Readable between it and this read
+    this.tap({
+      data: (chunk) => {
+        if (outcome !== undefined) return false
+        try {
+          this.keep(chunk)
+          const out = scan ? this.take(chunk) : chunk
+          if (out.length > 0) parts.push(out)
+          return true
+        } catch (error) {
+          return finish({ error })
+        }
+      },
+      error: (err) => finish({ error: this.eventStream ? new NaftikoError('upstream_stream_broken', undefined, { cause: err }) : err }),
+      end: () => {
+        if (outcome !== undefined) return
+        try {
+          const tail = scan ? this.finish() : undefined
+          if (tail !== undefined && tail.length > 0) parts.push(tail)
+          // one chunk (a small answer) is the body as it is, not a copy
+          finish({ value: as(parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)) })
+        } catch (error) {
+          finish({ error })
+        }
+      },
+    })
+    const done = outcome as { value: T } | { error: unknown } | undefined
+    if (done !== undefined) return 'value' in done ? done.value : Promise.reject(done.error)
     return new Promise((resolve, reject) => {
-      const parts: Buffer[] = []
-      let failed = false
-      const fail = (err: unknown): false => {
-        if (!failed) reject(err)
-        failed = true
-        return false
-      }
-      // the chunks as the parser hands them over: no Readable between it and this read
-      this.tap({
-        data: (chunk) => {
-          if (failed) return false
-          try {
-            this.keep(chunk)
-            const out = scan ? this.take(chunk) : chunk
-            if (out.length > 0) parts.push(out)
-            return true
-          } catch (err) {
-            return fail(err)
-          }
-        },
-        error: (err) => fail(this.eventStream ? new NaftikoError('upstream_stream_broken', undefined, { cause: err }) : err),
-        end: () => {
-          if (failed) return
-          try {
-            const tail = scan ? this.finish() : undefined
-            if (tail !== undefined && tail.length > 0) parts.push(tail)
-            // one chunk (a small answer) is the body as it is, not a copy
-            resolve(as(parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)))
-          } catch (err) {
-            fail(err)
-          }
-        },
-      })
+      settle = (result) => { if ('value' in result) resolve(result.value); else reject(result.error) }
     })
   }
 

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { STRUCTURED_JSON, type CallToolResult } from '../../src/exposers/mcp/mcp-call-tool.js'
-import { resultBytes, type ResultFrame } from '../../src/exposers/mcp/result-bytes.js'
+import { ResultFrame } from '../../src/exposers/mcp/result-bytes.js'
 
-const MODERN: ResultFrame = { head: '{"result":', members: '"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1"}}', after: ',"jsonrpc":"2.0","id":7}', flatten: false }
-const LEGACY: ResultFrame = { head: 'event: message\ndata: {"result":', members: '', after: ',"jsonrpc":"2.0","id":"a"}\n\n', flatten: true }
+const MODERN = new ResultFrame('{"result":', '"resultType":"complete","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"s","version":"1"}}', false)
+const LEGACY = new ResultFrame('event: message\ndata: {"result":', '', true)
+/** what each call puts after the result */
+const AFTER = new Map([[MODERN, ',"jsonrpc":"2.0","id":7}'], [LEGACY, ',"jsonrpc":"2.0","id":"a"}\n\n']])
+const resultBytes = (result: CallToolResult, frame: ResultFrame): Buffer => frame.bytes(result, AFTER.get(frame) as string)
 
 /** A tool result as toolResult makes it from an upstream's JSON text. */
 function fromJson (text: string, wrapped = false): CallToolResult {
@@ -16,7 +19,7 @@ function expected (result: CallToolResult, frame: ResultFrame): string {
   let json = structured === undefined ? JSON.stringify(result) : `{"content":${JSON.stringify(result.content)},"structuredContent":${structured}}`
   if (frame.flatten) json = json.replace(/[\r\n]/g, ' ')
   if (frame.members !== '') json = json === '{}' ? `{${frame.members}}` : `${json.slice(0, -1)},${frame.members}}`
-  return `${frame.head}${json}${frame.after}`
+  return `${frame.head}${json}${AFTER.get(frame) as string}`
 }
 
 const TEXTS = [

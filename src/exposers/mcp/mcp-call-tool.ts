@@ -81,7 +81,9 @@ export async function callTool (tool: PreparedTool, rawArgs: unknown, ctx: ToolC
     heartbeat?.stop()
   }
   try {
-    outcome = await collectOutcome(outcome, progress?.report)
+    // read without a promise when the answer is in already
+    const collected = collectOutcome(outcome, progress?.report)
+    outcome = collected instanceof Promise ? await collected : collected
   } finally {
     progress?.stop()
   }

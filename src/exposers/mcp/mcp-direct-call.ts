@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http'
 import type { CallToolResult } from './mcp-call-tool.js'
 import type { PreparedTool } from './mcp-tools.js'
-import { resultBytes } from './result-bytes.js'
+import { ResultFrame } from './result-bytes.js'
 
 /**
  * The common case of MCP traffic, a single `tools/call` with no progress requested, is answered
@@ -73,18 +73,19 @@ function validEnvelope (meta: Record<string, unknown> | undefined): boolean {
  */
 export function directResultWriter (serverInfo: { name: string, title?: string, version: string }): (res: ServerResponse, call: DirectCall, result: CallToolResult) => void {
   // the two members the 2026-07-28 result adds
-  const members = `"resultType":"complete","_meta":${JSON.stringify({ 'io.modelcontextprotocol/serverInfo': serverInfo })}`
+  const modern = new ResultFrame('{"result":', `"resultType":"complete","_meta":${JSON.stringify({ 'io.modelcontextprotocol/serverInfo': serverInfo })}`, false)
+  // one data line: a line break in the upstream's JSON text (whitespace between tokens, as in
+  // pretty-printed JSON; never inside a string) would end it, and the client would wait forever
+  const legacy = new ResultFrame('event: message\ndata: {"result":', '', true)
   return (res, call, result) => {
     const id = JSON.stringify(call.id)
     if (call.era === 'modern') {
-      const body = resultBytes(result, { head: '{"result":', members, after: `,"jsonrpc":"2.0","id":${id}}`, flatten: false })
+      const body = modern.bytes(result, `,"jsonrpc":"2.0","id":${id}}`)
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length })
       res.end(body)
       return
     }
-    // one data line: a line break in the upstream's JSON text (whitespace between tokens, as in
-    // pretty-printed JSON; never inside a string) would end it, and the client would wait forever
-    const body = resultBytes(result, { head: 'event: message\ndata: {"result":', members: '', after: `,"jsonrpc":"2.0","id":${id}}\n\n`, flatten: true })
+    const body = legacy.bytes(result, `,"jsonrpc":"2.0","id":${id}}\n\n`)
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no', 'content-length': body.length })
     res.end(body)
   }

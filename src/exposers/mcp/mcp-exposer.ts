@@ -146,7 +146,8 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
     const span = tracing === undefined ? undefined : startSpan(tracing, req, path, expose.namespace, performance.timeOrigin + started)
     if (span !== undefined) res.once('close', () => span.end(res.headersSent ? res.statusCode : undefined))
     const notes: RequestNotes = {}
-    res.once('finish', () => {
+    // 'finish' and 'close' come once per response: `on` spares the wrapper `once` builds per request
+    res.on('finish', () => {
       const ms = performance.now() - started
       options.metrics.request(expose.namespace, notes.metricRoute ?? (req.method === 'GET' || req.method === 'DELETE' ? req.method : 'other'), res.statusCode, ms)
       const tool = notes.tool
@@ -202,7 +203,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       const direct = matchDirectCall(message, req.headers, tools)
       if (direct === undefined) return viaSdk(message)
       const cancellation = new Cancellation()
-      res.once('close', () => { if (!res.writableFinished) cancellation.abort() })
+      res.on('close', () => { if (!res.writableFinished) cancellation.abort() })
       const done = instance.calls.track(client, direct.id, cancellation)
       const watch = watchRequest(options.metrics, expose.namespace, direct.tool.route, span)
       // a tool call answered here is logged on its request's line: one line per call

@@ -54,7 +54,8 @@ export interface RequestLog {
 export async function answer (exchange: RestExchange, reply: RawReply, log: RequestLog, route: string, invoke: (gone: Cancellation) => Promise<Outcome>): Promise<void> {
   const raw = reply.raw
   const gone = new Cancellation()
-  raw.once('close', () => { if (!raw.writableFinished) gone.abort() })
+  // 'close' comes once: `on` spares the wrapper `once` builds per request
+  raw.on('close', () => { if (!raw.writableFinished) gone.abort() })
   const started = performance.now()
   const outcome = await invoke(gone)
   if (outcome.kind === 'error') throw outcome.error
