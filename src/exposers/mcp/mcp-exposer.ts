@@ -209,10 +209,15 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       // a tool call answered here is logged on its request's line: one line per call
       const logFields: ToolCallFields = notes.tool = {}
       const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, toolError: toolErrorMetric, trace: traceContextOf(req.headers), watch, logFields }
+      // the call is over when its result is in (two callbacks: `finally` costs two more promises)
       return callTool(direct.tool, direct.args, ctx).then((result) => {
+        done()
         if (result.isError === true) span?.fail('tool_error')
         writeDirectResult(res, direct, result)
-      }).finally(done)
+      }, (err: unknown) => {
+        done()
+        throw err
+      })
     }
     readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ pieces, length }) => {
       // a small message is parsed here and handled at once; a large one comes back from the worker
