@@ -92,7 +92,7 @@ export class UpstreamBody {
     const parts: Buffer[] = []
     let outcome: { value: T } | { error: unknown } | undefined
     let settle: ((result: { value: T } | { error: unknown }) => void) | undefined
-    const finish = (result: { value: T } | { error: unknown }): false => {
+    const conclude = (result: { value: T } | { error: unknown }): false => {
       if (outcome !== undefined) return false
       outcome = result
       settle?.(result)
@@ -108,19 +108,19 @@ export class UpstreamBody {
           if (out.length > 0) parts.push(out)
           return true
         } catch (error) {
-          return finish({ error })
+          return conclude({ error })
         }
       },
-      error: (err) => finish({ error: this.eventStream ? new NaftikoError('upstream_stream_broken', undefined, { cause: err }) : err }),
+      error: (err) => conclude({ error: this.eventStream ? new NaftikoError('upstream_stream_broken', undefined, { cause: err }) : err }),
       end: () => {
         if (outcome !== undefined) return
         try {
           const tail = scan ? this.finish() : undefined
           if (tail !== undefined && tail.length > 0) parts.push(tail)
           // one chunk (a small answer) is the body as it is, not a copy
-          finish({ value: as(parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)) })
+          conclude({ value: as(parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)) })
         } catch (error) {
-          finish({ error })
+          conclude({ error })
         }
       },
     })

@@ -29,15 +29,14 @@ export class ResultFrame {
    * strings and a buffer per call). Any other result is serialised whole.
    */
   bytes (result: CallToolResult, after: string): Buffer {
-    const structured = result[STRUCTURED_JSON]
-    const content = result.content
-    const text = content.length === 1 ? content[0]?.text : undefined
-    if (structured === undefined || text === undefined || result.isError !== undefined || text.length > BYTES_UP_TO || structured.length > BYTES_UP_TO) {
-      return Buffer.from(`${this.head}${withMembers(serialise(result, this.flatten), this.members)}${after}`)
+    const text = commonText(result)
+    const structured = result[STRUCTURED_JSON] as string
+    if (text === undefined || text.length > BYTES_UP_TO || structured.length > BYTES_UP_TO) {
+      return Buffer.from(`${this.head}${withMembers(serialise(result, text, this.flatten), this.members)}${after}`)
     }
     const need = this.open.length + STRUCTURED_OPEN.length + this.close.length + 3 * (after.length + structured.length) + 6 * text.length
-    if (raw.length < 3 * text.length) raw = Buffer.allocUnsafe(Math.max(raw.length * 2, 3 * text.length))
-    if (out.length < need) out = Buffer.allocUnsafe(Math.max(out.length * 2, need))
+    if (raw.length < 3 * text.length) raw = Buffer.allocUnsafe(Math.max(raw.length * 2, 3 * text.length, 4096))
+    if (out.length < need) out = Buffer.allocUnsafe(Math.max(out.length * 2, need, 16384))
     // (`write` without an encoding is UTF-8 on its quickest path)
     const textBytes = raw.write(text, 0)
     out.set(this.open, 0)
@@ -57,9 +56,9 @@ export class ResultFrame {
   }
 }
 
-/** Scratch space: the text's UTF-8 bytes, and the answer as it is put together (copied out whole). */
-let raw = Buffer.allocUnsafe(4096)
-let out = Buffer.allocUnsafe(16384)
+/** Scratch space, taken on the first answer: the text's UTF-8 bytes, and the answer as it is put together (copied out whole). */
+let raw = Buffer.alloc(0)
+let out = Buffer.alloc(0)
 
 /** the letter of a control character's short escape (`\n`), or 0 for `\u00XX` */
 const SHORT = (() => {
@@ -101,13 +100,17 @@ function flattenLineBreaks (bytes: Buffer, from: number, to: number): void {
 
 const LINE_BREAKS = /[\r\n]/g
 
-/** `JSON.stringify(result)`, with a structured value known as JSON text put in place as it is. */
-function serialise (result: CallToolResult, flatten: boolean): string {
-  const structured = result[STRUCTURED_JSON]
-  const content = result.content
-  const json = structured === undefined || content.length !== 1 || result.isError !== undefined
+/** The text of the common result (one text, its structured content as JSON text, no error), else undefined. */
+function commonText (result: CallToolResult): string | undefined {
+  if (result[STRUCTURED_JSON] === undefined || result.isError !== undefined || result.content.length !== 1) return undefined
+  return result.content[0]?.text
+}
+
+/** `JSON.stringify(result)`, with the common result's structured JSON text put in place as it is. */
+function serialise (result: CallToolResult, text: string | undefined, flatten: boolean): string {
+  const json = text === undefined
     ? JSON.stringify(result)
-    : `{"content":[{"type":"text","text":${JSON.stringify(content[0]?.text)}}],"structuredContent":${structured}}`
+    : `{"content":[{"type":"text","text":${JSON.stringify(text)}}],"structuredContent":${result[STRUCTURED_JSON] as string}}`
   return flatten ? json.replace(LINE_BREAKS, ' ') : json
 }
 
