@@ -230,9 +230,9 @@ async function main () {
     }
     log(`ttfb round ${round + 1}/${CFG.ttfbRounds}: ${ttfbKeys.map((k) => `${k} ${Math.round(ttfbWarm[k].at(-1).ttfbUs)} µs warm, ${Math.round(ttfb[k].at(-1).ttfbUs)} µs idle`).join(', ')}`)
   }
-  // a single run of 512 streams swings widely (a round's coalescing ranged from 2% to 45% for the
-  // same build): rounds alternate, completeness and the longest silence count over all of them, the
-  // other figures come from each target's round of median coalescing
+  // rounds alternate: completeness and the longest silence count over all of them, the other
+  // figures come from each target's round of median coalescing (pieces of the body carrying more
+  // than one event: only a relay's own writes merge events, lib/measure.mjs streams())
   const concurrent = {}
   const streamRuns = { direct: [], proxy: [], rest: [] }
   const expectEvents = STREAM_CHUNKS + 3
@@ -257,7 +257,7 @@ async function main () {
         errors: [...new Set(rs.filter((r) => r.error !== undefined).map((r) => r.error))].slice(0, 3),
       })
       const last = streamRuns[key].at(-1)
-      log(`${CFG.streams} streams via ${key}, round ${round + 1}/${CFG.streamRounds}: ${run.complete}/${rs.length} complete, max gap ${Math.round(last.maxGapMs)} ms, ${(100 * last.coalesced / Math.max(1, last.reads)).toFixed(1)}% of reads coalesced`)
+      log(`${CFG.streams} streams via ${key}, round ${round + 1}/${CFG.streamRounds}: ${run.complete}/${rs.length} complete, max gap ${Math.round(last.maxGapMs)} ms, ${(100 * last.coalesced / Math.max(1, last.reads)).toFixed(1)}% of pieces carrying > 1 event`)
     }
   }
   for (const [key, runs] of Object.entries(streamRuns)) {

@@ -73,7 +73,7 @@ export function renderReport (d) {
   row('Streaming: time to first byte added (warm: streams back to back)', `${int(warmAdd)} µs (minimal proxy ${int(warmAdded('proxy'))} µs)`, '< 1000 µs', warmAdd < 1000)
   row('... same, idle: 20 ms gaps, each process wakes from sleep per request', `${int(ttfbAdd)} µs (minimal proxy ${int(ttfbAdded('proxy'))} µs)`, '< 1000 µs', ttfbAdd < 1000)
   row(`Streaming: ${env.cfg.streams} concurrent streams, no stall`, c === undefined ? 'not run' : `${c.complete}/${c.count} complete, longest silence ${int(c.maxGapMs)} ms`, `all complete, no silence >= ${STALL_MS} ms`, !stalled)
-  row('Streaming: no coalescing (reads carrying > 1 event)', `${pct(coalescedShare(single))} at 1 connection (proxy ${pct(coalescedShare(singleProxy))}); ${pct(coalescedShare(c))} at ${env.cfg.streams} (proxy ${pct(coalescedShare(concurrent.proxy))})`, 'not above the minimal proxy (+1 point)', !coalescing)
+  row('Streaming: no coalescing (pieces of the body carrying > 1 event)', `${pct(coalescedShare(single))} at 1 connection (proxy ${pct(coalescedShare(singleProxy))}); ${pct(coalescedShare(c))} at ${env.cfg.streams} (proxy ${pct(coalescedShare(concurrent.proxy))})`, 'not above the minimal proxy (+1 point)', !coalescing)
   const o = d.orchestration
   if (o !== undefined) {
     const held = o.same && o.both.ms < 1.5 * o.one.ms
@@ -119,14 +119,14 @@ export function renderReport (d) {
   lines.push(`| ... added vs direct, µs | - | ${int(warmAdded('proxy'))} | ${int(warmAdded('rest'))} |`)
   lines.push(`| time to first byte, idle (${env.cfg.ttfbCount} gapped streams one after the other), µs | ${cells((k) => int(ttfbMedian(k)))} |`)
   lines.push(`| ... added vs direct, µs | - | ${int(ttfbAdded('proxy'))} | ${int(ttfbAdded('rest'))} |`)
-  lines.push(`| reads carrying > 1 event, 1 connection | ${cells((k) => { const s = sumRounds(ttfb[k]); return `${s.coalesced} of ${s.reads}` })} |`)
+  lines.push(`| pieces of the body carrying > 1 event, 1 connection | ${cells((k) => { const s = sumRounds(ttfb[k]); return `${s.coalesced} of ${s.reads}` })} |`)
   const streamRounds = concurrent.rest?.rounds ?? 1
   lines.push(`| ${env.cfg.streams} concurrent streams (${env.chunks + 3} events each) complete${streamRounds > 1 ? `, over ${streamRounds} rounds` : ''} | ${cells((k) => concurrent[k] === undefined ? '-' : `${concurrent[k].complete}/${concurrent[k].count}`)} |`)
   lines.push(`| ... time to first byte p50 / p99, ms | ${cells((k) => concurrent[k] === undefined ? '-' : `${ms1(concurrent[k].ttfbP50Us / 1000)} / ${ms1(concurrent[k].ttfbP99Us / 1000)}`)} |`)
   lines.push(`| ... stream duration p50 / max, ms (ideal ${(env.chunks + 2) * env.gapMs}) | ${cells((k) => concurrent[k] === undefined ? '-' : `${int(concurrent[k].durP50)} / ${int(concurrent[k].durMax)}`)} |`)
   lines.push(`| ... longest silence in any stream, ms | ${cells((k) => concurrent[k] === undefined ? '-' : int(concurrent[k].maxGapMs))} |`)
-  lines.push(`| ... reads carrying > 1 event | ${cells((k) => concurrent[k] === undefined ? '-' : `${pct(coalescedShare(concurrent[k]))} (${concurrent[k].coalesced} of ${concurrent[k].reads})`)} |`)
-  if (streamRounds > 1) lines.push('', `The ${env.cfg.streams} concurrent streams ran in ${streamRounds} rounds, the targets alternating: completeness, the longest stream and the longest silence count over every round; time to first byte, duration p50 and coalescing come from each target's round of median coalescing (one round's share swings from a few percent to nearly half for the same build).`)
+  lines.push(`| ... pieces of the body carrying > 1 event | ${cells((k) => concurrent[k] === undefined ? '-' : `${pct(coalescedShare(concurrent[k]))} (${concurrent[k].coalesced} of ${concurrent[k].reads})`)} |`)
+  if (streamRounds > 1) lines.push('', `The ${env.cfg.streams} concurrent streams ran in ${streamRounds} rounds, the targets alternating: completeness, the longest stream and the longest silence count over every round; time to first byte, duration p50 and coalescing come from each target's round of median coalescing. A piece of the body is what one write of the relay sent: the reader (undici's dispatch()) sees each chunk of the chunked encoding apart, even when its own lag let several arrive in one socket read, so a piece carries more than one event only when the relay (or the upstream) wrote them together.`)
   const errs = keys.flatMap((k) => (concurrent[k]?.errors ?? []).map((e) => `${k}: ${e}`))
   if (errs.length > 0) lines.push('', `Stream errors: ${errs.join('; ')}`)
   lines.push('')
