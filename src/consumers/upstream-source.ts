@@ -2,7 +2,6 @@ import { createRequire } from 'node:module'
 import type { IncomingHttpHeaders } from 'node:http'
 import { Readable } from 'node:stream'
 import type * as Undici from 'undici'
-import { headersOf } from './response-head.js'
 import type { UpstreamSignal } from './send-upstream.js'
 
 const require = createRequire(import.meta.url)
@@ -189,7 +188,7 @@ class CallHandler implements Undici.Dispatcher.DispatchHandler {
     if (statusCode < 200) return true
     const abort = this.abort as (err: Error) => void
     this.body = new UpstreamSource(resume, abort)
-    this.resolve({ statusCode, headers: headersOf(rawHeaders, parseHeaders), body: this.body })
+    this.resolve({ statusCode, headers: parseHeaders(rawHeaders), body: this.body })
     return true
   }
 
