@@ -27,6 +27,15 @@ describe('the redactor', () => {
 })
 
 describe('the redactor\'s stream scanner', () => {
+  it('finds the shortest secret it keeps in a text of exactly its length, and nothing in a shorter one', () => {
+    const short = buildRedactor(['k3y!', SECRET])
+    expect(short.holds('k3y!')).toBe(true)
+    expect(short.holds('k3y')).toBe(false)
+    expect(short.redact('k3y!')).toBe(REDACTED)
+    expect(redactor.holds(SECRET)).toBe(true)
+    expect(redactor.holds(SECRET.slice(1))).toBe(false)
+  })
+
   it('scrubs a secret cut between two chunks at any byte, and holds back only what could start one', () => {
     for (const form of forms) {
       const text = `data: {"x":"${form}"}\n\n`
