@@ -24,6 +24,7 @@ import { largeBodiesPart, measureLargeBodies } from './lib/large-bodies.mjs'
 import { manyStreamsPart, measureManyStreams } from './lib/many-streams.mjs'
 import { measureStartAndIdle } from './lib/startup.mjs'
 import { measureWorkers, workersPart } from './lib/workers.mjs'
+import { measureSideBySide, sideBySidePart } from './lib/side-by-side.mjs'
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,7 +41,7 @@ const { values: flags } = parseArgs({
 const QUICK = flags.quick
 const CFG = QUICK
   ? { rounds: 8, seconds: 1.5, warmSeconds: 2, peer: false, limitMs: 90_000, quietWaitS: 10 }
-  : { rounds: 7, seconds: 4, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, streamRounds: 3, memWarm: 150_000, memRequests: 100_000, startups: 15, peer: true, limitMs: 1_200_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 5, largeSeconds: 3, workerRounds: 3 }
+  : { rounds: 7, seconds: 4, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, streamRounds: 3, memWarm: 150_000, memRequests: 100_000, startups: 15, peer: true, limitMs: 1_200_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 5, largeSeconds: 3, workerRounds: 3, sideRounds: 12, sideSeconds: 3 }
 if (flags.rounds !== undefined) CFG.rounds = CFG.latencyRounds = CFG.ttfbRounds = Math.max(1, Number(flags.rounds))
 if (flags.seconds !== undefined) CFG.seconds = Math.max(1, Number(flags.seconds))
 if (flags['no-peer']) CFG.peer = false
@@ -194,6 +195,22 @@ async function main () {
   }
   if (QUICK) return finishQuick({ env, tp, background, ticks0, t0, processes: [gateway, proxy, upstream] })
 
+  // 1b. the same CPU ratios with both targets loaded at the same moment (lib/side-by-side.mjs): MCP
+  // against REST needs a second gateway process, each with its own counters (the second one starts
+  // cold: a longer warm-up)
+  log('side by side: REST against the minimal proxy, MCP against REST')
+  const second = await startGatewayProcess(upstreamOrigin, { logLevel: flags['log-level'], logFile: path.join(work, 'gateway-2.log'), name: 'naftiko (second)' })
+  const sideBySide = await measureSideBySide({
+    rounds: CFG.sideRounds,
+    seconds: CFG.sideSeconds,
+    log,
+    pairs: [
+      { label: 'REST CPU per request vs the minimal proxy\'s', a: { pid: proxy.pid, load: targets.proxy }, b: { pid: gateway.pid, load: targets.rest }, target: '<= 0.80x', holds: (r) => r <= 0.8 },
+      { label: 'MCP tools/call CPU per call, 2026-07-28, vs REST\'s', a: { pid: gateway.pid, load: targets.rest }, b: { pid: second.pid, load: { ...targets.mcpModern, url: second.mcp } }, target: '<= 1.20x', holds: (r) => r <= 1.2, warmSeconds: 8 },
+    ],
+  })
+  await second.stop()
+
   // 2. added latency at 1 connection, a sequential loop timed with process.hrtime
   const latKeys = ['direct', 'proxy', 'rest', 'restStream', 'mcpModern', 'mcpLegacy', 'peer'].filter((k) => targets[k] !== undefined)
   const lat = Object.fromEntries(latKeys.map((k) => [k, []]))
@@ -342,6 +359,7 @@ async function main () {
 
   // the rows with a module of their own: target rows and a section each (report.mjs)
   const parts = [
+    sideBySidePart(sideBySide),
     manyStreamsPart(many),
     largeBodiesPart(large, { notes: nginx === undefined ? [`nginx: ${nginxNote}.`] : [] }),
     workersPart(workers, { cores: os.availableParallelism() }),

@@ -1,8 +1,6 @@
-// Two relays measured at the same moment: each gets its own autocannon load (16 connections by
-// default) and both run at once, so that whatever else the host does falls on both alike; CPU per
-// request comes from each process's own counters, and the figure is the median of the rounds'
-// ratios (B's CPU per request over A's). For changes of a few percent, which bench/ab.mjs (targets
-// one after the other) cannot tell from noise: the same build against itself reads within about 3%.
+// Two relays measured at the same moment (lib/side-by-side.mjs, 16 connections each by default),
+// for changes of a few percent, which bench/ab.mjs (targets one after the other) cannot tell from
+// noise: the same build against itself reads within about 3%.
 // Usage: node bench/side-by-side.mjs A B [--rounds 16] [--seconds 3] [--connections 16]
 //   [--node-b FLAG]...   A and B: a checkout with a built dist/ (the gateway's REST route; DIR:mcp
 //   its MCP tools/call in 2026-07-28, DIR:mcp-2025 in 2025-11-25), or `proxy`
@@ -11,8 +9,9 @@
 //   B's. `. .:mcp` measures the MCP-to-REST ratio of one build.
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { throughput, median } from './lib/measure.mjs'
-import { cleanEnv, killAll, startNode, ticksOf } from './lib/processes.mjs'
+import { median } from './lib/measure.mjs'
+import { cleanEnv, killAll, startNode } from './lib/processes.mjs'
+import { sideBySide } from './lib/side-by-side.mjs'
 
 const { values: flags, positionals } = parseArgs({
   allowPositionals: true,
@@ -57,23 +56,9 @@ try {
   const origin = `http://127.0.0.1:${upstream.value}`
   const a = await start(positionals[0], origin, [])
   const b = await start(positionals[1], origin, flags['node-b'], Object.fromEntries(flags['env-b'].map((e) => e.split(/=(.*)/s).slice(0, 2))))
-  const load = { connections: Number(flags.connections) }
-  const both = (seconds) => Promise.all([a, b].map((t) => throughput(t.load, { ...load, seconds })))
-  // warm-up, not counted
-  await both(2)
-  const cpu = { a: [], b: [] }
-  const ratios = []
-  for (let round = 0; round < Number(flags.rounds); round++) {
-    const before = [ticksOf(a.pid), ticksOf(b.pid)]
-    const [ra, rb] = await both(Number(flags.seconds))
-    const ua = (ticksOf(a.pid) - before[0]) * 10_000 / ra.total
-    const ub = (ticksOf(b.pid) - before[1]) * 10_000 / rb.total
-    cpu.a.push(ua)
-    cpu.b.push(ub)
-    ratios.push(ub / ua)
-  }
-  console.log(`A ${positionals[0]}: ${Math.round(median(cpu.a))} µs CPU/request; B ${positionals[1]}: ${Math.round(median(cpu.b))} µs`)
-  console.log(`B/A ${median(ratios).toFixed(3)} (median of ${ratios.length} rounds: ${ratios.map((r) => r.toFixed(2)).join(' ')})`)
+  const { cpuA, cpuB, ratios, ratio } = await sideBySide(a, b, { rounds: Number(flags.rounds), seconds: Number(flags.seconds), connections: Number(flags.connections) })
+  console.log(`A ${positionals[0]}: ${Math.round(median(cpuA))} µs CPU/request; B ${positionals[1]}: ${Math.round(median(cpuB))} µs`)
+  console.log(`B/A ${ratio.toFixed(3)} (median of ${ratios.length} rounds: ${ratios.map((r) => r.toFixed(2)).join(' ')})`)
 } finally {
   killAll()
 }
