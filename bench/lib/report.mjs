@@ -36,8 +36,8 @@ export function renderReport (d) {
   const single = sumRounds(ttfb.rest)
   const coalescedShare = (x) => x === undefined || x.reads === 0 ? NaN : x.coalesced / x.reads
   const stalled = c === undefined || c.complete !== c.count || !(c.maxGapMs < STALL_MS)
-  // the gateway must not merge events: none at 1 connection, and at 512 no more merged reads
-  // than the minimal proxy shows (there the client itself reads late at times)
+  // the gateway must not merge events: at 1 connection and at 512, no more pieces of a body carrying
+  // two events than the minimal proxy's (the reader sees each write of a relay apart: measure.mjs)
   const singleProxy = sumRounds(ttfb.proxy)
   const coalescing = coalescedShare(single) > coalescedShare(singleProxy) + 0.01 || coalescedShare(c) > coalescedShare(concurrent.proxy) + 0.01
   const mcpModernRatio = ratio('mcpModern', 'rest')
