@@ -50,11 +50,12 @@ export async function sequential (target, count) {
 
 /**
  * Opens `concurrency` streams at once (each on its own connection) and reads them to the end,
- * timestamping every read. Per stream: time to first body byte, duration, events received, reads
- * that carried more than one event (coalesced), the longest silence between two reads, [DONE] seen.
- * The reader is undici's `dispatch()` with a handler that sees each chunk as the socket gives it (no
- * Readable, no async iterator): at 512 streams on two cores the reader's own lag is what merges
- * events in the client's socket, so the less it costs a chunk, the more the figure is the relay's.
+ * timestamping every piece of the body. Per stream: time to first body byte, duration, events
+ * received, pieces that carried more than one event (coalesced), the longest silence between two
+ * pieces, [DONE] seen. The reader is undici's `dispatch()`, whose handler gets each chunk of the
+ * chunked encoding apart (one write of the relay), even when several arrived in one socket read: a
+ * piece with two events is two events the relay wrote together, never the reader's own lag (a
+ * Readable hands over whatever piled up since its last read in one piece).
  */
 export async function streams (target, { concurrency, count = concurrency, expectEvents, timeoutMs }) {
   const url = new URL(target.url)

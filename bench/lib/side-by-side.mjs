@@ -2,6 +2,7 @@
 // once, so that whatever else the host does in a round falls on both alike. CPU per request comes
 // from each process's own counters; the figure is the median of the rounds' ratios (B's CPU per
 // request over A's). Used by bench/side-by-side.mjs and by the full run's side-by-side rows.
+import { int, x } from './format.mjs'
 import { median, throughput } from './measure.mjs'
 import { ticksOf } from './processes.mjs'
 
@@ -48,7 +49,6 @@ export async function measureSideBySide ({ pairs, rounds, seconds, log }) {
 }
 
 export function sideBySidePart ({ rounds, seconds, results }) {
-  const x = (v) => `${v.toFixed(2)}x`
   // the median to three places: a target's edge is a hundredth wide
   const x3 = (v) => `${v.toFixed(3)}x`
   const lines = [
@@ -58,12 +58,12 @@ export function sideBySidePart ({ rounds, seconds, results }) {
     '| --- | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const r of results) {
-    lines.push(`| ${r.label} | ${x3(r.ratio)} | ${x(Math.min(...r.ratios))}-${x(Math.max(...r.ratios))} | ${Math.round(median(r.cpuA))} | ${Math.round(median(r.cpuB))} | ${r.failed.a + r.failed.b} |`)
+    lines.push(`| ${r.label} | ${x3(r.ratio)} | ${x(Math.min(...r.ratios))}-${x(Math.max(...r.ratios))} | ${int(median(r.cpuA))} | ${int(median(r.cpuB))} | ${r.failed.a + r.failed.b} |`)
   }
   return {
     targets: results.map((r) => ({
       figure: `${r.label}, loaded at the same moment (median of ${rounds} rounds' ratios)`,
-      measured: `${x3(r.ratio)} (medians ${Math.round(median(r.cpuB))} vs ${Math.round(median(r.cpuA))} µs)`,
+      measured: `${x3(r.ratio)} (medians ${int(median(r.cpuB))} vs ${int(median(r.cpuA))} µs)`,
       target: r.target,
       holds: r.holds(r.ratio) && r.failed.a + r.failed.b === 0,
     })),
