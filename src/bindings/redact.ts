@@ -10,6 +10,8 @@ export interface Redactor {
   readonly textForms: readonly string[]
   /** replaces every bound secret in a text */
   redact (text: string): string
+  /** replaces every bound secret in bytes: `data` itself when it holds none */
+  redactBytes (data: Buffer): Buffer
   /** whether a text holds a bound secret */
   holds (text: string): boolean
   /** how much of a growing text may leave now: all of it but an end that could start a secret */
@@ -90,6 +92,7 @@ export function buildRedactor (secrets: readonly string[]): Redactor {
     active: true,
     textForms: [...textForms].sort((a, b) => b.length - a.length).map((n) => Buffer.from(n).toString('latin1')),
     redact: (text) => holds(text) ? replace(text, ordered) : text,
+    redactBytes: scrubBytes,
     holds,
     releasable: (text) => text.length - partialEnd(text, ordered),
     scanner () {
@@ -137,6 +140,7 @@ const NONE: Redactor = {
   active: false,
   textForms: [],
   redact: (text) => text,
+  redactBytes: (data) => data,
   holds: () => false,
   releasable: (text) => text.length,
   scanner: () => ({ push: (chunk) => chunk, end: () => EMPTY }),

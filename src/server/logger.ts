@@ -37,10 +37,10 @@ export function createLogger (level: LevelWithSilent, redactor: Redactor, destin
     const out = destination ?? prettyStderr()
     return { logger: pino({ level, base, ...hooks }, out as pino.DestinationStream), close: () => {} }
   }
-  const stream = pino.destination({ dest: 2, sync: false, ...(fields === undefined ? { minLength: 4096 } : { minLength: PIPE_BUF - 1, maxWrite: PIPE_BUF }) })
   // the processes of --workers keep sonic-boom's own batching, which never puts more than PIPE_BUF
-  // bytes of lines in one write
-  const batch = fields === undefined ? new LineBatch(stream, redactor) : undefined
+  // bytes of lines in one write; a single process writes the batches' bytes
+  const stream = pino.destination({ dest: 2, sync: false, ...(fields === undefined ? { minLength: 4096, contentMode: 'buffer' } : { minLength: PIPE_BUF - 1, maxWrite: PIPE_BUF }) })
+  const batch = fields === undefined ? new LineBatch(stream as unknown as { write (bytes: Buffer): boolean }, redactor) : undefined
   const flush = (): void => {
     batch?.flush()
     try { stream.flushSync() } catch {}
@@ -63,34 +63,50 @@ export function createLogger (level: LevelWithSilent, redactor: Redactor, destin
   }
 }
 
-/** About how many characters of lines go to sonic-boom in one write. */
+/** About how many bytes of lines go to sonic-boom in one write. */
 const BATCH = 16384
+/** A batch's buffer: a line starts below BATCH, so the room for it is never less than BATCH. */
+const CAPACITY = 2 * BATCH
 
 /**
- * Lines gathered into one sonic-boom write: sonic-boom measures the byte length of its whole pending
- * buffer at each write, which cost about 6 µs a line (one request's line); gathered, about 2. The
- * redactor scrubs the batch, not each line: one pass over the joined text instead of a pass (and a
- * flattening of the line's string) per line. No secret's form spans a line's end (`}` then a line
- * feed, which a JSON line holds only at its end).
+ * Lines gathered as UTF-8 into one sonic-boom write: sonic-boom measures the byte length of its whole
+ * pending text at each write, which cost about 6 µs a line (one request's line); gathered, about 2.
+ * The redactor scrubs the batch's bytes, not each line. No secret's form spans a line's end (`}`
+ * then a line feed, which a JSON line holds only at its end). A flat line (`flatLine`) is written
+ * into the batch's bytes directly; any other line comes as text.
  */
 export class LineBatch {
-  private parts: string[] = []
-  private size = 0
+  /** the lines gathered, from 0 to `used` */
+  bytes = Buffer.allocUnsafe(CAPACITY)
+  used = 0
 
-  constructor (private readonly stream: { write (text: string): boolean }, private readonly redactor: Redactor) {}
+  constructor (private readonly stream: { write (bytes: Buffer): boolean }, private readonly redactor: Redactor) {}
 
   write (line: string): void {
-    this.parts.push(line)
-    this.size += line.length
-    if (this.size >= BATCH) this.flush()
+    // a character is at most three bytes of UTF-8 (a pair of surrogates, two characters, four)
+    if (this.used + line.length * 3 > CAPACITY) {
+      this.flush()
+      if (line.length * 3 > CAPACITY) {
+        this.stream.write(this.redactor.redactBytes(Buffer.from(line)))
+        return
+      }
+    }
+    this.wrote(this.used + this.bytes.write(line, this.used))
+  }
+
+  /** A line was written into `bytes` from `used` to `end`. */
+  wrote (end: number): void {
+    this.used = end
+    if (end >= BATCH) this.flush()
   }
 
   flush (): void {
-    if (this.size === 0) return
-    const text = this.parts.length === 1 ? this.parts[0] as string : this.parts.join('')
-    this.parts = []
-    this.size = 0
-    this.stream.write(this.redactor.redact(text))
+    if (this.used === 0) return
+    const lines = this.bytes.subarray(0, this.used)
+    // sonic-boom holds on to the bytes until they are written: the next lines go to a fresh buffer
+    this.bytes = Buffer.allocUnsafe(CAPACITY)
+    this.used = 0
+    this.stream.write(this.redactor.redactBytes(lines))
   }
 }
 
@@ -113,14 +129,15 @@ export type FlatLine = (fields: FlatFields, msg: string) => void
  * 3 µs of a REST request's 75 (bench/profile.mjs rest), and reading the logger's internals per line
  * (a child logger's symbols, looked up megamorphically) showed in the profile too. Keys are plain
  * names; a number that is not finite is written null, as pino does. The level is asked per line, so
- * that a change of level applies at once.
+ * that a change of level applies at once. Into the gateway's own batch (`LineBatch`) the line is
+ * written as bytes: built as text, its pieces were joined and copied twice more on their way.
  */
 export function flatLine (logger: Logger): FlatLine {
   const time = internal<() => string>(logger, timeSym)
   const bindings = internal<string>(logger, chindingsSym)
   const hook = internal<{ streamWrite?: (line: string) => string }>(logger, hooksSym).streamWrite
   const stream = internal<{ write (line: string): unknown }>(logger, streamSym)
-  return (fields, msg) => {
+  const asText: FlatLine = (fields, msg) => {
     if (!logger.isLevelEnabled('info')) return
     let line = `{"level":30${time.call(logger)}${bindings}`
     for (const key in fields) {
@@ -131,6 +148,98 @@ export function flatLine (logger: Logger): FlatLine {
     line += `,"msg":${quote(msg)}}\n`
     stream.write(hook === undefined ? line : hook(line))
   }
+  if (!(stream instanceof LineBatch) || hook !== undefined || time !== pino.stdTimeFunctions.epochTime) return asText
+  return asBytes(logger, stream, bindings, asText)
+}
+
+/** The most bytes a key's value is written with by `asBytes` without a check of the room left. */
+const VALUE_ROOM = 80
+const NULL = Buffer.from('null')
+
+/** `flatLine` into a batch's bytes; a line that does not fit in the room left goes as text. */
+function asBytes (logger: Logger, batch: LineBatch, bindings: string, asText: FlatLine): FlatLine {
+  const head = Buffer.from('{"level":30,"time":')
+  const bound = Buffer.from(bindings)
+  /** `,"key":` and `,"msg":"text"}` and a line feed, as bytes, for the keys and messages seen */
+  const keys = new Map<string, Buffer>()
+  const ends = new Map<string, Buffer>()
+  return (fields, msg) => {
+    if (!logger.isLevelEnabled('info')) return
+    const out = batch.bytes
+    let at = copy(out, batch.used, head)
+    at = writeWhole(out, at, Date.now())
+    at = copy(out, at, bound)
+    for (const key in fields) {
+      const value = fields[key]
+      if (value === undefined) continue
+      const name = keys.get(key) ?? remember(keys, key, `,"${key}":`)
+      if (at + name.length + VALUE_ROOM > out.length) return asText(fields, msg)
+      at = copy(out, at, name)
+      at = typeof value === 'string' ? writeString(out, at, value) : value === null ? copy(out, at, NULL) : writeNumber(out, at, value)
+      if (at === -1) return asText(fields, msg)
+    }
+    const end = ends.get(msg) ?? remember(ends, msg, `,"msg":${quote(msg)}}\n`)
+    if (at + end.length > out.length) return asText(fields, msg)
+    batch.wrote(copy(out, at, end))
+  }
+}
+
+/** The bytes of `text`, kept in `cache` while it is small (keys and messages come from call sites). */
+function remember (cache: Map<string, Buffer>, key: string, text: string): Buffer {
+  const bytes = Buffer.from(text)
+  if (cache.size < 64) cache.set(key, bytes)
+  return bytes
+}
+
+function copy (out: Buffer, at: number, bytes: Buffer): number {
+  out.set(bytes, at)
+  return at + bytes.length
+}
+
+/** `quote(text)` as bytes; -1 when its JSON text might not fit in the room left. */
+function writeString (out: Buffer, at: number, text: string): number {
+  if (text.length <= SHORT_TEXT) {
+    let i = 0
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) break
+      out[at + 1 + i] = c
+    }
+    if (i === text.length) {
+      out[at] = 0x22
+      out[at + 1 + i] = 0x22
+      return at + 2 + i
+    }
+  }
+  const json = JSON.stringify(text)
+  if (at + json.length * 3 > out.length) return -1
+  return at + out.write(json, at)
+}
+
+/** `numberText(value)` as bytes. */
+function writeNumber (out: Buffer, at: number, value: number): number {
+  if (Number.isSafeInteger(value) && value >= 0) return writeWhole(out, at, value)
+  const hundredths = hundredthsOf(value)
+  if (hundredths === -1) return at + out.write(numberText(value), at, 'latin1')
+  const whole = Math.floor(hundredths / 100)
+  const rest = hundredths - whole * 100
+  at = writeWhole(out, at, whole)
+  out[at++] = 0x2e
+  out[at++] = 0x30 + Math.floor(rest / 10)
+  if (rest % 10 !== 0) out[at++] = 0x30 + rest % 10
+  return at
+}
+
+/** The digits of a safe integer from 0. */
+function writeWhole (out: Buffer, at: number, value: number): number {
+  let end = at + 1
+  for (let next = 10; next <= value; next *= 10) end++
+  for (let i = end - 1; i >= at; i--) {
+    const tenth = Math.floor(value / 10)
+    out[i] = 0x30 + (value - tenth * 10)
+    value = tenth
+  }
+  return end
 }
 
 /**
@@ -139,20 +248,31 @@ export function flatLine (logger: Logger): FlatLine {
  */
 function numberText (value: number): string {
   if (Number.isInteger(value)) return `${value}`
-  const hundredths = Math.round(value * 100)
-  // anything but a whole number of hundredths (not finite, finer, negative, large) as JavaScript writes it
-  if (hundredths / 100 !== value || hundredths < 0 || hundredths > 0x3fffffff) return Number.isFinite(value) ? `${value}` : 'null'
+  const hundredths = hundredthsOf(value)
+  if (hundredths === -1) return Number.isFinite(value) ? `${value}` : 'null'
   const whole = Math.floor(hundredths / 100)
   const rest = hundredths - whole * 100
   return rest % 10 === 0 ? `${whole}.${rest / 10}` : `${whole}.${rest < 10 ? '0' : ''}${rest}`
 }
 
 /**
+ * A fraction that is a whole number of hundredths, from 0 to about 10 million, as that number; -1
+ * for anything else (not finite, finer, negative, large), which is written as JavaScript writes it.
+ */
+function hundredthsOf (value: number): number {
+  const hundredths = Math.round(value * 100)
+  return hundredths / 100 !== value || hundredths < 0 || hundredths > 0x3fffffff ? -1 : hundredths
+}
+
+/** the longest string `quote` looks at before leaving it to `JSON.stringify` */
+const SHORT_TEXT = 64
+
+/**
  * `JSON.stringify(text)` for a string: a short printable ASCII one (a method, a route, an id) needs
  * only its quotes, which a look at its characters finds in about half of `JSON.stringify`'s time.
  */
 function quote (text: string): string {
-  if (text.length > 64) return JSON.stringify(text)
+  if (text.length > SHORT_TEXT) return JSON.stringify(text)
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(text)
