@@ -101,7 +101,8 @@ export async function startListeners (mounted: Mounted, addressOf: AddressOf, li
       const handlers = listener.target
       listener.active++
       handlers.inFlight++
-      res.once('close', () => {
+      // 'close' comes once: `on` spares the wrapper `once` builds per request
+      res.on('close', () => {
         listener.active--
         handlers.inFlight--
       })

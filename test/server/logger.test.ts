@@ -119,7 +119,7 @@ describe('LineBatch', () => {
     return { writes, lines: new LineBatch({ write: (bytes) => { writes.push(bytes.toString('utf8')); return true } }, buildRedactor([SECRET])) }
   }
 
-  it('writes the lines whole, in order, in batches of about 16 KiB, scrubbed', () => {
+  it('writes the lines whole, in order, in batches of about 64 KiB, scrubbed', () => {
     const { writes, lines } = batch()
     const samples = ['plain', 'é à ü', '漢字かな', '😀 pair', 'x'.repeat(7_000), '€'.repeat(6_000), 'y'.repeat(300), 'z'.repeat(20_000)]
     const expected: string[] = []

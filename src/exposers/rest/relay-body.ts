@@ -1,13 +1,18 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { BodySink, BodyTap } from '../../consumers/upstream-source.js'
 import type { UpstreamBody } from '../../invocations/upstream-body.js'
+import type { Cancellation } from '../../server/cancellation.js'
 
 export type RelayOutcome = 'complete' | 'client_gone' | 'upstream_broken'
 
-/** Relays an upstream body as it comes (scrubbed by UpstreamBody). A body the upstream breaks off
- * ends the client's response abruptly (no clean end), so the client can tell. */
-export function relayBody (res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: UpstreamBody): Promise<RelayOutcome> {
-  return new Promise((resolve) => { new Relay(res, status, headers, body, false, resolve).start() })
+/**
+ * Relays an upstream body as it comes (scrubbed by UpstreamBody). A body the upstream breaks off
+ * ends the client's response abruptly (no clean end), so the client can tell. `gone`: aborted when
+ * the client goes away before the response is written. A body that is whole when the relay starts
+ * (a short answer) is relayed at once: its outcome is returned, not a promise of it.
+ */
+export function relayBody (res: ServerResponse, gone: Cancellation, status: number, headers: OutgoingHttpHeaders, body: UpstreamBody): RelayOutcome | Promise<RelayOutcome> {
+  return new Relay(res, gone, status, headers, body, false).start()
 }
 
 /**
@@ -15,10 +20,10 @@ export function relayBody (res: ServerResponse, status: number, headers: Outgoin
  * without its terminator, or with a socket error, gets an error event in the OpenAI envelope and
  * is then cut, so it never looks like a clean end.
  */
-export function relayEventStream (res: ServerResponse, status: number, headers: OutgoingHttpHeaders, body: UpstreamBody): Promise<RelayOutcome> {
+export function relayEventStream (res: ServerResponse, gone: Cancellation, status: number, headers: OutgoingHttpHeaders, body: UpstreamBody): RelayOutcome | Promise<RelayOutcome> {
   headers['cache-control'] = 'no-cache'
   headers['x-accel-buffering'] = 'no'
-  return new Promise((resolve) => { new Relay(res, status, headers, body, true, resolve).start() })
+  return new Relay(res, gone, status, headers, body, true).start()
 }
 
 /**
@@ -29,26 +34,29 @@ export function relayEventStream (res: ServerResponse, status: number, headers: 
  * write, with its length when it is not an event stream.
  */
 class Relay implements BodySink {
-  private settled = false
+  private outcome: RelayOutcome | undefined
+  /** settles the promise `start` returned, when the relay outlasted it */
+  private resolve: ((outcome: RelayOutcome) => void) | undefined
   private tap: BodyTap | undefined
   /** what may leave of the chunks that came before the relay started; undefined once the head is written */
   private first: Buffer[] | undefined = []
   /** listening for `drain`: only once a write was refused (a short answer never is) */
   private draining = false
   private readonly onDrain = (): void => { this.tap?.resume() }
-  private readonly onClose = (): void => {
-    if (this.res.writableFinished) return
+  private readonly onGone = (): void => {
     this.tap?.destroy()
     this.finish('client_gone')
   }
 
-  constructor (private readonly res: ServerResponse, private readonly status: number, private readonly headers: OutgoingHttpHeaders, private readonly body: UpstreamBody, private readonly eventStream: boolean, private readonly resolve: (outcome: RelayOutcome) => void) {}
+  constructor (private readonly res: ServerResponse, private readonly gone: Cancellation, private readonly status: number, private readonly headers: OutgoingHttpHeaders, private readonly body: UpstreamBody, private readonly eventStream: boolean) {}
 
-  start (): void {
-    this.res.on('close', this.onClose)
+  start (): RelayOutcome | Promise<RelayOutcome> {
+    this.gone.once('abort', this.onGone)
     // the chunks that came already are taken now, possibly the whole body
     this.tap = this.body.tap(this)
+    if (this.outcome !== undefined) return this.outcome
     if (this.first !== undefined) this.open()
+    return new Promise((resolve) => { this.resolve = resolve })
   }
 
   /** Writes the head and what was gathered before it. */
@@ -115,10 +123,10 @@ class Relay implements BodySink {
   }
 
   private finish (outcome: RelayOutcome): void {
-    if (this.settled) return
-    this.settled = true
+    if (this.outcome !== undefined) return
+    this.outcome = outcome
     if (this.draining) this.res.off('drain', this.onDrain)
-    this.res.off('close', this.onClose)
-    this.resolve(outcome)
+    this.gone.removeListener('abort', this.onGone)
+    this.resolve?.(outcome)
   }
 }

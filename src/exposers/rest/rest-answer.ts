@@ -78,14 +78,17 @@ export async function answer (exchange: RestExchange, reply: RawReply, log: Requ
       outcome.headers[REQUEST_ID] = exchange.id
       log.metrics.streamOpened(log.expose)
       try {
-        relayed = await relayEventStream(raw, outcome.status, outcome.headers, outcome.body)
+        relayed = await relayEventStream(raw, gone, outcome.status, outcome.headers, outcome.body)
       } finally {
         log.metrics.streamClosed(log.expose)
       }
       break
     case 'relay':
       outcome.headers[REQUEST_ID] = exchange.id
-      relayed = await relayBody(raw, outcome.status, outcome.headers, outcome.body)
+      {
+        const relaying = relayBody(raw, gone, outcome.status, outcome.headers, outcome.body)
+        relayed = typeof relaying === 'string' ? relaying : await relaying
+      }
       break
   }
   logRequest(log, exchange, route, outcome.status, performance.now() - started, { upstreamMs, outcome: relayed })
