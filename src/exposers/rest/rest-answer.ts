@@ -83,13 +83,13 @@ export async function answer (exchange: RestExchange, reply: RawReply, log: Requ
         log.metrics.streamClosed(log.expose)
       }
       break
-    case 'relay':
+    case 'relay': {
       outcome.headers[REQUEST_ID] = exchange.id
-      {
-        const relaying = relayBody(raw, gone, outcome.status, outcome.headers, outcome.body)
-        relayed = typeof relaying === 'string' ? relaying : await relaying
-      }
+      // a short answer is relayed at once: no promise to wait for
+      const relaying = relayBody(raw, gone, outcome.status, outcome.headers, outcome.body)
+      relayed = typeof relaying === 'string' ? relaying : await relaying
       break
+    }
   }
   logRequest(log, exchange, route, outcome.status, performance.now() - started, { upstreamMs, outcome: relayed })
 }
