@@ -202,7 +202,7 @@ function writeString (out: Buffer, at: number, text: string): number {
     let i = 0
     for (; i < text.length; i++) {
       const c = text.charCodeAt(i)
-      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) break
+      if (!quotesAsIs(c)) break
       out[at + 1 + i] = c
     }
     if (i === text.length) {
@@ -273,11 +273,13 @@ const SHORT_TEXT = 64
  */
 function quote (text: string): string {
   if (text.length > SHORT_TEXT) return JSON.stringify(text)
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(text)
-  }
+  for (let i = 0; i < text.length; i++) if (!quotesAsIs(text.charCodeAt(i))) return JSON.stringify(text)
   return `"${text}"`
+}
+
+/** A printable ASCII character other than `"` and `\\`: JSON text holds it as it is. */
+function quotesAsIs (c: number): boolean {
+  return c >= 0x20 && c !== 0x22 && c !== 0x5c && c <= 0x7e
 }
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' }
