@@ -103,7 +103,7 @@ parentPort.on('message', ({ id, bytes, mode }) => {
     return parentPort.postMessage({ id, error: 'syntax' })
   }
   if (mode !== 'message') return parentPort.postMessage({ id })
-  const args = value && value.params && value.params.arguments
+  const args = value && value.method === 'tools/call' && value.params && value.params.arguments
   const raws = {}
   if (args !== null && typeof args === 'object' && !Array.isArray(args)) {
     for (const key of Object.keys(args)) {
@@ -149,7 +149,7 @@ export class JsonBodyReader {
     return body
   }
 
-  /** An MCP message: taken apart off this thread when large; large arguments stay JSON text. */
+  /** An MCP message: taken apart off this thread when large; a tool call's large arguments stay JSON text. */
   message (raw: Buffer): unknown {
     return raw.length < WORKER_FROM ? parseJsonBody(raw) : this.largeMessage(raw)
   }

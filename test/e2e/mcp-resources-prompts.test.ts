@@ -314,6 +314,13 @@ describe.each(CLIENTS)('MCP resources and prompts through the %s', (_era, connec
     })
   })
 
+  it('renders a prompt from a message large enough to be taken apart off the main thread', async () => {
+    // 80 KiB: the message is parsed on the worker, where only a tool call's arguments stay JSON text
+    const name = `Ada ${'x'.repeat(80 * 1024)}`
+    const result = await client.getPrompt('outreach', { participant_name: name, tone: 'warm' })
+    expect(result.messages[0]?.content.text).toBe(`Write to ${name} in a warm tone.`)
+  })
+
   it('renders an optional argument that is not given as nothing', async () => {
     const result = await client.getPrompt('outreach', { participant_name: 'Ada' })
     expect(result.messages[0]?.content.text).toBe('Write to Ada in a  tone.')
