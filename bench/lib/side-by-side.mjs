@@ -9,21 +9,25 @@ import { ticksOf } from './processes.mjs'
 /**
  * `a`, `b`: `{ pid, load }`, `load` a throughput target (`url`, `headers`, `body`). Resolves every
  * round's CPU per request of both (µs), the rounds' B/A ratios and their median, and the failed
- * requests of each.
+ * requests of each. `swapped` (`{ a, b }`, A's and B's loads on each other's process): every other
+ * round runs that way, for two processes of one program that serve both loads, so that neither
+ * process's own state (its heap, its compiled code) leans on the ratio.
  */
-export async function sideBySide (a, b, { rounds, seconds, connections = 16, warmSeconds = 2 }) {
-  const both = (s) => Promise.all([a, b].map((t) => throughput(t.load, { connections, seconds: s })))
+export async function sideBySide (a, b, { rounds, seconds, connections = 16, warmSeconds = 2, swapped }) {
+  const both = (pair, s) => Promise.all(pair.map((t) => throughput(t.load, { connections, seconds: s })))
   // warm-up, not counted
-  await both(warmSeconds)
+  await both([a, b], warmSeconds)
+  if (swapped !== undefined) await both([swapped.a, swapped.b], warmSeconds)
   const cpuA = []
   const cpuB = []
   const ratios = []
   const failed = { a: 0, b: 0 }
   for (let round = 0; round < rounds; round++) {
-    const before = [ticksOf(a.pid), ticksOf(b.pid)]
-    const [ra, rb] = await both(seconds)
-    const ua = (ticksOf(a.pid) - before[0]) * 10_000 / ra.total
-    const ub = (ticksOf(b.pid) - before[1]) * 10_000 / rb.total
+    const [ta, tb] = swapped !== undefined && round % 2 === 1 ? [swapped.a, swapped.b] : [a, b]
+    const before = [ticksOf(ta.pid), ticksOf(tb.pid)]
+    const [ra, rb] = await both([ta, tb], seconds)
+    const ua = (ticksOf(ta.pid) - before[0]) * 10_000 / ra.total
+    const ub = (ticksOf(tb.pid) - before[1]) * 10_000 / rb.total
     cpuA.push(ua)
     cpuB.push(ub)
     ratios.push(ub / ua)
@@ -35,13 +39,13 @@ export async function sideBySide (a, b, { rounds, seconds, connections = 16, war
 
 /**
  * The full run's side-by-side rows: each pair (`label`, `a`, `b`, `target` text, `holds(ratio)`,
- * optionally `warmSeconds` for a process that starts cold) loaded at the same moment, one pair after
- * the other.
+ * optionally `warmSeconds` for a process that starts cold and `swapped`, as in `sideBySide`) loaded
+ * at the same moment, one pair after the other.
  */
 export async function measureSideBySide ({ pairs, rounds, seconds, log }) {
   const results = []
   for (const pair of pairs) {
-    const r = await sideBySide(pair.a, pair.b, { rounds, seconds, warmSeconds: pair.warmSeconds })
+    const r = await sideBySide(pair.a, pair.b, { rounds, seconds, warmSeconds: pair.warmSeconds, swapped: pair.swapped })
     log(`side by side, ${pair.label}: ${r.ratio.toFixed(3)} (rounds ${r.ratios.map((v) => v.toFixed(2)).join(' ')})`)
     results.push({ ...pair, ...r })
   }
@@ -52,7 +56,7 @@ export function sideBySidePart ({ rounds, seconds, results }) {
   // the median to three places: a target's edge is a hundredth wide
   const x3 = (v) => `${v.toFixed(3)}x`
   const lines = [
-    `Each pair is two serving processes loaded at the same moment, ${rounds} rounds of ${seconds} s, 16 connections each; the figure is the median of the rounds' ratios of CPU per request, from each process's own counters. A second reading of the back-to-back figures above: here whatever else the host does in a round falls on both targets of a ratio, there on one of them. Alone (\`bench/side-by-side.mjs\`, 16 rounds) the same build against itself reads within about 3%; inside the full run, with its other processes idle beside them, a round's ratio still moves by a third.`,
+    `Each pair is two serving processes loaded at the same moment, ${rounds} rounds of ${seconds} s, 16 connections each; the figure is the median of the rounds' ratios of CPU per request, from each process's own counters. A second reading of the back-to-back figures above: here whatever else the host does in a round falls on both targets of a ratio, there on one of them. MCP against REST is two gateway processes that trade routes every other round, so that neither process's own state (its heap, its compiled code) leans on the ratio. Alone (\`bench/side-by-side.mjs\`, 16 rounds) the same build against itself reads within about 3%; inside the full run, with its other processes idle beside them, a round's ratio still moves by a third.`,
     '',
     '| Pair | B over A, median | rounds min-max | A µs per request | B µs per request | failed |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
