@@ -56,13 +56,17 @@ export function sideBySidePart ({ rounds, seconds, results }) {
   // the median to three places: a target's edge is a hundredth wide
   const x3 = (v) => `${v.toFixed(3)}x`
   const lines = [
-    `Each pair is two serving processes loaded at the same moment, ${rounds} rounds of ${seconds} s, 16 connections each; the figure is the median of the rounds' ratios of CPU per request, from each process's own counters. A second reading of the back-to-back figures above: here whatever else the host does in a round falls on both targets of a ratio, there on one of them. MCP against REST is two gateway processes that trade routes every other round, so that neither process's own state (its heap, its compiled code) leans on the ratio. Alone (\`bench/side-by-side.mjs\`, 16 rounds) the same build against itself reads within about 3%; inside the full run, with its other processes idle beside them, a round's ratio still moves by a third.`,
+    `Each pair is two serving processes loaded at the same moment, ${rounds} rounds of ${seconds} s, 16 connections each; the figure is the median of the rounds' ratios of CPU per request, from each process's own counters. A second reading of the back-to-back figures above: here whatever else the host does in a round falls on both targets of a ratio, there on one of them. MCP against REST is two gateway processes that trade routes every other round, so that neither process's own state (its heap, its compiled code) leans on the ratio: as started, REST on the gateway that served the rows before and MCP on a second one started for this pair, then the other way round. Alone (\`bench/side-by-side.mjs\`, 16 rounds) the same build against itself reads within about 3%; inside the full run, with its other processes idle beside them, a round's ratio still moves by a third.`,
     '',
     '| Pair | B over A, median | rounds min-max | A µs per request | B µs per request | failed |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
   ]
   for (const r of results) {
     lines.push(`| ${r.label} | ${x3(r.ratio)} | ${x(Math.min(...r.ratios))}-${x(Math.max(...r.ratios))} | ${int(median(r.cpuA))} | ${int(median(r.cpuB))} | ${r.failed.a + r.failed.b} |`)
+  }
+  for (const r of results.filter((r) => r.swapped !== undefined)) {
+    const half = (parity) => median(r.ratios.filter((_, round) => round % 2 === parity))
+    lines.push('', `${r.label}: the median of the rounds with the processes as started is ${x3(half(0))}, of those with their routes traded ${x3(half(1))}.`)
   }
   return {
     targets: results.map((r) => ({
