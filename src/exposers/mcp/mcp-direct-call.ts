@@ -47,7 +47,10 @@ export function matchDirectCall (message: unknown, headers: IncomingHttpHeaders,
 }
 
 const ENVELOPE_PREFIX = 'io.modelcontextprotocol/'
-const PLAIN_ENVELOPE = new Set([VERSION_KEY, `${ENVELOPE_PREFIX}clientInfo`, `${ENVELOPE_PREFIX}clientCapabilities`])
+// built once: a key built per call would be looked up in V8's string table at each read
+const INFO_KEY = `${ENVELOPE_PREFIX}clientInfo`
+const CAPABILITIES_KEY = `${ENVELOPE_PREFIX}clientCapabilities`
+const PLAIN_ENVELOPE = new Set([VERSION_KEY, INFO_KEY, CAPABILITIES_KEY])
 
 /**
  * The 2026-07-28 envelope the SDK accepts: client capabilities as an object, client info (when
@@ -58,9 +61,9 @@ function validEnvelope (meta: Record<string, unknown> | undefined): boolean {
   if (meta === undefined) return false
   // the set first: a plain key needs no more (and `startsWith` costs several lookups on Node 20)
   for (const key in meta) if (!PLAIN_ENVELOPE.has(key) && key.startsWith(ENVELOPE_PREFIX)) return false
-  const capabilities = meta[`${ENVELOPE_PREFIX}clientCapabilities`]
+  const capabilities = meta[CAPABILITIES_KEY]
   if (capabilities === null || typeof capabilities !== 'object' || Array.isArray(capabilities)) return false
-  const info = meta[`${ENVELOPE_PREFIX}clientInfo`] as { name?: unknown, version?: unknown } | undefined
+  const info = meta[INFO_KEY] as { name?: unknown, version?: unknown } | undefined
   return info === undefined || (typeof info === 'object' && info !== null && typeof info.name === 'string' && typeof info.version === 'string')
 }
 

@@ -38,6 +38,7 @@ export function prepareTools (expose: McpExpose, context: InvocationContext): Ma
     if (annotations !== undefined) definition.annotations = annotations
     const outputSchema = outputSchemaOf(tool.outputParameters)
     if (outputSchema !== undefined) definition.outputSchema = outputSchema
+    for (const name of Object.keys(inputSchema.properties)) DECLARED.set(name, normalizeName(name))
     tools.set(definition.name, { definition, route: `tools/call ${definition.name}`, checkArguments: compileArgumentCheck(inputSchema), invocation })
   }
   return tools
@@ -77,15 +78,18 @@ function shapeSchema (node: MappedOutput): Record<string, unknown> {
   }
 }
 
+/** The declared arguments' names, normalized once at startup (bounded: only names capabilities declare). */
+const DECLARED = new Map<string, string>()
+
 /** Tool arguments as call inputs, looked up by normalized name. */
 export class McpInputs implements CallInputs {
   private readonly byName = new Map<string, unknown>()
   readonly body: unknown
 
   constructor (args: Record<string, unknown>, readonly trace?: TraceContext, readonly watch?: UpstreamWatch) {
-    for (const [key, value] of Object.entries(args)) {
-      const name = normalizeName(key)
-      if (!this.byName.has(name)) this.byName.set(name, value)
+    for (const key of Object.keys(args)) {
+      const name = DECLARED.get(key) ?? normalizeName(key)
+      if (!this.byName.has(name)) this.byName.set(name, args[key])
     }
     this.body = args.body
   }
