@@ -41,7 +41,7 @@ const { values: flags } = parseArgs({
 const QUICK = flags.quick
 const CFG = QUICK
   ? { rounds: 8, seconds: 1.5, warmSeconds: 2, peer: false, limitMs: 90_000, quietWaitS: 10 }
-  : { rounds: 7, seconds: 4, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, streamRounds: 3, memWarm: 150_000, memRequests: 100_000, startups: 15, peer: true, limitMs: 1_200_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 5, largeSeconds: 3, workerRounds: 3, sideRounds: 12, sideSeconds: 3 }
+  : { rounds: 7, seconds: 4, warmSeconds: 2, latencyCount: 2_000, latencyRounds: 5, ttfbCount: 40, ttfbWarmCount: 1_000, ttfbRounds: 5, streams: 512, streamRounds: 3, memWarm: 150_000, memRequests: 100_000, startups: 15, peer: true, limitMs: 1_200_000, quietWaitS: 60, manyStreams: 10_000, manyGapMs: 1000, manyChunks: 8, largeRounds: 5, largeSeconds: 3, largeWarmSeconds: 6, workerRounds: 3, sideRounds: 12, sideSeconds: 3 }
 if (flags.rounds !== undefined) CFG.rounds = CFG.latencyRounds = CFG.ttfbRounds = Math.max(1, Number(flags.rounds))
 if (flags.seconds !== undefined) CFG.seconds = Math.max(1, Number(flags.seconds))
 if (flags['no-peer']) CFG.peer = false
@@ -299,15 +299,22 @@ async function main () {
     }
   }
 
-  // 3b. large request bodies, 1 MiB and 10 MiB: REST, the minimal proxy, nginx
+  const rssAfterRun = rssOf(gateway.pid)
+  // 3b. large request bodies, 1 MiB and 10 MiB: REST, the minimal proxy, nginx. The gateway and the
+  // proxy are processes started for these rows: a megabyte request's CPU depends on when each heap's
+  // collector runs, and so on how the heap grew in whatever the process served before (on the
+  // processes of the rows above, the same build read 0.23x to 1.41x the proxy's from run to run)
   log('large request bodies')
+  const largeGateway = await startGatewayProcess(upstreamOrigin, { logLevel: flags['log-level'], logFile: path.join(work, 'gateway-large.log'), name: 'naftiko (large bodies)' })
+  const largeProxy = await startNode(['bench/minimal-proxy.mjs', upstreamOrigin], { name: 'minimal proxy (large bodies)', ready: portLine, logFile: path.join(work, 'proxy-large.log') })
   const largeTargets = {
-    proxy: { label: 'minimal Node proxy', url: proxyUrl, headers: jsonHeaders, ticks: () => ticksOf(proxy.pid) },
-    rest: { label: 'naftiko REST', url: gateway.rest, headers: jsonHeaders, ticks: () => ticksOf(gateway.pid) },
+    proxy: { label: 'minimal Node proxy', url: `http://127.0.0.1:${largeProxy.value}/v1/chat/completions`, headers: jsonHeaders, ticks: () => ticksOf(largeProxy.pid) },
+    rest: { label: 'naftiko REST', url: largeGateway.rest, headers: jsonHeaders, ticks: () => ticksOf(largeGateway.pid) },
   }
   if (targets.nginx !== undefined) largeTargets.nginx = { label: targets.nginx.label, url: nginx.url, headers: jsonHeaders, ticks: () => nginx.ticks() }
-  const large = await measureLargeBodies({ targets: largeTargets, rounds: CFG.largeRounds, seconds: CFG.largeSeconds, log })
-  const rssAfterRun = rssOf(gateway.pid)
+  const large = await measureLargeBodies({ targets: largeTargets, rounds: CFG.largeRounds, seconds: CFG.largeSeconds, warmSeconds: CFG.largeWarmSeconds, log })
+  await largeGateway.stop()
+  await largeProxy.stop()
   const peerRss = peer === undefined ? undefined : rssOf(peer.pid)
   await gateway.stop()
   if (peer !== undefined) await peer.stop()
@@ -370,7 +377,7 @@ async function main () {
   const parts = [
     sideBySidePart(sideBySide),
     manyStreamsPart(many),
-    largeBodiesPart(large, { notes: nginx === undefined ? [`nginx: ${nginxNote}.`] : [] }),
+    largeBodiesPart(large, { notes: [`The gateway and the minimal proxy here are processes started for these rows, each warmed for ${CFG.largeWarmSeconds} s per size before its rounds: a megabyte request's CPU depends on when the process's collector runs, and so on how its heap grew in what it served before (on the processes of the rows above, the same build read 0.23x to 1.41x the proxy's from run to run).`, ...(nginx === undefined ? [`nginx: ${nginxNote}.`] : [])] }),
     workersPart(workers, { cores: os.availableParallelism() }),
   ]
   const data = { env, labels: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.label])), broken, tp, lat, ttfb, ttfbWarm, concurrent, background, foreignShare, rssAfterRun, peerRss, peerNote, peerStream, nginxNote, memory, orchestration, startups, proxyStartups, coldStartup, parts, seconds: (performance.now() - t0) / 1000 }
