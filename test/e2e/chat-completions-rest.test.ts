@@ -126,6 +126,8 @@ describe('POST /v1/chat/completions through the openai SDK', () => {
       fetch(`${gateway.url()}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'id' }] }) }),
       fetch(`${gateway.url()}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' }),
       fetch(`${gateway.url()}/no/such/route`),
+      // a malformed URL, refused by the router before any route or hook
+      fetch(`${gateway.url()}/v1/%E0%A4%A`),
     ])
     await new Promise((resolve) => setTimeout(resolve, 50))
     const ids = new Set(gateway.logs.entries().filter((e) => e.msg === 'request').map((e) => e.reqId))

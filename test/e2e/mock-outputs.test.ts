@@ -52,4 +52,14 @@ describe('mock outputs', () => {
   it('keeps a text that is not of the declared type as it is, and an absent input as null', async () => {
     expect(await get('/ships/IMO1?tonnage=heavy')).toEqual({ imo: 'IMO1', label: 'Ship IMO1', tonnage: 'heavy', active: null, year: 2008 })
   })
+
+  it('refuses a path parameter over 2,048 bytes with the envelope, a request id and a log line', async () => {
+    const answer = await request(`${gateway.url('rest')}/ships/${'x'.repeat(2049)}`)
+    expect(answer.statusCode).toBe(400)
+    expect(await answer.body.json()).toMatchObject({ error: { code: 'invalid_request', message: 'A path parameter is longer than 2048 bytes.' } })
+    const id = answer.headers['x-naftiko-request-id']
+    expect(id).toMatch(/^[0-9a-f-]{36}$/)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(gateway.logs.entries().filter((e) => e.msg === 'request' && e.reqId === id)).toMatchObject([{ status: 400, route: null }])
+  })
 })

@@ -21,7 +21,7 @@ import { readJsonBody } from '../../server/read-json-body.js'
 import { buildInboundAuth, credentialInputs, repeatsCredential } from '../auth/inbound-auth.js'
 import { refuseHostOrOrigin, type OriginPolicy } from '../auth/loopback-guard.js'
 import { directRoutes } from './direct-route.js'
-import { answer, logRequest, REQUEST_ID, rejection, type RawReply, type RequestLog, type RestExchange } from './rest-answer.js'
+import { answer, logRequest, REQUEST_ID, rejection, type RawReply, type Rejection, type RequestLog, type RestExchange } from './rest-answer.js'
 import { compileRouteInputs, RestInputs, type RouteInputs } from './rest-inputs.js'
 
 export interface RestExposerOptions {
@@ -85,12 +85,14 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     schemaController: { compilersFactory: LAZY_COMPILERS as never },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     clientErrorHandler: answerClientError,
-    // errors fastify raises before routing (a malformed URL, an over-long path parameter)
-    frameworkErrors: (err, _request, reply) => {
-      const { status, body } = toErrorResponse(err.code === 'FST_ERR_MAX_PARAM_LENGTH'
-        ? new NaftikoError('invalid_request', `A path parameter is longer than ${MAX_PARAM_LENGTH} bytes.`)
-        : err)
-      void (reply as FastifyReply).code(status).header('content-type', 'application/json').send(body)
+    // errors fastify raises before routing (a malformed URL, an over-long path parameter): answered
+    // like any refusal, and logged here, as fastify runs no hooks for them
+    frameworkErrors: (err, request, reply) => {
+      const error = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new NaftikoError('invalid_request', `A path parameter is longer than ${MAX_PARAM_LENGTH} bytes.`) : err
+      const failed = rejection(log, request, 'unknown', error, false, 0) as Rejection
+      void (reply as FastifyReply).code(failed.status).headers(failed.headers).send(failed.text)
+      request.logged = true
+      logRequest(log, request, 'unknown', failed.status, (reply as FastifyReply).elapsedTime)
     },
   })
 
