@@ -87,12 +87,13 @@ export function buildRestExposer (expose: RestExpose, context: InvocationContext
     clientErrorHandler: answerClientError,
     // errors fastify raises before routing (a malformed URL, an over-long path parameter): answered
     // like any refusal, and logged here, as fastify runs no hooks for them
-    frameworkErrors: (err, request, reply) => {
+    frameworkErrors: (err, request, raw) => {
+      const reply = raw as FastifyReply
       const error = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new NaftikoError('invalid_request', `A path parameter is longer than ${MAX_PARAM_LENGTH} bytes.`) : err
       const failed = rejection(log, request, 'unknown', error, false, 0) as Rejection
-      void (reply as FastifyReply).code(failed.status).headers(failed.headers).send(failed.text)
+      void reply.code(failed.status).headers(failed.headers).send(failed.text)
       request.logged = true
-      logRequest(log, request, 'unknown', failed.status, (reply as FastifyReply).elapsedTime)
+      logRequest(log, request, 'unknown', failed.status, reply.elapsedTime)
     },
   })
 
