@@ -142,7 +142,9 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
   const tracing = options.tracing
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now()
-    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const url = req.url ?? '/'
+    const mark = url.indexOf('?')
+    const path = mark === -1 ? url : url.slice(0, mark)
     const span = tracing === undefined ? undefined : startSpan(tracing, req, path, expose.namespace, performance.timeOrigin + started)
     if (span !== undefined) res.once('close', () => span.end(res.headersSent ? res.statusCode : undefined))
     const notes: RequestNotes = {}
@@ -191,7 +193,7 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       })
     }
     if (req.method !== 'POST') return viaSdk()
-    const handle = (message: unknown): Promise<void> | void => {
+    const handle = (message: unknown): void => {
       notes.rpc = rpcMethodOf(message)
       if (options.metrics !== NO_METRICS) notes.metricRoute = metricRouteOf(message, tools)
       if (span !== undefined) nameSpan(span, message, tools)
@@ -209,21 +211,22 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       // a tool call answered here is logged on its request's line: one line per call
       const logFields: ToolCallFields = notes.tool = {}
       const ctx: ToolCallContext = { signal: cancellation, heartbeatMs: 0, coalesceMs: 0, logger: log, toolError: toolErrorMetric, trace: traceContextOf(req.headers), watch, logFields }
-      // the call is over when its result is in (two callbacks: `finally` costs two more promises)
-      return callTool(direct.tool, direct.args, ctx).then((result) => {
+      // the call is over when its result is in (two callbacks: `finally` costs two more promises);
+      // its promise is not returned, which would cost the message's promise two more turns to adopt it
+      callTool(direct.tool, direct.args, ctx).then((result) => {
         done()
         if (result.isError === true) span?.fail('tool_error')
-        writeDirectResult(res, direct, result)
+        try {
+          writeDirectResult(res, direct, result)
+        } catch (err) {
+          failed(err)
+        }
       }, (err: unknown) => {
         done()
-        throw err
+        failed(err)
       })
     }
-    readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ pieces, length }) => {
-      // a small message is parsed here and handled at once; a large one comes back from the worker
-      const message = options.bodies.message(joinPieces(pieces, length))
-      return message instanceof Promise ? message.then(handle) : handle(message)
-    }).catch((err: unknown) => {
+    const failed = (err: unknown): void => {
       if (res.headersSent) {
         res.destroy()
         return
@@ -234,7 +237,12 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
         return sendJsonRpcError(res, 413, -32600, `The request body exceeds the size limit of ${options.bodyLimit} bytes.`)
       }
       sendError(res, err)
-    })
+    }
+    readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ pieces, length }) => {
+      // a small message is parsed here and handled at once; a large one comes back from the worker
+      const message = options.bodies.message(joinPieces(pieces, length))
+      return message instanceof Promise ? message.then(handle) : handle(message)
+    }).catch(failed)
   }
   server.on('clientError', answerClientError)
   return {
