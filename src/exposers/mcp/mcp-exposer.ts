@@ -193,6 +193,19 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
       })
     }
     if (req.method !== 'POST') return viaSdk()
+    // a message that failed before or during its call: a JSON-RPC error while nothing was sent
+    const failed = (err: unknown): void => {
+      if (res.headersSent) {
+        res.destroy()
+        return
+      }
+      if (err instanceof NaftikoError && err.code === 'invalid_json') return sendJsonRpcError(res, 400, -32700, `Parse error: ${err.message}`)
+      if (err instanceof NaftikoError && err.code === 'body_too_large') {
+        res.once('finish', () => req.destroy())
+        return sendJsonRpcError(res, 413, -32600, `The request body exceeds the size limit of ${options.bodyLimit} bytes.`)
+      }
+      sendError(res, err)
+    }
     const handle = (message: unknown): void => {
       notes.rpc = rpcMethodOf(message)
       if (options.metrics !== NO_METRICS) notes.metricRoute = metricRouteOf(message, tools)
@@ -225,18 +238,6 @@ export function buildMcpHttpExposer (expose: McpExpose, tools: ReadonlyMap<strin
         done()
         failed(err)
       })
-    }
-    const failed = (err: unknown): void => {
-      if (res.headersSent) {
-        res.destroy()
-        return
-      }
-      if (err instanceof NaftikoError && err.code === 'invalid_json') return sendJsonRpcError(res, 400, -32700, `Parse error: ${err.message}`)
-      if (err instanceof NaftikoError && err.code === 'body_too_large') {
-        res.once('finish', () => req.destroy())
-        return sendJsonRpcError(res, 413, -32600, `The request body exceeds the size limit of ${options.bodyLimit} bytes.`)
-      }
-      sendError(res, err)
     }
     readJsonBody(req, req.headers['content-length'], { limit: options.bodyLimit }).then(({ pieces, length }) => {
       // a small message is parsed here and handled at once; a large one comes back from the worker

@@ -24,7 +24,7 @@ export class ResultFrame {
   /**
    * The bytes of a direct answer. The common result, one text that is the upstream's JSON answer
    * and the same JSON as structured content, is written straight into bytes: the text escaped by
-   * `JSON.stringify` (native code; a byte loop here cost about 2.5% of a call's CPU), the
+   * `JSON.stringify` (native code; a byte loop here cost about 2% of a call's CPU), the
    * structured content copied. Any other result is serialised whole.
    */
   bytes (result: CallToolResult, after: string): Buffer {
