@@ -1,10 +1,11 @@
-import { connect, createServer, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
 import { request } from 'undici'
 import { startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai.js'
 import { CHAT_CAPABILITY, CHAT_NAMESPACE, startGateway, type Gateway } from '../helpers/gateway.js'
+import { refusedPort } from '../helpers/loopback.js'
 import type { RuntimeFlags } from '../../src/options.js'
 
 const UPSTREAM_KEY = 'sk-test-upstream-0123456789abcdef'
@@ -32,18 +33,9 @@ async function start (flags: RuntimeFlags = {}, baseUri = upstream.url): Promise
   })
 }
 
-/** A port that was free a moment ago and has nothing listening on it. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 beforeAll(async () => {
   upstream = await startFakeOpenAI({ apiKey: UPSTREAM_KEY })
-  const port = await closedPort()
+  const port = await refusedPort()
   ;[gateway, small, impatient, orphan] = await Promise.all([
     start(),
     start({ 'body-limit': '1024' }),

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { request } from 'undici'
 import { maskApiKey, startFakeOpenAI, type FakeOpenAI } from '../helpers/fake-openai.js'
 import { CHAT_CAPABILITY, CHAT_NAMESPACE, startGateway, writeCapability, type Gateway } from '../helpers/gateway.js'
+import { refusedPort } from '../helpers/loopback.js'
 
 /** The bound upstream key: distinctive, so that any leak into a log line is found. */
 const SECRET = 'sk-bound-LOGTEST-5ecret-7f3a9c1e5b2d8a04'
@@ -40,14 +40,6 @@ async function start (baseUri: string): Promise<Gateway> {
   })
   sent.set(gw, [])
   return gw
-}
-
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 /** Sends a request carrying client credentials in every usual place; records what was sent. */
@@ -89,7 +81,7 @@ async function settled (gw: Gateway): Promise<void> {
 beforeAll(async () => {
   upstream = await startFakeOpenAI({ apiKey: SECRET })
   rejecting = await startFakeOpenAI({ apiKey: 'sk-the-upstream-wants-another-key-000000' })
-  const port = await closedPort()
+  const port = await refusedPort()
   ;[gateway, rejected, orphan] = await Promise.all([start(upstream.url), start(rejecting.url), start(`http://127.0.0.1:${port}/v1`)])
 
   expect((await send(gateway, { body: chatBody('gpt-4o-mini') })).status).toBe(200)

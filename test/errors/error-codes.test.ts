@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises'
-import { createServer, connect, type AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { errors as undiciErrors } from 'undici'
 import { ERROR_CODES, type ErrorCode } from '../../src/errors/codes.js'
 import { errorCodeOf, toErrorResponse } from '../../src/errors/envelope.js'
 import { NaftikoError } from '../../src/errors/naftiko-error.js'
+import { refusedPort } from '../helpers/loopback.js'
 
 const README = new URL('../../README.md', import.meta.url)
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[]
@@ -97,10 +98,7 @@ function foreign (code: string, message = `${code}: something broke at 10.0.0.7:
 
 /** A real ECONNREFUSED from connecting to a port nobody listens on. */
 async function realConnectionRefused (): Promise<Error> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
+  const port = await refusedPort()
   return new Promise((resolve) => {
     connect({ host: '127.0.0.1', port }).on('error', resolve)
   })
